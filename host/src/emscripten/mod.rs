@@ -1,0 +1,190 @@
+//! The Emscripten ABI in Rust: every import of `pyodide.asm.wasm`, answered without JavaScript.
+//!
+//! This layer is a thin, table-like translation: raw pointers and errno conventions in, typed calls on the
+//! services (`vfs`, entropy, clocks) out. It holds no policy. Imports with no meaning here — the JavaScript
+//! bridge, sockets, `dlopen` of side modules — fail cleanly: an errno, or a Python exception that names the missing
+//! capability. Nothing here panics on guest input, and all state lives in the `Store`'s data.
+
+mod memory;
+mod process;
+mod syscalls;
+mod time;
+pub mod trampoline;
+mod unsupported;
+mod wasi;
+
+pub use memory::GuestMemory;
+
+use crate::vfs::Vfs;
+use std::time::Instant;
+use wasmtime::Result;
+use wasmtime::{Caller, Extern, Func, Linker, Memory, Module, Table};
+
+/// The guest called `exit(code)` (or `proc_exit`): unwinds the wasm stack as a trap carrying the status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GuestExit(pub i32);
+
+impl std::fmt::Display for GuestExit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "guest exited with status {}", self.0)
+    }
+}
+
+impl std::error::Error for GuestExit {}
+
+/// Exports of the instance that host functions need; filled in right after instantiation.
+#[derive(Clone)]
+pub struct Exports {
+    /// The linear memory.
+    pub memory: Memory,
+    /// `__indirect_function_table`.
+    pub table: Table,
+    /// `malloc(size) -> ptr`.
+    pub malloc: wasmtime::TypedFunc<i32, i32>,
+    /// `free(ptr)`.
+    pub free: wasmtime::TypedFunc<i32, ()>,
+}
+
+/// Source of random bytes for `random_get`.
+pub type RandomSource = Box<dyn FnMut(&mut [u8]) + Send>;
+
+/// Everything the Emscripten imports read or change.
+pub struct EmContext {
+    /// The file system.
+    pub vfs: Vfs,
+    /// `KEY=value` strings for `environ_get`.
+    pub environ: Vec<String>,
+    /// What `_emscripten_get_progname` reports.
+    pub program: String,
+    /// Origin of the monotonic clock.
+    pub started: Instant,
+    /// Random bytes for the guest.
+    pub random: RandomSource,
+    /// Largest linear memory the guest may grow to, in bytes.
+    pub heap_max: u64,
+    /// The file-mode creation mask.
+    pub umask: u32,
+    /// Set once CPython is initialised: only then may a host function raise a Python exception.
+    pub python_ready: bool,
+    /// Instance exports; `None` only while instantiating.
+    pub exports: Option<Exports>,
+}
+
+impl EmContext {
+    /// A context over `vfs` with an empty environment and OS randomness.
+    pub fn new(vfs: Vfs) -> EmContext {
+        EmContext {
+            vfs,
+            environ: Vec::new(),
+            program: "python".into(),
+            started: Instant::now(),
+            random: Box::new(|buf| {
+                use rand_core::RngCore;
+                rand_core::OsRng.fill_bytes(buf)
+            }),
+            heap_max: 2 << 30,
+            umask: 0o022,
+            python_ready: false,
+            exports: None,
+        }
+    }
+}
+
+/// Implemented by the `Store` data of an instance running Pyodide, so host functions reach the context without
+/// global state.
+pub trait EmscriptenView: Send + 'static {
+    /// The context.
+    fn em(&mut self) -> &mut EmContext;
+}
+
+/// Module names of the imports this layer serves.
+const ENV: &str = "env";
+const WASI: &str = "wasi_snapshot_preview1";
+
+/// Define every function import of `module` in `linker`: the ones Pyodide's CPython uses are implemented, the rest
+/// fail cleanly. Globals (`GOT.func.*`) are per store; see [`define_got`].
+pub fn add_to_linker<T: EmscriptenView>(linker: &mut Linker<T>, module: &Module) -> Result<()> {
+    // Fallbacks first, real implementations after: the later definition of a name shadows the earlier.
+    linker.allow_shadowing(true);
+    for import in module.imports() {
+        if let wasmtime::ExternType::Func(ty) = import.ty() {
+            unsupported::define(linker, import.module(), import.name(), ty)?;
+        }
+    }
+    syscalls::add_to_linker(linker)?;
+    wasi::add_to_linker(linker)?;
+    time::add_to_linker(linker)?;
+    process::add_to_linker(linker)?;
+    trampoline::add_fallback(linker)?;
+    linker.allow_shadowing(false);
+    Ok(())
+}
+
+/// Define the `GOT.func.*` globals in `linker` for `store`: function addresses of JS-library functions that have
+/// no wasm body (GL, console). Zero means "absent", which is what they are here.
+pub fn define_got<T>(
+    linker: &mut Linker<T>,
+    store: &mut wasmtime::Store<T>,
+    module: &Module,
+) -> Result<()> {
+    for import in module.imports() {
+        if let wasmtime::ExternType::Global(ty) = import.ty() {
+            let global = wasmtime::Global::new(&mut *store, ty, wasmtime::Val::I32(0))?;
+            linker.define(&mut *store, import.module(), import.name(), global)?;
+        }
+    }
+    Ok(())
+}
+
+/// Read the exports host functions need from a fresh instance.
+pub fn exports<T>(
+    store: &mut wasmtime::Store<T>,
+    instance: &wasmtime::Instance,
+) -> Result<Exports> {
+    let memory = instance
+        .get_memory(&mut *store, "memory")
+        .ok_or_else(|| wasmtime::format_err!("no `memory` export"))?;
+    let table = instance
+        .get_table(&mut *store, "__indirect_function_table")
+        .ok_or_else(|| wasmtime::format_err!("no `__indirect_function_table` export"))?;
+    Ok(Exports {
+        memory,
+        table,
+        malloc: instance.get_typed_func(&mut *store, "malloc")?,
+        free: instance.get_typed_func(&mut *store, "free")?,
+    })
+}
+
+/// Run `f` over the guest's memory and the context together.
+fn with_memory<T: EmscriptenView, R>(
+    caller: &mut Caller<'_, T>,
+    f: impl FnOnce(&mut GuestMemory<'_>, &mut EmContext) -> R,
+) -> Option<R> {
+    let memory = caller.data_mut().em().exports.as_ref()?.memory;
+    let (bytes, data) = memory.data_and_store_mut(caller);
+    Some(f(&mut GuestMemory::new(bytes), data.em()))
+}
+
+/// Look up export `name` of the calling instance.
+fn caller_func<T>(caller: &mut Caller<'_, T>, name: &str) -> Option<Func> {
+    match caller.get_export(name) {
+        Some(Extern::Func(f)) => Some(f),
+        _ => None,
+    }
+}
+
+/// Copy `s` (NUL-terminated) into fresh guest memory from `malloc`; 0 if out of memory.
+fn malloc_str<T: EmscriptenView>(caller: &mut Caller<'_, T>, s: &str) -> Result<i32> {
+    let Some(exports) = caller.data_mut().em().exports.clone() else {
+        return Ok(0);
+    };
+    let ptr = exports.malloc.call(&mut *caller, s.len() as i32 + 1)?;
+    if ptr != 0 {
+        let mem = exports.memory.data_mut(&mut *caller);
+        let mut mem = GuestMemory::new(mem);
+        if mem.write_cstr(ptr as u32, s, s.len() + 1).is_err() {
+            return Ok(0);
+        }
+    }
+    Ok(ptr)
+}

@@ -1,0 +1,164 @@
+//! Process-level imports: exit and abort, heap growth, program name, signals, logging, and the Pyodide runtime
+//! hooks that have a meaning without JavaScript.
+
+use super::{malloc_str, with_memory, EmscriptenView, GuestExit, ENV};
+use wasmtime::{Caller, Linker};
+
+/// Bytes in one wasm page.
+const PAGE: u64 = 65536;
+
+pub(super) fn add_to_linker<T: EmscriptenView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+    linker.func_wrap(ENV, "exit", |code: i32| -> wasmtime::Result<()> {
+        Err(GuestExit(code).into())
+    })?;
+    linker.func_wrap(ENV, "_abort_js", || -> wasmtime::Result<()> {
+        wasmtime::bail!("Python aborted (abort() was called)")
+    })?;
+    linker.func_wrap(
+        ENV,
+        "__assert_fail",
+        |mut c: Caller<'_, T>,
+         cond: i32,
+         file: i32,
+         line: i32,
+         func: i32|
+         -> wasmtime::Result<()> {
+            let msg = with_memory(&mut c, |m, _| {
+                format!(
+                    "assertion failed: {} at {}:{line} in {}",
+                    m.cstr_lossy(cond as u32),
+                    m.cstr_lossy(file as u32),
+                    m.cstr_lossy(func as u32)
+                )
+            });
+            wasmtime::bail!(msg.unwrap_or_else(|| "assertion failed".into()))
+        },
+    )?;
+    linker.func_wrap(
+        ENV,
+        "emscripten_resize_heap",
+        |mut c: Caller<'_, T>, requested: i32| -> i32 {
+            let cx = c.data_mut().em();
+            let (Some(exports), max) = (cx.exports.clone(), cx.heap_max) else {
+                return 0;
+            };
+            let requested = requested as u32 as u64;
+            let current = exports.memory.data_size(&c) as u64;
+            if requested > max {
+                return 0;
+            }
+            // Grow by at least 20% (as Emscripten does) so repeated small growths stay cheap.
+            let target = requested.max((current + current / 5).min(max));
+            let pages = target.div_ceil(PAGE).saturating_sub(current / PAGE);
+            i32::from(
+                exports.memory.grow(&mut c, pages).is_ok()
+                    || exports
+                        .memory
+                        .grow(&mut c, requested.div_ceil(PAGE) - current / PAGE)
+                        .is_ok(),
+            )
+        },
+    )?;
+    linker.func_wrap(ENV, "emscripten_get_heap_max", |mut c: Caller<'_, T>| {
+        c.data_mut().em().heap_max.min(u32::MAX as u64) as u32 as i32
+    })?;
+    linker.func_wrap(
+        ENV,
+        "_emscripten_get_progname",
+        |mut c: Caller<'_, T>, buf: i32, len: i32| {
+            with_memory(&mut c, |m, cx| {
+                m.write_cstr(buf as u32, &cx.program, len.max(0) as usize)
+                    .ok()
+            });
+        },
+    )?;
+    linker.func_wrap(
+        ENV,
+        "_Py_emscripten_runtime",
+        |mut c: Caller<'_, T>| -> wasmtime::Result<i32> {
+            malloc_str(
+                &mut c,
+                concat!("pyworkers ", env!("CARGO_PKG_VERSION"), " (wasmtime)"),
+            )
+        },
+    )?;
+    // Signals are never delivered asynchronously: there is nothing to check.
+    linker.func_wrap(ENV, "_Py_CheckEmscriptenSignals_Helper", || 0i32)?;
+    linker.func_wrap(
+        ENV,
+        "__call_sighandler",
+        |mut c: Caller<'_, T>, fp: i32, sig: i32| -> wasmtime::Result<()> {
+            let Some(exports) = c.data_mut().em().exports.clone() else {
+                return Ok(());
+            };
+            if let Some(f) = exports
+                .table
+                .get(&mut c, fp as u32 as u64)
+                .and_then(|r| r.as_func().flatten().copied())
+            {
+                f.typed::<i32, ()>(&c)?.call(&mut c, sig)?;
+            }
+            Ok(())
+        },
+    )?;
+    for name in [
+        "emscripten_runtime_keepalive_push",
+        "emscripten_runtime_keepalive_pop",
+        "_emscripten_runtime_keepalive_clear",
+        "emscripten_debugger",
+    ] {
+        linker.func_wrap(ENV, name, || {})?;
+    }
+    linker.func_wrap(
+        ENV,
+        "_emscripten_log_formatted",
+        |mut c: Caller<'_, T>, _flags: i32, s: i32| {
+            with_memory(&mut c, |m, cx| {
+                let line = m.cstr_lossy(s as u32) + "\n";
+                let _ = cx.vfs.write(2, line.as_bytes(), None);
+            });
+        },
+    )?;
+    linker.func_wrap(
+        ENV,
+        "emscripten_log_impl_js",
+        |mut c: Caller<'_, T>, s: i32| {
+            with_memory(&mut c, |m, cx| {
+                let line = m.cstr_lossy(s as u32) + "\n";
+                let _ = cx.vfs.write(2, line.as_bytes(), None);
+            });
+        },
+    )?;
+    // There is no shell: `system(NULL)` says so, and any command fails with ENOSYS.
+    linker.func_wrap(
+        ENV,
+        "_emscripten_system",
+        |cmd: i32| if cmd == 0 { 0 } else { -52 },
+    )?;
+    // Pyodide's JS-object deduplication map: called from a constructor, and empty without JavaScript.
+    linker.func_wrap(
+        ENV,
+        "__hiwire_deduplicate_new",
+        || -> Option<wasmtime::Rooted<wasmtime::ExternRef>> { None },
+    )?;
+    linker.func_wrap(
+        ENV,
+        "__hiwire_deduplicate_get",
+        |_: Option<wasmtime::Rooted<wasmtime::ExternRef>>,
+         _: Option<wasmtime::Rooted<wasmtime::ExternRef>>| 0i32,
+    )?;
+    linker.func_wrap(
+        ENV,
+        "__hiwire_deduplicate_set",
+        |_: Option<wasmtime::Rooted<wasmtime::ExternRef>>,
+         _: Option<wasmtime::Rooted<wasmtime::ExternRef>>,
+         _: i32| {},
+    )?;
+    linker.func_wrap(
+        ENV,
+        "__hiwire_deduplicate_delete",
+        |_: Option<wasmtime::Rooted<wasmtime::ExternRef>>,
+         _: Option<wasmtime::Rooted<wasmtime::ExternRef>>| {},
+    )?;
+    Ok(())
+}

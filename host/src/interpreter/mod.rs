@@ -1,0 +1,189 @@
+//! Boot Pyodide's CPython inside a wasmtime instance and run Python in it — without Pyodide's JavaScript.
+//!
+//! Boot = instantiate with the [`emscripten`](crate::emscripten) imports, install the call trampoline, run the
+//! module's constructors, then configure and initialise CPython through the 3.14 `PyInitConfig_*` API (no struct
+//! offsets needed).
+
+mod config;
+
+pub use config::BootOptions;
+
+use crate::emscripten::{self, EmContext, EmscriptenView, GuestExit};
+use anyhow::{bail, Context, Result};
+use wasmtime::{Engine, Instance, Linker, Module, Store, Val};
+
+/// The data of a store running Pyodide.
+pub struct Host {
+    /// Emscripten state: the file system, environment, clocks, randomness.
+    pub em: EmContext,
+}
+
+impl EmscriptenView for Host {
+    fn em(&mut self) -> &mut EmContext {
+        &mut self.em
+    }
+}
+
+/// The wasmtime configuration Pyodide needs: exnref exceptions (after the EH conversion), and GC types so the call
+/// trampoline can `ref.test` a callee's signature.
+pub fn engine_config() -> wasmtime::Config {
+    let mut config = wasmtime::Config::new();
+    config.wasm_exceptions(true);
+    config.wasm_reference_types(true);
+    config.wasm_function_references(true);
+    config.wasm_gc(true);
+    config
+}
+
+/// A wasmtime engine configured for Pyodide.
+pub fn engine() -> Result<Engine> {
+    Ok(Engine::new(&engine_config())?)
+}
+
+/// A running CPython.
+pub struct Interpreter {
+    store: Store<Host>,
+    instance: Instance,
+}
+
+/// How a piece of Python ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// It ran to the end.
+    Completed,
+    /// It raised; the traceback was printed to stderr.
+    Raised,
+    /// It called `exit(status)` (e.g. `SystemExit` reaching the top, or `os._exit`).
+    Exited(i32),
+}
+
+impl Outcome {
+    /// The process exit status this outcome maps to, as `python` would report it.
+    pub fn exit_status(self) -> i32 {
+        match self {
+            Outcome::Completed => 0,
+            Outcome::Raised => 1,
+            Outcome::Exited(code) => code,
+        }
+    }
+}
+
+impl Interpreter {
+    /// Instantiate `module` (the EH-converted Pyodide) and initialise CPython over `em`'s file system.
+    pub fn boot(
+        engine: &Engine,
+        module: &Module,
+        trampoline: &Module,
+        em: EmContext,
+        options: &BootOptions,
+    ) -> Result<Interpreter> {
+        let mut linker = Linker::new(engine);
+        emscripten::add_to_linker(&mut linker, module)?;
+        let mut store = Store::new(engine, Host { em });
+        emscripten::define_got(&mut linker, &mut store, module)?;
+        let instance = linker
+            .instantiate(&mut store, module)
+            .map_err(anyhow::Error::from)
+            .context("instantiating Pyodide")?;
+        let exports = emscripten::exports(&mut store, &instance)?;
+        store.data_mut().em.exports = Some(exports);
+        emscripten::trampoline::install(&mut store, trampoline, &instance)?;
+        let mut interp = Interpreter { store, instance };
+        interp
+            .call("__wasm_call_ctors", &[])
+            .map_err(anyhow::Error::from)
+            .context("running Pyodide's constructors")?;
+        config::initialize(&mut interp, options)?;
+        interp.store.data_mut().em.python_ready = true;
+        Ok(interp)
+    }
+
+    /// The store (for its data: the file system, captured output).
+    pub fn store_mut(&mut self) -> &mut Store<Host> {
+        &mut self.store
+    }
+
+    /// The store's data.
+    pub fn host(&mut self) -> &mut Host {
+        self.store.data_mut()
+    }
+
+    /// The instance.
+    pub fn instance(&self) -> &Instance {
+        &self.instance
+    }
+
+    /// Call export `name` with i32 arguments; returns its i32 result (0 if it returns nothing).
+    pub(crate) fn call(&mut self, name: &str, args: &[i32]) -> wasmtime::Result<i32> {
+        let func = self
+            .instance
+            .get_func(&mut self.store, name)
+            .ok_or_else(|| wasmtime::format_err!("Pyodide has no `{name}` export"))?;
+        let args: Vec<Val> = args.iter().map(|&a| Val::I32(a)).collect();
+        let mut results = vec![Val::I32(0); func.ty(&self.store).results().len()];
+        func.call(&mut self.store, &args, &mut results)?;
+        Ok(results.first().and_then(Val::i32).unwrap_or(0))
+    }
+
+    /// Copy `s` into guest memory (NUL-terminated) with `malloc`; free it with [`Interpreter::free`].
+    pub(crate) fn alloc_str(&mut self, s: &str) -> Result<i32> {
+        if s.contains('\0') {
+            bail!("string passed to Python contains a NUL byte");
+        }
+        let ptr = self.call("malloc", &[s.len() as i32 + 1])?;
+        if ptr == 0 {
+            bail!("guest out of memory");
+        }
+        let memory = self
+            .store
+            .data()
+            .em
+            .exports
+            .as_ref()
+            .map(|e| e.memory)
+            .context("no memory")?;
+        memory.write(&mut self.store, ptr as usize, s.as_bytes())?;
+        memory.write(&mut self.store, ptr as usize + s.len(), &[0])?;
+        Ok(ptr)
+    }
+
+    /// Free guest memory from [`Interpreter::alloc_str`].
+    pub(crate) fn free(&mut self, ptr: i32) -> Result<()> {
+        Ok(self.call("free", &[ptr]).map(|_| ())?)
+    }
+
+    /// A NUL-terminated string in guest memory.
+    pub(crate) fn read_str(&mut self, ptr: i32) -> Result<String> {
+        let memory = self
+            .store
+            .data()
+            .em
+            .exports
+            .as_ref()
+            .map(|e| e.memory)
+            .context("no memory")?;
+        let mem = emscripten::GuestMemory::new(memory.data_mut(&mut self.store));
+        Ok(mem.cstr_lossy(ptr as u32))
+    }
+
+    /// Run `code` as `__main__` code (`PyRun_SimpleString`): an uncaught exception prints its traceback.
+    pub fn run_source(&mut self, code: &str) -> Result<Outcome> {
+        let ptr = self.alloc_str(code)?;
+        let result = self.call("PyRun_SimpleString", &[ptr]);
+        self.store.data_mut().em.vfs.flush();
+        match result {
+            Ok(0) => {
+                self.free(ptr)?;
+                Ok(Outcome::Completed)
+            }
+            Ok(_) => {
+                self.free(ptr)?;
+                Ok(Outcome::Raised)
+            }
+            Err(e) => match e.downcast_ref::<GuestExit>() {
+                Some(GuestExit(code)) => Ok(Outcome::Exited(*code)),
+                None => Err(anyhow::Error::from(e).context("Python crashed")),
+            },
+        }
+    }
+}

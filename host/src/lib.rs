@@ -1,0 +1,20 @@
+//! pyworkers: run Python Workers on Wasmtime with the real, Emscripten-built Pyodide.
+//!
+//! The crate is laid out by concept: [`runtime`] obtains and compiles Pyodide, [`emscripten`] answers the
+//! module's imports, [`vfs`] owns the guest's file system ([`tarfs`] archives and memory-backed directories), and
+//! [`interpreter`] boots CPython and runs code in it.
+#![deny(missing_docs)]
+
+pub mod bindings;
+pub mod emscripten;
+pub mod interpreter;
+pub mod runtime;
+pub mod tarfs;
+pub mod vfs;
+
+/// Where the runtime's own Python packages (`_pyworkers`, later `workers`) are mounted in the guest.
+pub const PYWORKERS_LIB: &str = "/lib/pyworkers";
+
+/// The runtime's own Python packages, as a tar archive built from `host/python/` at compile time.
+pub static PYWORKERS_LIB_TAR: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/pyworkers_lib.tar"));

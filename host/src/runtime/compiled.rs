@@ -1,0 +1,151 @@
+//! The compiled-module cache: Cranelift takes ~15 s and ~320 MB to compile Pyodide, deserializing the result takes
+//! milliseconds, so each (Wasmtime, module, engine configuration) is compiled once into `<home>/compiled/`.
+//!
+//! The file name is the key, so engines with different settings (tests, future flags) each get their own file and
+//! never evict one another. Wasmtime itself also refuses artifacts from another version or configuration when
+//! deserializing; the key just makes the right file the only one we try.
+
+use super::cache::{self, HomeLock};
+use super::digest::{check_bytes, sha256_hex};
+use super::progress::Step;
+use super::stamp::{self, Stamp};
+use super::Runtime;
+use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
+use std::hash::{Hash, Hasher};
+use std::path::Path;
+use wasmtime::{Engine, Module};
+
+/// The Wasmtime version we build against. Wasmtime exports no version constant, and the workspace pins this exact
+/// version (`=48.0.8`), so it is spelled out here; bump both together.
+const WASMTIME_VERSION: &str = "48.0.8";
+
+/// Bumped if the key's recipe or the file format around it ever changes.
+const KEY_RECIPE: &str = "pyworkers compiled module v1";
+
+/// The cache key for compiling the module whose SHA-256 is `wasm_sha256` with `engine`: hex SHA-256 over the recipe
+/// name, the Wasmtime version, the module's hash, and everything Wasmtime itself says makes compiled code
+/// compatible (`Engine::precompile_compatibility_hash`: target, compiler flags, tunables, wasm features).
+///
+/// That last item is only available as `impl Hash`, so it is fed through [`Sha256Hasher`] rather than
+/// `std::hash::DefaultHasher`: SipHash's output is explicitly not stable across Rust releases, SHA-256 is, and a
+/// 256-bit key makes collisions between configurations a non-issue.
+pub(crate) fn key(engine: &Engine, wasm_sha256: &str) -> String {
+    let mut hasher = Sha256Hasher(Sha256::new());
+    KEY_RECIPE.hash(&mut hasher);
+    WASMTIME_VERSION.hash(&mut hasher);
+    wasm_sha256.hash(&mut hasher);
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    hex::encode(hasher.0.finalize())
+}
+
+/// A `std::hash::Hasher` that feeds every byte into SHA-256, so `Hash` values can contribute to a stable digest.
+struct Sha256Hasher(Sha256);
+
+impl Hasher for Sha256Hasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    fn finish(&self) -> u64 {
+        // Not used for the key (we take the whole digest), but must be a faithful function of the input.
+        let digest = self.0.clone().finalize();
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        u64::from_le_bytes(first)
+    }
+}
+
+/// Load Pyodide's module for `engine`, from the cache if possible, else by compiling (and caching) it.
+pub(crate) fn load(runtime: &Runtime, engine: &Engine) -> Result<Module> {
+    let dir = runtime.home().join("compiled");
+    let key = key(engine, runtime.wasm_sha256());
+    let path = dir.join(format!("{key}.cwasm"));
+    let source = format!(
+        "wasmtime {WASMTIME_VERSION} precompile of sha256 {}",
+        runtime.wasm_sha256()
+    );
+
+    // Fast path, without the lock: a file whose stamp still describes it is the one we wrote.
+    if Stamp::read(&path).is_some_and(|s| s.source == source && s.describes(&path)) {
+        match deserialize(engine, &path) {
+            Ok(module) => return Ok(module),
+            Err(e) => {
+                tracing::debug!(error = %format!("{e:#}"), "cached module rejected; recompiling")
+            }
+        }
+    }
+
+    let lock = HomeLock::acquire(runtime.home())?;
+    cache::create_dir(&dir)?;
+    cache::sweep_partials(&lock, &dir);
+    // Another process may have compiled it while we waited, or the stamp may only be stale (e.g. after a copy).
+    if verify(&path, &source)? {
+        match deserialize(engine, &path) {
+            Ok(module) => return Ok(module),
+            Err(e) => {
+                let error = format!("{e:#}");
+                tracing::warn!(path = %path.display(), %error, "cached module is stale; recompiling");
+                stamp::remove(&path)?;
+            }
+        }
+    }
+    compile(runtime, engine, &path, &source)?;
+    deserialize(engine, &path).with_context(|| {
+        format!(
+            "loading the module just compiled into {}: delete that file and try again",
+            path.display()
+        )
+    })
+}
+
+/// Under the lock: whether `path` still holds what its stamp recorded, re-hashing if its metadata changed. An
+/// artifact without a stamp from this recipe is deleted: it may be one a crashed process renamed but never stamped.
+fn verify(path: &Path, source: &str) -> Result<bool> {
+    match Stamp::read(path) {
+        Some(recorded) if recorded.source == source => {
+            stamp::verify(path, &recorded.sha256, source)
+        }
+        _ => {
+            stamp::remove(path)?;
+            Ok(false)
+        }
+    }
+}
+
+/// Compile the converted module and write the artifact and its stamp to `path`.
+fn compile(runtime: &Runtime, engine: &Engine, path: &Path, source: &str) -> Result<()> {
+    let wasm = std::fs::read(runtime.wasm_path()).with_context(|| {
+        format!(
+            "reading {}: run `pyworkers setup` again",
+            runtime.wasm_path().display()
+        )
+    })?;
+    // The key names this hash, so make sure it is what we compile even if the file changed since `ensure`.
+    check_bytes(
+        "the converted module (pyodide.exnref.wasm)",
+        &wasm,
+        runtime.wasm_sha256(),
+        "it changed after it was verified; run `pyworkers setup` again",
+    )?;
+    let step = Step::spinner("compiling Pyodide (once, ~15 s)");
+    let artifact = engine.precompile_module(&wasm).map_err(anyhow::Error::from).context(
+        "Wasmtime could not compile Pyodide: the engine must enable exceptions, reference types, function \
+         references and GC (see `interpreter::engine_config`)",
+    )?;
+    step.done("compiled Pyodide");
+    cache::write_atomic(path, &artifact)?;
+    Stamp::record(path, &sha256_hex(&artifact), source)
+}
+
+fn deserialize(engine: &Engine, path: &Path) -> Result<Module> {
+    // SAFETY: `deserialize_file` trusts the file to be a Wasmtime artifact that stays unchanged while mapped. This
+    // file is one we wrote ourselves with `Engine::precompile_module` into our own cache directory, atomically
+    // (never modified in place: replacements are renames, which leave an existing mapping intact), and its stamp
+    // matched, so it is the file we wrote. Anyone able to alter it could equally alter the cache's wasm or this
+    // binary. Wasmtime still checks the version and engine configuration recorded in it.
+    let module = unsafe { Module::deserialize_file(engine, path) };
+    module
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("deserializing {}", path.display()))
+}

@@ -1,0 +1,200 @@
+//! Obtaining Pyodide, once, into a cache: the pinned npm package, its exception handling converted to what
+//! Wasmtime runs, and the module compiled for the engine in use.
+//!
+//! This module owns the cache directory (`$PYWORKERS_HOME`, default `~/.cache/pyworkers`) and nothing outside it.
+//! Everything it keeps is pinned by SHA-256 and re-checked on every start (cheaply, through stamp files); a file that
+//! fails a check is fetched or rebuilt, never used. It must never leave a partially written file under a real
+//! name, and never trust a download it has not hashed.
+//!
+//! Cache layout:
+//!
+//! ```text
+//! <home>/
+//!   .lock                              advisory lock held while filling the cache
+//!   pyodide-314.0.7/
+//!     pyodide.asm.wasm   (+ .stamp)    from npm pyodide@314.0.7 (legacy exception handling)
+//!     python_stdlib.zip  (+ .stamp)    from npm pyodide@314.0.7
+//!     pyodide.exnref.wasm (+ .stamp)   converted by binaryen 132.0.0's wasm-opt: what we run
+//!   compiled/
+//!     <key>.cwasm        (+ .stamp)    Wasmtime artifacts, one per engine configuration
+//! ```
+//!
+//! ```no_run
+//! let runtime = pyworkers::runtime::Runtime::ensure(&pyworkers::runtime::default_home())?;
+//! let engine = pyworkers::interpreter::engine()?;
+//! let module = runtime.load_module(&engine)?;
+//! # let _ = module;
+//! # anyhow::Ok(())
+//! ```
+
+mod cache;
+mod compiled;
+mod digest;
+mod exnref;
+mod npm;
+mod progress;
+mod pyodide;
+mod stamp;
+mod tarball;
+#[cfg(test)]
+mod tests;
+
+use anyhow::{Context, Result};
+use cache::HomeLock;
+use npm::Tools;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+/// The Pyodide release we run (npm package `pyodide`).
+pub const PYODIDE_VERSION: &str = "314.0.7";
+
+/// The binaryen release that converts Pyodide's exception handling (npm package `binaryen`).
+pub const BINARYEN_VERSION: &str = "132.0.0";
+
+// Pins. Bumping a version means re-measuring all of these: the conversion's output is checked too, so a new
+// binaryen or Pyodide cannot slip in unnoticed.
+
+/// SHA-256 of the `npm pack pyodide@314.0.7` tarball.
+const PYODIDE_TARBALL_SHA256: &str =
+    "66b7949e5a0cba2250b586d7e368bf12fb482800748d182c4618254b685ffaa0";
+/// SHA-256 of `package/pyodide.asm.wasm` in it.
+const PYODIDE_WASM_SHA256: &str =
+    "cc36e3cab04fdfc9a63ff13eb52eae2b911bf46c025cc7b281f394bd3de1d5e6";
+/// SHA-256 of `package/python_stdlib.zip` in it.
+const STDLIB_ZIP_SHA256: &str = "fa1957e5777068fc4f7437f96d860ae2fbe9c19732ba06c84e004ec16dd7dd7a";
+/// SHA-256 of the `npm pack binaryen@132.0.0` tarball.
+const BINARYEN_TARBALL_SHA256: &str =
+    "6543555fb29bb92548f325c7dc18e9ab7dbb1215edda25993d1e3f71d85b8618";
+/// SHA-256 of `pyodide.exnref.wasm`; binaryen's conversion is deterministic, so its output is pinned like a download.
+const EXNREF_SHA256: &str = "7d507dd748dc084995a398d472bdbf5261ee6b4c6b149be1159124e57831c11f";
+
+/// File name of the converted module in the Pyodide directory.
+const EXNREF_WASM: &str = "pyodide.exnref.wasm";
+
+/// The cache directory to use when none is given: `$PYWORKERS_HOME` if set and non-empty, else
+/// `~/.cache/pyworkers` (or `pyworkers` in the system temporary directory when there is no home directory).
+pub fn default_home() -> PathBuf {
+    home_from(std::env::var_os("PYWORKERS_HOME"), dirs::home_dir())
+}
+
+fn home_from(env: Option<OsString>, home_dir: Option<PathBuf>) -> PathBuf {
+    match (env, home_dir) {
+        (Some(dir), _) if !dir.is_empty() => PathBuf::from(dir),
+        (_, Some(home)) => home.join(".cache").join("pyworkers"),
+        (_, None) => std::env::temp_dir().join("pyworkers"),
+    }
+}
+
+/// A verified Pyodide in a cache directory: the converted interpreter module and the standard library.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    home: PathBuf,
+    /// `<home>/pyodide-<version>/`, where the package's files and the converted module live.
+    dir: PathBuf,
+    wasm_path: PathBuf,
+    stdlib_zip_path: PathBuf,
+    wasm_sha256: String,
+}
+
+impl Runtime {
+    /// Make sure `home` holds a verified Pyodide, fetching (with npm) and converting (with node) whatever is missing
+    /// or fails verification, then describe it. Idempotent, and safe when several processes call it at once: they
+    /// take turns filling the cache and the others find it filled. When everything is in place this only reads
+    /// file metadata and the small stamp files.
+    pub fn ensure(home: &Path) -> Result<Runtime> {
+        Self::ensure_with(home, &Tools::default())
+    }
+
+    fn ensure_with(home: &Path, tools: &Tools) -> Result<Runtime> {
+        let home = std::path::absolute(home)
+            .with_context(|| format!("resolving the cache path {}", home.display()))?;
+        let runtime = Runtime::at(&home);
+        if runtime.is_fresh() {
+            tracing::debug!(home = %home.display(), "Pyodide cache verified by stamps");
+            return Ok(runtime);
+        }
+
+        let lock = HomeLock::acquire(&home)?;
+        let dir = &runtime.dir;
+        cache::create_dir(dir)?;
+        cache::sweep_partials(&lock, &home);
+        cache::sweep_partials(&lock, dir);
+
+        let mut missing = Vec::new();
+        for pinned in pyodide::FILES {
+            if !stamp::verify(
+                &dir.join(pinned.file),
+                pinned.sha256,
+                &pyodide::source(pinned),
+            )? {
+                missing.push(pinned);
+            }
+        }
+        let convert = !stamp::verify(&runtime.wasm_path, EXNREF_SHA256, &exnref::source())?;
+        if missing.is_empty() && !convert {
+            return Ok(runtime);
+        }
+        tools.check_node()?;
+        if !missing.is_empty() {
+            pyodide::fetch(tools, &home, dir, &missing)?;
+        }
+        if convert {
+            exnref::convert(
+                tools,
+                &dir.join(pyodide::ASM_WASM.file),
+                &runtime.wasm_path,
+                &home,
+            )?;
+        }
+        Ok(runtime)
+    }
+
+    /// The paths a runtime in `home` has, whether or not they exist yet.
+    fn at(home: &Path) -> Runtime {
+        let dir = home.join(format!("pyodide-{PYODIDE_VERSION}"));
+        Runtime {
+            home: home.to_path_buf(),
+            dir: dir.clone(),
+            wasm_path: dir.join(EXNREF_WASM),
+            stdlib_zip_path: dir.join(pyodide::STDLIB_ZIP.file),
+            wasm_sha256: EXNREF_SHA256.to_string(),
+        }
+    }
+
+    /// Whether every kept file's stamp vouches for it, so nothing needs hashing or fetching.
+    fn is_fresh(&self) -> bool {
+        pyodide::FILES
+            .iter()
+            .all(|p| stamp::is_fresh(&self.dir.join(p.file), p.sha256, &pyodide::source(p)))
+            && stamp::is_fresh(&self.wasm_path, EXNREF_SHA256, &exnref::source())
+    }
+
+    /// The cache directory this runtime lives in (absolute).
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
+    /// The interpreter module to run: Pyodide's `pyodide.asm.wasm` with its exception handling in the exnref
+    /// encoding.
+    pub fn wasm_path(&self) -> &Path {
+        &self.wasm_path
+    }
+
+    /// Pyodide's standard library (`.py` sources), to mount as `/lib/python314.zip`.
+    pub fn stdlib_zip_path(&self) -> &Path {
+        &self.stdlib_zip_path
+    }
+
+    /// Lowercase hex SHA-256 of [`wasm_path`](Self::wasm_path)'s contents.
+    pub fn wasm_sha256(&self) -> &str {
+        &self.wasm_sha256
+    }
+
+    /// The interpreter module compiled for `engine`: deserialized from `<home>/compiled/` in milliseconds, or
+    /// compiled (once, ~15 s) and cached there. A cached artifact that is stale or damaged is replaced.
+    ///
+    /// `engine` must enable what the module uses: exceptions, reference types, function references and GC.
+    pub fn load_module(&self, engine: &wasmtime::Engine) -> Result<wasmtime::Module> {
+        compiled::load(self, engine)
+    }
+}

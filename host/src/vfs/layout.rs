@@ -1,0 +1,103 @@
+//! The guest's standard file-system layout, and mounts the user asks for.
+//!
+//! ```text
+//! /lib/python314.zip   the standard library (read-only blob)
+//! /lib/pyworkers       the runtime's own Python (read-only tarfs, embedded in the binary)
+//! /tmp                 writable, in memory
+//! /home/pyworkers      writable, in memory; the home and starting directory
+//! ```
+
+use super::{Errno, Fs, MemFs, Vfs};
+use crate::tarfs::Archive;
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The guest's home directory.
+pub const HOME: &str = "/home/pyworkers";
+
+/// Bytes of file data each writable in-memory mount may hold.
+pub const MEMFS_LIMIT: usize = 256 << 20;
+
+/// The standard layout over `stdlib_zip`.
+pub fn standard(stdlib_zip: Arc<[u8]>) -> Result<Vfs> {
+    let mut vfs = Vfs::new();
+    let lib = Archive::open(crate::PYWORKERS_LIB_TAR)
+        .map_err(|e| anyhow::anyhow!("embedded Python library: {e:?}"))?;
+    let errno = |e: Errno| anyhow::anyhow!("building the file system: errno {}", e.0);
+    vfs.mount("/lib/python314.zip", Fs::Blob(stdlib_zip), false)
+        .map_err(errno)?;
+    vfs.mount(crate::PYWORKERS_LIB, Fs::Tar(Arc::new(lib)), false)
+        .map_err(errno)?;
+    vfs.mount("/tmp", Fs::Mem(MemFs::new(MEMFS_LIMIT)), true)
+        .map_err(errno)?;
+    vfs.mount(HOME, Fs::Mem(MemFs::new(MEMFS_LIMIT)), true)
+        .map_err(errno)?;
+    vfs.chdir(HOME).map_err(errno)?;
+    Ok(vfs)
+}
+
+/// A `SOURCE:GUEST_PATH` mount request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountSpec {
+    /// A tar file or a directory on the host.
+    pub source: PathBuf,
+    /// Where it appears in the guest.
+    pub guest: String,
+}
+
+impl std::str::FromStr for MountSpec {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let (source, guest) = s
+            .rsplit_once(':')
+            .context("expected SOURCE:GUEST_PATH, e.g. ./data.tar:/data")?;
+        if !guest.starts_with('/') {
+            bail!("guest path `{guest}` must be absolute");
+        }
+        if source.is_empty() {
+            bail!("empty mount source in `{s}`");
+        }
+        Ok(MountSpec {
+            source: source.into(),
+            guest: guest.into(),
+        })
+    }
+}
+
+impl MountSpec {
+    /// Read the source into a read-only archive. A directory is packed into a tar in memory at this moment:
+    /// later host changes are not seen, and symlinks are kept as links (which tarfs confines to the archive).
+    pub fn load(&self) -> Result<Archive> {
+        let bytes = if self.source.is_dir() {
+            pack_dir(&self.source)?
+        } else {
+            std::fs::read(&self.source)
+                .with_context(|| format!("reading {}", self.source.display()))?
+        };
+        Archive::open(bytes).map_err(|e| {
+            anyhow::anyhow!(
+                "{} is not a valid tar archive ({e:?})",
+                self.source.display()
+            )
+        })
+    }
+
+    /// Mount it into `vfs`.
+    pub fn apply(&self, vfs: &mut Vfs) -> Result<()> {
+        let archive = self.load()?;
+        vfs.mount(&self.guest, Fs::Tar(Arc::new(archive)), false)
+            .map_err(|e| anyhow::anyhow!("cannot mount at {}: errno {}", self.guest, e.0))
+    }
+}
+
+/// A tar archive of the directory `dir`.
+pub fn pack_dir(dir: &Path) -> Result<Vec<u8>> {
+    let mut builder = tar::Builder::new(Vec::new());
+    builder.follow_symlinks(false);
+    builder
+        .append_dir_all(".", dir)
+        .with_context(|| format!("packing {}", dir.display()))?;
+    builder.into_inner().context("packing directory")
+}

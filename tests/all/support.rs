@@ -1,0 +1,57 @@
+//! Shared helpers: the built `pyworkers` binary, run against one cache prepared once per test process.
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+/// The `pyworkers` binary Cargo built for these tests.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_pyworkers"))
+}
+
+/// The cache every test shares: `$PYWORKERS_HOME` if set (CI points it under `target/`), else the default.
+/// `pyworkers setup` runs once, first, so tests never race to compile Pyodide.
+pub fn home() -> &'static PathBuf {
+    static HOME: OnceLock<PathBuf> = OnceLock::new();
+    HOME.get_or_init(|| {
+        let home = std::env::var_os("PYWORKERS_HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(pyworkers::runtime::default_home);
+        let out = Command::new(bin())
+            .arg("setup")
+            .env("PYWORKERS_HOME", &home)
+            .output()
+            .expect("running pyworkers setup");
+        assert!(
+            out.status.success(),
+            "pyworkers setup failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        home
+    })
+}
+
+/// `pyworkers ARGS...` with `stdin` as standard input.
+pub fn pyworkers(args: &[&str], stdin: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(bin())
+        .args(args)
+        .env("PYWORKERS_HOME", home())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning pyworkers");
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().expect("waiting for pyworkers")
+}
+
+/// Run `-c code`; returns (status, stdout, stderr).
+pub fn run_code(code: &str) -> (i32, String, String) {
+    let out = pyworkers(&["run", "-c", code], b"");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
