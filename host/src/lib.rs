@@ -7,8 +7,10 @@
 
 pub mod bindings;
 pub mod emscripten;
+pub mod entropy;
 pub mod interpreter;
 pub mod runtime;
+pub mod snapshot;
 pub mod tarfs;
 pub mod vfs;
 

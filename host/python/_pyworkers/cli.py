@@ -49,11 +49,13 @@ def _run(code_obj):
     _exit(0)
 
 
-def run_path(path):
-    """Run the file at ``path`` as ``__main__``."""
+def run_path(path, argv=None):
+    """Run the file at ``path`` as ``__main__``, with ``sys.argv`` set to ``argv``."""
     import __main__
     import os
 
+    if argv is not None:
+        sys.argv = list(argv)
     with open(path, "rb") as f:
         source = f.read()
     __main__.__file__ = path
@@ -61,7 +63,9 @@ def run_path(path):
     _run(compile(source, path, "exec"))
 
 
-def run_command(source):
-    """Run ``-c`` source as ``__main__``."""
+def run_command(source, argv=None):
+    """Run ``-c`` source as ``__main__``, with ``sys.argv`` set to ``argv``."""
+    if argv is not None:
+        sys.argv = list(argv)
     sys.path.insert(0, "")
     _run(compile(source, "<string>", "exec"))

@@ -2,7 +2,6 @@ use super::Common;
 use anyhow::{Context, Result};
 use pyworkers::emscripten::EmContext;
 use pyworkers::interpreter::{BootOptions, Interpreter};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// `pyworkers bench`: the figures BENCHMARKS.md records, measured in one run on this machine.
@@ -64,9 +63,8 @@ impl Bench {
 
         let module = runtime.load_module(&engine)?;
         let trampoline = pyworkers::emscripten::trampoline::compile(&engine)?;
-        let stdlib: Arc<[u8]> = std::fs::read(runtime.stdlib_zip_path())?.into();
         let boot = || -> Result<Interpreter> {
-            let vfs = pyworkers::vfs::layout::standard(stdlib.clone())?;
+            let vfs = super::run::standard_vfs(&runtime)?;
             Interpreter::boot(
                 &engine,
                 &module,

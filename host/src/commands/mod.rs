@@ -3,6 +3,7 @@
 mod bench;
 mod run;
 mod setup;
+mod snapshot;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -37,6 +38,8 @@ pub enum Command {
     Setup(setup::Setup),
     /// Run a Python script or `-c` code, like `python`.
     Run(run::Run),
+    /// Prepare an interpreter (baseline, or with a worker imported) and write its memory snapshot.
+    Snapshot(snapshot::Snapshot),
     /// Measure load, boot and import times; prints a table for BENCHMARKS.md.
     Bench(bench::Bench),
 }
@@ -47,6 +50,7 @@ impl Command {
         match self {
             Command::Setup(c) => c.execute(),
             Command::Run(c) => c.execute(),
+            Command::Snapshot(c) => c.execute(),
             Command::Bench(c) => c.execute(),
         }
     }

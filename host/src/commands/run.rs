@@ -2,6 +2,8 @@ use super::Common;
 use anyhow::{bail, Context, Result};
 use pyworkers::emscripten::EmContext;
 use pyworkers::interpreter::{BootOptions, Interpreter};
+use pyworkers::snapshot::{Restorer, SnapshotData};
+use std::time::Instant;
 use pyworkers::vfs::layout::{self, MountSpec};
 use pyworkers::vfs::{Fs, Input};
 use std::path::PathBuf;
@@ -29,6 +31,18 @@ pub struct Run {
     /// Pin the string hash seed (like PYTHONHASHSEED) for reproducible runs.
     #[arg(long)]
     hash_seed: Option<u32>,
+    /// Start from a memory snapshot made by `pyworkers snapshot` instead of booting CPython.
+    #[arg(long, value_name = "FILE")]
+    snapshot: Option<PathBuf>,
+    /// The worker a dedicated snapshot was made with (checked against its hash).
+    #[arg(long, value_name = "WORKER", requires = "snapshot")]
+    worker: Option<PathBuf>,
+    /// The worker's top-level module when --worker is a directory.
+    #[arg(long, default_value = "main")]
+    module: String,
+    /// Print how long loading, restoring or booting took (stderr).
+    #[arg(long)]
+    timings: bool,
     /// The script to run, then its arguments (or, with -c, the arguments).
     #[arg(value_name = "SCRIPT [ARGS]...", allow_hyphen_values = true)]
     args: Vec<String>,
@@ -63,13 +77,7 @@ impl Run {
 
         let runtime = pyworkers::runtime::Runtime::ensure(&self.common.home())?;
         let engine = pyworkers::interpreter::engine()?;
-        let module = runtime.load_module(&engine)?;
-        let trampoline = pyworkers::emscripten::trampoline::compile(&engine)?;
-        let stdlib: Arc<[u8]> = std::fs::read(runtime.stdlib_zip_path())
-            .context("reading the standard library")?
-            .into();
-
-        let mut vfs = layout::standard(stdlib)?;
+        let mut vfs = standard_vfs(&runtime)?;
         for spec in &self.mounts {
             spec.apply(&mut vfs)
                 .with_context(|| format!("--mount {}:{}", spec.source.display(), spec.guest))?;
@@ -81,32 +89,105 @@ impl Run {
             vfs.mount(guest, Fs::Blob(bytes), false)
                 .map_err(|e| anyhow::anyhow!("mounting the script: errno {}", e.0))?;
         }
-        vfs.stdin = Input::Inherit;
+        let environ = guest_environment(&self.env)?;
 
-        let mut em = EmContext::new(vfs);
-        em.environ = guest_environment(&self.env)?;
-        let options = BootOptions {
-            argv,
-            hash_seed: self.hash_seed,
-            ..BootOptions::default()
+        let start = Instant::now();
+        let mut interp = match &self.snapshot {
+            None => {
+                let module = runtime.load_module(&engine)?;
+                let trampoline = pyworkers::emscripten::trampoline::compile(&engine)?;
+                vfs.stdin = Input::Inherit;
+                let mut em = EmContext::new(vfs);
+                em.environ = environ;
+                let options = BootOptions { argv: argv.clone(), hash_seed: self.hash_seed, ..BootOptions::default() };
+                Interpreter::boot(&engine, &module, &trampoline, em, &options)?
+            }
+            Some(file) => {
+                if self.hash_seed.is_some() {
+                    bail!("--hash-seed cannot change a snapshot's hash seed: it was fixed when the snapshot was made");
+                }
+                let bytes = std::fs::read(file).with_context(|| format!("reading snapshot {}", file.display()))?;
+                let data = SnapshotData::decode(&bytes).with_context(|| format!("snapshot {}", file.display()))?;
+                mount_snapshot_worker(&mut vfs, &data, self.worker.as_deref(), &self.module)?;
+                let restorer = Restorer::new(&engine, &runtime, data, vfs)?;
+                let loaded = start.elapsed();
+                let t = Instant::now();
+                let mut interp = restorer.instantiate(|em| {
+                    em.vfs.stdin = Input::Inherit;
+                    em.vfs.stdout = pyworkers::vfs::Output::Inherit;
+                    em.vfs.stderr = pyworkers::vfs::Output::Inherit;
+                    em.environ = environ;
+                })?;
+                Restorer::restored(&mut interp)?;
+                if self.timings {
+                    eprintln!("snapshot: module ready in {loaded:.1?}, instance restored in {:.1?}", t.elapsed());
+                }
+                interp
+            }
         };
-        let mut interp = Interpreter::boot(&engine, &module, &trampoline, em, &options)?;
+        if self.timings {
+            eprintln!("interpreter ready in {:.1?}", start.elapsed());
+        }
         let call = match (&self.code, &script) {
             (Some(code), _) => format!(
-                "import _pyworkers.cli as c; c.run_command({})",
-                py_str(code)
+                "import _pyworkers.cli as c; c.run_command({}, {})",
+                py_str(code),
+                py_list(&argv)
             ),
-            (None, Some((_, guest))) => {
-                format!("import _pyworkers.cli as c; c.run_path({})", py_str(guest))
-            }
+            (None, Some((_, guest))) => format!(
+                "import _pyworkers.cli as c; c.run_path({}, {})",
+                py_str(guest),
+                py_list(&argv)
+            ),
             (None, None) => unreachable!(),
         };
         Ok(interp.run_source(&call)?.exit_status())
     }
 }
 
+/// The standard file-system layout over `runtime`'s standard library.
+pub fn standard_vfs(runtime: &pyworkers::runtime::Runtime) -> Result<pyworkers::vfs::Vfs> {
+    layout::for_runtime(runtime)
+}
+
+/// Mount the worker a dedicated snapshot was made with, refusing a different one.
+fn mount_snapshot_worker(
+    vfs: &mut pyworkers::vfs::Vfs,
+    data: &SnapshotData,
+    worker: Option<&std::path::Path>,
+    module: &str,
+) -> Result<()> {
+    match (&data.worker, worker) {
+        (None, None) => Ok(()),
+        (None, Some(_)) => bail!("this is a baseline snapshot: it holds no worker, so --worker does not apply"),
+        (Some(info), None) => bail!(
+            "this snapshot was made with worker module `{}` (bundle sha256 {}): pass the same worker with --worker",
+            info.module,
+            info.bundle_sha256
+        ),
+        (Some(info), Some(path)) => {
+            let w = super::snapshot::load_worker(path, module)?;
+            if w.sha256 != info.bundle_sha256 {
+                bail!(
+                    "worker {} differs from the one this snapshot was made with (bundle sha256 {} here, {} in the snapshot): make the snapshot again",
+                    path.display(),
+                    w.sha256,
+                    info.bundle_sha256
+                );
+            }
+            vfs.mount(&info.mount, Fs::Tar(w.archive), false)
+                .map_err(|e| anyhow::anyhow!("mounting the worker: errno {}", e.0))
+        }
+    }
+}
+
+/// A Python list literal of strings.
+fn py_list(items: &[String]) -> String {
+    format!("[{}]", items.iter().map(|s| py_str(s)).collect::<Vec<_>>().join(", "))
+}
+
 /// The guest's environment: a fixed base plus `--env` entries.
-fn guest_environment(extra: &[String]) -> Result<Vec<String>> {
+pub fn guest_environment(extra: &[String]) -> Result<Vec<String>> {
     let mut env = vec![
         format!("HOME={}", layout::HOME),
         "USER=pyworkers".into(),

@@ -5,6 +5,7 @@
 //! bridge, sockets, `dlopen` of side modules — fail cleanly: an errno, or a Python exception that names the missing
 //! capability. Nothing here panics on guest input, and all state lives in the `Store`'s data.
 
+mod clock;
 mod memory;
 mod process;
 mod syscalls;
@@ -13,10 +14,10 @@ pub mod trampoline;
 mod unsupported;
 mod wasi;
 
+pub use clock::Clock;
 pub use memory::GuestMemory;
 
 use crate::vfs::Vfs;
-use std::time::Instant;
 use wasmtime::Result;
 use wasmtime::{Caller, Extern, Func, Linker, Memory, Module, Table};
 
@@ -45,9 +46,6 @@ pub struct Exports {
     pub free: wasmtime::TypedFunc<i32, ()>,
 }
 
-/// Source of random bytes for `random_get`.
-pub type RandomSource = Box<dyn FnMut(&mut [u8]) + Send>;
-
 /// Everything the Emscripten imports read or change.
 pub struct EmContext {
     /// The file system.
@@ -56,10 +54,10 @@ pub struct EmContext {
     pub environ: Vec<String>,
     /// What `_emscripten_get_progname` reports.
     pub program: String,
-    /// Origin of the monotonic clock.
-    pub started: Instant,
-    /// Random bytes for the guest.
-    pub random: RandomSource,
+    /// The guest's clocks.
+    pub clock: Clock,
+    /// Every random byte the guest sees (`random_get`, hence `getentropy` and `os.urandom`) comes from here.
+    pub entropy: crate::entropy::Entropy,
     /// Largest linear memory the guest may grow to, in bytes.
     pub heap_max: u64,
     /// The file-mode creation mask.
@@ -71,17 +69,19 @@ pub struct EmContext {
 }
 
 impl EmContext {
+    /// The monotonic clock, in nanoseconds.
+    pub fn monotonic_ns(&mut self) -> u64 {
+        self.clock.monotonic_ns()
+    }
+
     /// A context over `vfs` with an empty environment and OS randomness.
     pub fn new(vfs: Vfs) -> EmContext {
         EmContext {
             vfs,
             environ: Vec::new(),
             program: "python".into(),
-            started: Instant::now(),
-            random: Box::new(|buf| {
-                use rand_core::RngCore;
-                rand_core::OsRng.fill_bytes(buf)
-            }),
+            clock: Clock::live(0),
+            entropy: crate::entropy::Entropy::live(),
             heap_max: 2 << 30,
             umask: 0o022,
             python_ready: false,

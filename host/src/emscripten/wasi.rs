@@ -54,10 +54,10 @@ fn writev(
 }
 
 /// Nanoseconds on clock `id`: 0 realtime, 1 monotonic, 2–3 CPU time (served by the monotonic clock).
-pub(super) fn clock_ns(cx: &EmContext, id: i32) -> Result<u64> {
+pub(super) fn clock_ns(cx: &mut EmContext, id: i32) -> Result<u64> {
     match id {
-        0 => Ok((crate::vfs::now_ms() * 1e6) as u64),
-        1..=3 => Ok(cx.started.elapsed().as_nanos() as u64),
+        0 => Ok((cx.clock.realtime_ms() * 1e6) as u64),
+        1..=3 => Ok(cx.clock.monotonic_ns()),
         _ => Err(Errno::INVAL),
     }
 }
@@ -207,7 +207,7 @@ pub(super) fn add_to_linker<T: EmscriptenView>(linker: &mut Linker<T>) -> wasmti
         "random_get",
         |mut c: Caller<'_, T>, buf: i32, len: i32| {
             wasi(&mut c, |m, cx| {
-                (cx.random)(m.slice_mut(buf as u32, len as u32)?);
+                cx.entropy.fill(m.slice_mut(buf as u32, len as u32)?);
                 Ok(())
             })
         },

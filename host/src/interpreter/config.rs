@@ -19,8 +19,9 @@ impl Default for BootOptions {
         BootOptions {
             argv: vec![String::new()],
             module_search_paths: vec![
-                "/lib/python314.zip".into(),
-                "/lib/python3.14".into(),
+                // The bytecode archive first, when mounted: its .pyc files spare compiling the zip's sources.
+                crate::vfs::layout::STDLIB_BYTECODE.into(),
+                crate::vfs::layout::STDLIB_ZIP.into(),
                 crate::PYWORKERS_LIB.into(),
                 "/lib/python3.14/site-packages".into(),
             ],

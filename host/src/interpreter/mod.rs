@@ -24,14 +24,34 @@ impl EmscriptenView for Host {
     }
 }
 
+/// Most instances alive at once in one process (pooling-allocator slots).
+pub const MAX_INSTANCES: u32 = 256;
+
+/// Largest linear memory one instance may grow to.
+pub const MAX_MEMORY_BYTES: u64 = 2 << 30;
+
 /// The wasmtime configuration Pyodide needs: exnref exceptions (after the EH conversion), and GC types so the call
-/// trampoline can `ref.test` a callee's signature.
+/// trampoline can `ref.test` a callee's signature. Instances come from the pooling allocator with copy-on-write
+/// memory images, which is what makes restoring a snapshot cost microseconds.
 pub fn engine_config() -> wasmtime::Config {
     let mut config = wasmtime::Config::new();
     config.wasm_exceptions(true);
     config.wasm_reference_types(true);
     config.wasm_function_references(true);
     config.wasm_gc(true);
+    let mut pool = wasmtime::PoolingAllocationConfig::new();
+    // Each Pyodide instance is two core instances (CPython + the call trampoline) with three tables (one funcref,
+    // two externref for the JS bridge) and one memory.
+    pool.total_core_instances(2 * MAX_INSTANCES);
+    pool.total_memories(MAX_INSTANCES);
+    pool.total_tables(3 * MAX_INSTANCES);
+    pool.max_tables_per_module(3);
+    pool.table_elements(16 * 1024);
+    pool.max_memory_size(MAX_MEMORY_BYTES as usize);
+    pool.max_core_instance_size(4 << 20);
+    pool.total_gc_heaps(MAX_INSTANCES);
+    config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+    config.memory_init_cow(true);
     config
 }
 
@@ -44,6 +64,7 @@ pub fn engine() -> Result<Engine> {
 pub struct Interpreter {
     store: Store<Host>,
     instance: Instance,
+    trampoline_index: u32,
 }
 
 /// How a piece of Python ended.
@@ -87,8 +108,8 @@ impl Interpreter {
             .context("instantiating Pyodide")?;
         let exports = emscripten::exports(&mut store, &instance)?;
         store.data_mut().em.exports = Some(exports);
-        emscripten::trampoline::install(&mut store, trampoline, &instance)?;
-        let mut interp = Interpreter { store, instance };
+        let trampoline_index = emscripten::trampoline::install(&mut store, trampoline, &instance)?;
+        let mut interp = Interpreter { store, instance, trampoline_index };
         interp
             .call("__wasm_call_ctors", &[])
             .map_err(anyhow::Error::from)
@@ -96,6 +117,16 @@ impl Interpreter {
         config::initialize(&mut interp, options)?;
         interp.store.data_mut().em.python_ready = true;
         Ok(interp)
+    }
+
+    /// An interpreter over an instance whose CPython is already initialised (restored from a snapshot).
+    pub(crate) fn from_restored(store: Store<Host>, instance: Instance, trampoline_index: u32) -> Interpreter {
+        Interpreter { store, instance, trampoline_index }
+    }
+
+    /// The function-table slot of the call trampoline.
+    pub fn trampoline_index(&self) -> u32 {
+        self.trampoline_index
     }
 
     /// The store (for its data: the file system, captured output).

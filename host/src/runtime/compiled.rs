@@ -21,7 +21,7 @@ use wasmtime::{Engine, Module};
 const WASMTIME_VERSION: &str = "48.0.8";
 
 /// Bumped if the key's recipe or the file format around it ever changes.
-const KEY_RECIPE: &str = "pyworkers compiled module v1";
+const KEY_RECIPE: &str = "pyworkers compiled module v2";
 
 /// The cache key for compiling the module whose SHA-256 is `wasm_sha256` with `engine`: hex SHA-256 over the recipe
 /// name, the Wasmtime version, the module's hash, and everything Wasmtime itself says makes compiled code
@@ -56,15 +56,43 @@ impl Hasher for Sha256Hasher {
     }
 }
 
-/// Load Pyodide's module for `engine`, from the cache if possible, else by compiling (and caching) it.
+/// Load Pyodide's module for `engine`, from the cache if possible, else by compiling (and caching) it. The module
+/// compiled is the converted one after [`instrument`](crate::snapshot::transform::instrument)ing, so every
+/// instance can be snapshotted and needs no per-store imports.
 pub(crate) fn load(runtime: &Runtime, engine: &Engine) -> Result<Module> {
+    let identity = base_identity(runtime.wasm_sha256());
+    load_with(runtime, engine, "Pyodide", &identity, || {
+        let wasm = std::fs::read(runtime.wasm_path())
+            .with_context(|| format!("reading {}: run `pyworkers setup` again", runtime.wasm_path().display()))?;
+        // The key names this hash, so make sure it is what we compile even if the file changed since `ensure`.
+        check_bytes(
+            "the converted module (pyodide.exnref.wasm)",
+            &wasm,
+            runtime.wasm_sha256(),
+            "it changed after it was verified; run `pyworkers setup` again",
+        )?;
+        crate::snapshot::transform::instrument(&wasm)
+    })
+}
+
+/// What names the instrumented base module compiled from the converted module with hash `wasm_sha256`.
+pub(crate) fn base_identity(wasm_sha256: &str) -> String {
+    format!("instrumented sha256 {wasm_sha256}")
+}
+
+/// Load the module `identity` names, compiling the bytes `produce` returns on a cache miss. `identity` must change
+/// whenever those bytes would.
+pub(crate) fn load_with(
+    runtime: &Runtime,
+    engine: &Engine,
+    label: &str,
+    identity: &str,
+    produce: impl FnOnce() -> Result<Vec<u8>>,
+) -> Result<Module> {
     let dir = runtime.home().join("compiled");
-    let key = key(engine, runtime.wasm_sha256());
+    let key = key(engine, identity);
     let path = dir.join(format!("{key}.cwasm"));
-    let source = format!(
-        "wasmtime {WASMTIME_VERSION} precompile of sha256 {}",
-        runtime.wasm_sha256()
-    );
+    let source = format!("wasmtime {WASMTIME_VERSION} precompile of {identity}");
 
     // Fast path, without the lock: a file whose stamp still describes it is the one we wrote.
     if Stamp::read(&path).is_some_and(|s| s.source == source && s.describes(&path)) {
@@ -90,7 +118,7 @@ pub(crate) fn load(runtime: &Runtime, engine: &Engine) -> Result<Module> {
             }
         }
     }
-    compile(runtime, engine, &path, &source)?;
+    compile(engine, label, produce()?, &path, &source)?;
     deserialize(engine, &path).with_context(|| {
         format!(
             "loading the module just compiled into {}: delete that file and try again",
@@ -113,27 +141,16 @@ fn verify(path: &Path, source: &str) -> Result<bool> {
     }
 }
 
-/// Compile the converted module and write the artifact and its stamp to `path`.
-fn compile(runtime: &Runtime, engine: &Engine, path: &Path, source: &str) -> Result<()> {
-    let wasm = std::fs::read(runtime.wasm_path()).with_context(|| {
+/// Compile `wasm` and write the artifact and its stamp to `path`.
+fn compile(engine: &Engine, label: &str, wasm: Vec<u8>, path: &Path, source: &str) -> Result<()> {
+    let step = Step::spinner(&format!("compiling {label} (once, ~10 s)"));
+    let artifact = engine.precompile_module(&wasm).map_err(anyhow::Error::from).with_context(|| {
         format!(
-            "reading {}: run `pyworkers setup` again",
-            runtime.wasm_path().display()
+            "Wasmtime could not compile {label}: the engine must enable exceptions, reference types, function \
+             references and GC (see `interpreter::engine_config`)"
         )
     })?;
-    // The key names this hash, so make sure it is what we compile even if the file changed since `ensure`.
-    check_bytes(
-        "the converted module (pyodide.exnref.wasm)",
-        &wasm,
-        runtime.wasm_sha256(),
-        "it changed after it was verified; run `pyworkers setup` again",
-    )?;
-    let step = Step::spinner("compiling Pyodide (once, ~15 s)");
-    let artifact = engine.precompile_module(&wasm).map_err(anyhow::Error::from).context(
-        "Wasmtime could not compile Pyodide: the engine must enable exceptions, reference types, function \
-         references and GC (see `interpreter::engine_config`)",
-    )?;
-    step.done("compiled Pyodide");
+    step.done(&format!("compiled {label}"));
     cache::write_atomic(path, &artifact)?;
     Stamp::record(path, &sha256_hex(&artifact), source)
 }

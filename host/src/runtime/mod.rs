@@ -15,6 +15,8 @@
 //!     pyodide.asm.wasm   (+ .stamp)    from npm pyodide@314.0.7 (legacy exception handling)
 //!     python_stdlib.zip  (+ .stamp)    from npm pyodide@314.0.7
 //!     pyodide.exnref.wasm (+ .stamp)   converted by binaryen 132.0.0's wasm-opt: what we run
+//!     stdlib-bytecode.tar (+ .stamp)   the zip's files plus .pyc compiled by that module's CPython (guest
+//!                                      /lib/python3.14); rebuilt, not fetched, when stale
 //!   compiled/
 //!     <key>.cwasm        (+ .stamp)    Wasmtime artifacts, one per engine configuration
 //! ```
@@ -27,6 +29,7 @@
 //! # anyhow::Ok(())
 //! ```
 
+mod bytecode;
 mod cache;
 mod compiled;
 mod digest;
@@ -40,6 +43,7 @@ mod tarball;
 mod tests;
 
 use anyhow::{Context, Result};
+pub use bytecode::StdlibBytecode;
 use cache::HomeLock;
 use npm::Tools;
 use std::ffi::OsString;
@@ -70,6 +74,11 @@ const EXNREF_SHA256: &str = "7d507dd748dc084995a398d472bdbf5261ee6b4c6b149be1159
 
 /// File name of the converted module in the Pyodide directory.
 const EXNREF_WASM: &str = "pyodide.exnref.wasm";
+
+/// Write `bytes` to `path` so that readers see the old file or the whole new one, never a part.
+pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    cache::write_atomic(path, bytes)
+}
 
 /// The cache directory to use when none is given: `$PYWORKERS_HOME` if set and non-empty, else
 /// `~/.cache/pyworkers` (or `pyworkers` in the system temporary directory when there is no home directory).
@@ -185,6 +194,29 @@ impl Runtime {
         &self.stdlib_zip_path
     }
 
+    /// Where [`ensure_stdlib_bytecode`](Self::ensure_stdlib_bytecode) keeps the standard library's bytecode.
+    pub fn stdlib_bytecode_path(&self) -> PathBuf {
+        self.dir.join(bytecode::FILE)
+    }
+
+    /// The standard library compiled to bytecode by this Pyodide's CPython: a tar of the zip's files plus
+    /// unchecked-hash `.pyc` files, to mount read-only at `/lib/python3.14` (ahead of the zip on `sys.path`), so
+    /// imports unmarshal instead of compiling. Built once (a few seconds, loading the module for `engine`) and
+    /// cached; a stale or damaged archive is rebuilt. Returns its path.
+    pub fn ensure_stdlib_bytecode(&self, engine: &wasmtime::Engine) -> Result<PathBuf> {
+        bytecode::ensure(self, engine)
+    }
+
+    /// Compile the standard library to bytecode now, in a fresh interpreter from `module` (Pyodide's module for
+    /// `engine`), bypassing the cache. The same inputs always give the same bytes.
+    pub fn build_stdlib_bytecode(
+        &self,
+        engine: &wasmtime::Engine,
+        module: &wasmtime::Module,
+    ) -> Result<StdlibBytecode> {
+        bytecode::build(self, engine, module)
+    }
+
     /// Lowercase hex SHA-256 of [`wasm_path`](Self::wasm_path)'s contents.
     pub fn wasm_sha256(&self) -> &str {
         &self.wasm_sha256
@@ -196,5 +228,17 @@ impl Runtime {
     /// `engine` must enable what the module uses: exceptions, reference types, function references and GC.
     pub fn load_module(&self, engine: &wasmtime::Engine) -> Result<wasmtime::Module> {
         compiled::load(self, engine)
+    }
+
+    /// Load a module derived from Pyodide's (e.g. a snapshot's pre-initialised module) from the compiled cache,
+    /// compiling what `produce` returns on a miss. `identity` names the bytes; `label` is for progress output.
+    pub fn load_compiled(
+        &self,
+        engine: &wasmtime::Engine,
+        label: &str,
+        identity: &str,
+        produce: impl FnOnce() -> Result<Vec<u8>>,
+    ) -> Result<wasmtime::Module> {
+        compiled::load_with(self, engine, label, identity, produce)
     }
 }

@@ -343,7 +343,7 @@ fn ensure_and_load_module_end_to_end() {
         .any(|e| e.name() == "Py_InitializeFromInitConfig"));
     let cwasm = home
         .join("compiled")
-        .join(format!("{}.cwasm", compiled::key(&engine, EXNREF_SHA256)));
+        .join(format!("{}.cwasm", compiled::key(&engine, &compiled::base_identity(EXNREF_SHA256))));
     assert!(cwasm.exists());
 
     // A damaged artifact is never deserialized: it is recompiled.

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! /lib/python314.zip   the standard library (read-only blob)
+//! /lib/python3.14      the standard library with its bytecode (read-only tarfs), when one was built
 //! /lib/pyworkers       the runtime's own Python (read-only tarfs, embedded in the binary)
 //! /tmp                 writable, in memory
 //! /home/pyworkers      writable, in memory; the home and starting directory
@@ -19,14 +20,25 @@ pub const HOME: &str = "/home/pyworkers";
 /// Bytes of file data each writable in-memory mount may hold.
 pub const MEMFS_LIMIT: usize = 256 << 20;
 
-/// The standard layout over `stdlib_zip`.
-pub fn standard(stdlib_zip: Arc<[u8]>) -> Result<Vfs> {
+/// Where the standard library zip is mounted.
+pub const STDLIB_ZIP: &str = "/lib/python314.zip";
+
+/// Where the standard library compiled to bytecode (`Runtime::ensure_stdlib_bytecode`) is mounted; `sys.path`
+/// lists it before [`STDLIB_ZIP`], so its `.pyc` files win and its `.py` files serve tracebacks.
+pub const STDLIB_BYTECODE: &str = "/lib/python3.14";
+
+/// The standard layout over `stdlib_zip`, with `stdlib_bytecode` (if any) mounted at [`STDLIB_BYTECODE`].
+pub fn standard(stdlib_zip: Arc<[u8]>, stdlib_bytecode: Option<Arc<Archive>>) -> Result<Vfs> {
     let mut vfs = Vfs::new();
     let lib = Archive::open(crate::PYWORKERS_LIB_TAR)
         .map_err(|e| anyhow::anyhow!("embedded Python library: {e:?}"))?;
     let errno = |e: Errno| anyhow::anyhow!("building the file system: errno {}", e.0);
-    vfs.mount("/lib/python314.zip", Fs::Blob(stdlib_zip), false)
+    vfs.mount(STDLIB_ZIP, Fs::Blob(stdlib_zip), false)
         .map_err(errno)?;
+    if let Some(archive) = stdlib_bytecode {
+        vfs.mount(STDLIB_BYTECODE, Fs::Tar(archive), false)
+            .map_err(errno)?;
+    }
     vfs.mount(crate::PYWORKERS_LIB, Fs::Tar(Arc::new(lib)), false)
         .map_err(errno)?;
     vfs.mount("/tmp", Fs::Mem(MemFs::new(MEMFS_LIMIT)), true)
@@ -35,6 +47,12 @@ pub fn standard(stdlib_zip: Arc<[u8]>) -> Result<Vfs> {
         .map_err(errno)?;
     vfs.chdir(HOME).map_err(errno)?;
     Ok(vfs)
+}
+
+/// The standard layout over `runtime`'s standard library: what every command and test starts from.
+pub fn for_runtime(runtime: &crate::runtime::Runtime) -> Result<Vfs> {
+    let stdlib: Arc<[u8]> = std::fs::read(runtime.stdlib_zip_path()).context("reading the standard library")?.into();
+    standard(stdlib)
 }
 
 /// A `SOURCE:GUEST_PATH` mount request.

@@ -61,6 +61,36 @@ impl MemFs {
         }
     }
 
+    /// Every node slot (freed ones are `None`), for snapshots.
+    pub fn nodes(&self) -> &[Option<MemNode>] {
+        &self.nodes
+    }
+
+    /// Bytes of file data this tree may hold.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Rebuild a tree from [`MemFs::nodes`] output (a snapshot's). Slot 0 must be a directory.
+    pub fn from_nodes(nodes: Vec<Option<MemNode>>, limit: usize) -> Result<MemFs> {
+        if !matches!(nodes.first(), Some(Some(MemNode { data: MemData::Dir(_), .. }))) {
+            return Err(Errno::INVAL);
+        }
+        let mut used = 0usize;
+        for node in nodes.iter().flatten() {
+            match &node.data {
+                MemData::File(bytes) => used += bytes.len(),
+                MemData::Dir(children) => {
+                    if children.values().any(|&c| c >= nodes.len()) {
+                        return Err(Errno::INVAL);
+                    }
+                }
+                MemData::Symlink(_) => {}
+            }
+        }
+        Ok(MemFs { nodes, used, limit })
+    }
+
     /// The node `id`; `BADF` if it was freed.
     pub fn node(&self, id: MemNodeId) -> Result<&MemNode> {
         self.nodes

@@ -12,7 +12,7 @@ pub mod path;
 mod stdio;
 
 pub use errno::{Errno, Result};
-pub use memfs::{MemData, MemFs, MemNodeId};
+pub use memfs::{MemData, MemFs, MemNode, MemNodeId};
 pub use stdio::{Input, Output};
 
 use crate::tarfs::{self, Archive, EntryKind};
@@ -56,6 +56,7 @@ pub mod oflags {
 }
 
 /// What a mount serves.
+#[derive(Clone)]
 pub enum Fs {
     /// A read-only tar archive.
     Tar(Arc<Archive>),
@@ -66,6 +67,7 @@ pub enum Fs {
 }
 
 /// One entry of the mount table.
+#[derive(Clone)]
 pub struct Mount {
     /// Normalised absolute guest path.
     pub path: String,
@@ -272,6 +274,41 @@ impl Vfs {
         &self.mounts
     }
 
+    /// A copy of this file system for another instance: same mounts (archives are shared, in-memory trees are
+    /// copied), fds and directory; standard streams start detached (empty input, discarded output).
+    pub fn fork(&self) -> Vfs {
+        Vfs {
+            mounts: self.mounts.clone(),
+            fds: self.fds.clone(),
+            cwd: self.cwd.clone(),
+            stdin: Input::Empty,
+            stdout: Output::Discard,
+            stderr: Output::Discard,
+        }
+    }
+
+    /// The open fds, in order.
+    pub fn fds(&self) -> impl Iterator<Item = (i32, &OpenFile)> {
+        self.fds.iter().enumerate().filter_map(|(i, f)| f.as_ref().map(|f| (i as i32, f)))
+    }
+
+    /// Close every fd (the standard streams too), before restoring a snapshot's table.
+    pub fn clear_fds(&mut self) {
+        self.fds.clear();
+    }
+
+    /// Replace the tree of the memfs mounted at `at`, keeping its writability.
+    pub fn replace_memfs(&mut self, at: &str, fs: MemFs) -> Result<()> {
+        let at = path::absolute("/", at)?;
+        match self.mounts.iter_mut().find(|m| m.path == at) {
+            Some(Mount { fs: slot @ Fs::Mem(_), .. }) => {
+                *slot = Fs::Mem(fs);
+                Ok(())
+            }
+            _ => Err(Errno::NOENT),
+        }
+    }
+
     /// The current directory.
     pub fn cwd(&self) -> &str {
         &self.cwd
@@ -358,6 +395,31 @@ impl Vfs {
                 }
                 Ok(NodeRef::Mem { mount, node })
             }
+        }
+    }
+
+    /// The whole contents of the file at the absolute path `abs` (symlinks followed), e.g. for the host to collect
+    /// a file the guest wrote.
+    pub fn read_file(&self, abs: &str) -> Result<Vec<u8>> {
+        let abs = path::absolute("/", abs)?;
+        match self.resolve(&abs, true)? {
+            NodeRef::Tar { mount, node } => match &self.mounts[mount].fs {
+                Fs::Tar(archive) => Ok(archive.node_bytes(node)?.to_vec()),
+                _ => Err(Errno::BADF),
+            },
+            NodeRef::Mem { mount, node } => match &self.mounts[mount].fs {
+                Fs::Mem(fs) => match &fs.node(node)?.data {
+                    MemData::File(bytes) => Ok(bytes.clone()),
+                    MemData::Dir(_) => Err(Errno::ISDIR),
+                    MemData::Symlink(_) => Err(Errno::LOOP),
+                },
+                _ => Err(Errno::BADF),
+            },
+            NodeRef::Blob { mount } => match &self.mounts[mount].fs {
+                Fs::Blob(bytes) => Ok(bytes.to_vec()),
+                _ => Err(Errno::BADF),
+            },
+            NodeRef::Stdio(_) => Err(Errno::INVAL),
         }
     }
 

@@ -1,0 +1,75 @@
+"""The guest's side of memory snapshots (the ``snapshot`` WIT interface): ``prepare`` does the import-time work a
+snapshot captures; ``restored`` runs once in every instance restored from it, before its first event.
+
+The host runs ``prepare`` with deterministic entropy and a deterministic clock, captures memory afterwards, and
+switches entropy to live before calling ``restored``.
+"""
+
+import importlib
+import sys
+
+#: What a baseline snapshot imports: the interpreter plus the standard library most workers reach for. Kept in
+#: one place so the README and the tests can name it.
+BASELINE_IMPORTS = (
+    "asyncio",
+    "base64",
+    "collections",
+    "dataclasses",
+    "datetime",
+    "decimal",
+    "email",
+    "email.message",
+    "email.parser",
+    "email.utils",
+    "enum",
+    "functools",
+    "hashlib",
+    "http",
+    "io",
+    "itertools",
+    "json",
+    "math",
+    "random",
+    "re",
+    "string",
+    "time",
+    "traceback",
+    "typing",
+    "urllib.parse",
+    "uuid",
+)
+
+#: Where the worker's files are mounted for a dedicated snapshot.
+WORKER_ROOT = "/app"
+
+
+def prepare(kind, worker_module=None, strict=True):
+    """Import what a ``kind`` snapshot holds: the baseline modules, and for ``dedicated`` the worker module."""
+    from . import entropy
+
+    if kind not in ("baseline", "dedicated"):
+        raise ValueError(f"unknown snapshot kind {kind!r}")
+    entropy.before_prepare()
+    for name in BASELINE_IMPORTS:
+        importlib.import_module(name)
+    if kind == "dedicated":
+        if not worker_module:
+            raise ValueError("a dedicated snapshot needs the worker's module name")
+        if WORKER_ROOT not in sys.path:
+            sys.path.insert(0, WORKER_ROOT)
+        importlib.import_module(worker_module)
+    entropy.after_prepare(strict=strict)
+    # Output buffered now would be written again by every restored instance.
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    # Collect garbage now so it is not part of every instance's memory.
+    import gc
+
+    gc.collect()
+
+
+def restored():
+    """Make this instance's randomness its own."""
+    from . import entropy
+
+    entropy.restored()

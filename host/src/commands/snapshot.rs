@@ -1,0 +1,125 @@
+use super::Common;
+use anyhow::{bail, Context, Result};
+use pyworkers::emscripten::EmContext;
+use pyworkers::snapshot::{self, HashSeed, Kind, WorkerInfo};
+use pyworkers::vfs::layout;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// `pyworkers snapshot`: prepare an interpreter and write its memory snapshot.
+///
+/// A baseline holds the interpreter and common standard-library modules, with no worker files mounted. A dedicated
+/// snapshot also imports WORKER's top-level module: WORKER is a `.py` file (its module is the file's stem) or a
+/// directory (module `--module`, default `main`), mounted read-only at /app. Restore with `pyworkers run
+/// --snapshot FILE` (dedicated snapshots also need `--worker WORKER`, checked against the snapshot).
+#[derive(clap::Args)]
+pub struct Snapshot {
+    #[command(flatten)]
+    common: Common,
+    /// What to capture.
+    #[arg(long, value_enum, default_value = "dedicated")]
+    kind: Kind,
+    /// The worker (a .py file or a directory); required for a dedicated snapshot, refused for a baseline.
+    worker: Option<PathBuf>,
+    /// The worker's top-level module when WORKER is a directory.
+    #[arg(long, default_value = "main")]
+    module: String,
+    /// Where to write the snapshot.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Pin the string hash seed (PYTHONHASHSEED) so two snapshots of the same inputs are byte-identical. Without
+    /// it, each snapshot draws a secret seed from the OS.
+    #[arg(long)]
+    hash_seed: Option<u32>,
+    /// Allow worker code that draws from `random` at import time (every instance would share those values).
+    #[arg(long)]
+    allow_import_time_random: bool,
+}
+
+/// A worker given on the command line: its archive, module name and hash.
+pub struct Worker {
+    pub archive: std::sync::Arc<pyworkers::tarfs::Archive>,
+    pub module: String,
+    pub sha256: String,
+}
+
+/// Load WORKER: a single `.py` file becomes a one-file archive, a directory is packed.
+pub fn load_worker(path: &std::path::Path, module: &str) -> Result<Worker> {
+    use sha2::Digest;
+    let (bytes, module) = if path.is_dir() {
+        (layout::pack_dir(path)?, module.to_string())
+    } else {
+        let name = path.file_name().and_then(|n| n.to_str()).context("worker path has no file name")?;
+        let Some(stem) = name.strip_suffix(".py") else { bail!("worker {} is neither a directory nor a .py file", path.display()) };
+        let source = std::fs::read(path).with_context(|| format!("reading worker {}", path.display()))?;
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_ustar();
+        header.set_size(source.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(0);
+        header.set_cksum();
+        builder.append_data(&mut header, name, &source[..])?;
+        (builder.into_inner()?, stem.to_string())
+    };
+    let sha256 = hex::encode(sha2::Sha256::digest(&bytes));
+    let archive = pyworkers::tarfs::Archive::open(bytes).map_err(|e| anyhow::anyhow!("worker archive: {e:?}"))?;
+    Ok(Worker { archive: std::sync::Arc::new(archive), module, sha256 })
+}
+
+impl Snapshot {
+    pub fn execute(self) -> Result<i32> {
+        let worker = match (self.kind, &self.worker) {
+            (Kind::Dedicated, Some(path)) => Some(load_worker(path, &self.module)?),
+            (Kind::Dedicated, None) => bail!("a dedicated snapshot needs a WORKER (.py file or directory)"),
+            (Kind::Baseline, Some(_)) => bail!("a baseline snapshot holds no worker files; drop WORKER or use --kind dedicated"),
+            (Kind::Baseline, None) => None,
+        };
+        let total = Instant::now();
+        let runtime = pyworkers::runtime::Runtime::ensure(&self.common.home())?;
+        let engine = pyworkers::interpreter::engine()?;
+        let module = runtime.load_module(&engine)?;
+        let trampoline = pyworkers::emscripten::trampoline::compile(&engine)?;
+        let archive = worker.as_ref().map(|w| w.archive.clone());
+        let vfs_for = |archive: &Option<std::sync::Arc<pyworkers::tarfs::Archive>>| -> Result<pyworkers::vfs::Vfs> {
+            let mut vfs = super::run::standard_vfs(&runtime)?;
+            if let Some(a) = archive {
+                vfs.mount(snapshot::WORKER_ROOT, pyworkers::vfs::Fs::Tar(a.clone()), false)
+                    .map_err(|e| anyhow::anyhow!("mounting the worker: errno {}", e.0))?;
+            }
+            Ok(vfs)
+        };
+        let vfs = vfs_for(&archive)?;
+        let info = worker.map(|w| WorkerInfo { bundle_sha256: w.sha256, module: w.module, mount: snapshot::WORKER_ROOT.into() });
+        let mut em = EmContext::new(vfs);
+        em.environ = super::run::guest_environment(&[])?;
+        let (seed, policy) = match self.hash_seed {
+            Some(n) => (n, HashSeed::Pinned(n)),
+            None => {
+                use rand_core::RngCore;
+                (rand_core::OsRng.next_u32(), HashSeed::PerSnapshot)
+            }
+        };
+        let prepare = Instant::now();
+        let mut interp = snapshot::boot_for_prepare(&engine, &module, &trampoline, em, seed)?;
+        snapshot::prepare(&mut interp, self.kind, info.as_ref().map(|w| w.module.as_str()), !self.allow_import_time_random)?;
+        let prepared = prepare.elapsed();
+        let data = snapshot::capture(&mut interp, self.kind, runtime.wasm_sha256(), info, policy)?;
+        let bytes = data.encode()?;
+        pyworkers::runtime::write_file_atomic(&self.output, &bytes)?;
+        let nonzero: usize = data.segments.iter().map(|s| s.1.len()).sum();
+        eprintln!(
+            "wrote {} ({} snapshot): {:.1} MiB file, {:.1} MiB non-zero of {:.1} MiB memory; prepared in {:.0?}",
+            self.output.display(),
+            self.kind.as_str(),
+            bytes.len() as f64 / (1 << 20) as f64,
+            nonzero as f64 / (1 << 20) as f64,
+            data.memory_pages as f64 / 16.0,
+            prepared,
+        );
+        // Compile the pre-initialised module now, so the first restore is fast.
+        let restorer = snapshot::Restorer::new(&engine, &runtime, data, vfs_for(&archive)?)
+            .context("checking the new snapshot restores")?;
+        eprintln!("compiled the pre-initialised module in {:.1?}; total {:.1?}", restorer.module_load, total.elapsed());
+        Ok(0)
+    }
+}

@@ -1,0 +1,166 @@
+//! Memory snapshots: capture a prepared interpreter, restore it copy-on-write in microseconds.
+//!
+//! Like Wizer, a snapshot is a transformation of the wasm binary ([`transform`]): the captured memory becomes data
+//! segments and the captured globals become global initialisers of a *pre-initialised module*, which Wasmtime
+//! compiles once (cached) and instantiates from a copy-on-write memory image with the pooling allocator — no heap
+//! copy per instance, no constructors, no CPython init. The file ([`format`]) holds exactly what the
+//! pre-initialised module adds to the Pyodide module it names by hash, plus the host state that lives outside
+//! linear memory (in-memory files, fds, cwd, environment, clock, entropy).
+//!
+//! Preparation runs with deterministic entropy and a deterministic clock, so the same inputs give the same bytes;
+//! the hash seed is drawn from live entropy per snapshot unless pinned.
+
+pub mod format;
+mod restore;
+pub mod transform;
+
+/// Cap'n Proto code generated from `schema/snapshot.capnp`.
+#[allow(missing_docs, clippy::all, dead_code)]
+pub(crate) mod snapshot_capnp {
+    include!(concat!(env!("OUT_DIR"), "/snapshot_capnp.rs"));
+}
+
+pub use format::{HashSeed, SnapshotData, WorkerInfo};
+pub use restore::Restorer;
+
+use crate::emscripten::EmContext;
+use crate::interpreter::{BootOptions, Interpreter, Outcome};
+use anyhow::{bail, Context, Result};
+use transform::{GlobalValue, GLOBAL_EXPORT_PREFIX};
+use wasmtime::Val;
+
+/// What a snapshot holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kind {
+    /// The interpreter and the standard-library modules in `_pyworkers.snapshot.BASELINE_IMPORTS`; no worker files
+    /// are mounted, so no user data can enter it.
+    Baseline,
+    /// The baseline plus the worker's top-level module imported.
+    Dedicated,
+}
+
+impl Kind {
+    /// The name the guest's `prepare()` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Baseline => "baseline",
+            Kind::Dedicated => "dedicated",
+        }
+    }
+}
+
+/// The seed of the deterministic entropy stream used while preparing. Public on purpose: whatever is drawn
+/// during preparation is shared by every instance, so it must never be mistaken for a secret.
+pub const PREPARE_SEED: [u8; 32] = *b"pyworkers snapshot preparation!!";
+
+/// Where a dedicated snapshot's worker files are mounted (`_pyworkers.snapshot.WORKER_ROOT`).
+pub const WORKER_ROOT: &str = "/app";
+
+/// Zero runs shorter than this stay inside one data segment.
+const SEGMENT_GAP: usize = 128;
+
+/// Run the guest's `_pyworkers.snapshot.prepare` for `kind`, importing `worker_module` for a dedicated snapshot.
+pub fn prepare(interp: &mut Interpreter, kind: Kind, worker_module: Option<&str>, strict_entropy: bool) -> Result<()> {
+    let module = match worker_module {
+        Some(m) => format!("'{}'", m.replace('\\', "").replace('\'', "")),
+        None => "None".into(),
+    };
+    let strict = if strict_entropy { "True" } else { "False" };
+    let code = format!("import _pyworkers.snapshot as s; s.prepare('{}', {module}, strict={strict})", kind.as_str());
+    match interp.run_source(&code)? {
+        Outcome::Completed => Ok(()),
+        Outcome::Raised => bail!("preparing the snapshot failed: the worker raised (traceback above)"),
+        Outcome::Exited(code) => bail!("preparing the snapshot failed: the worker exited with status {code}"),
+    }
+}
+
+/// Capture a prepared interpreter's state.
+pub fn capture(interp: &mut Interpreter, kind: Kind, pyodide_sha256: &str, worker: Option<WorkerInfo>, hash_seed: HashSeed) -> Result<SnapshotData> {
+    let instance = *interp.instance();
+    let trampoline_index = interp.trampoline_index();
+    let store = interp.store_mut();
+    let mut globals = Vec::new();
+    while let Some(global) = instance.get_global(&mut *store, &format!("{GLOBAL_EXPORT_PREFIX}{}", globals.len())) {
+        globals.push(match global.get(&mut *store) {
+            Val::I32(v) => GlobalValue::I32(v),
+            Val::I64(v) => GlobalValue::I64(v),
+            Val::F32(v) => GlobalValue::F32(v),
+            Val::F64(v) => GlobalValue::F64(v),
+            _ => GlobalValue::Keep,
+        });
+    }
+    if globals.is_empty() {
+        bail!("the module is not instrumented: it exports no `{GLOBAL_EXPORT_PREFIX}*` globals");
+    }
+    let memory = store.data().em.exports.as_ref().map(|e| e.memory).context("no memory")?;
+    let bytes = memory.data(&*store);
+    let memory_pages = (bytes.len() / 65536) as u32;
+    let segments = transform::nonzero_segments(bytes, SEGMENT_GAP).into_iter().map(|s| (s.offset, s.data.to_vec())).collect();
+    let em = &mut store.data_mut().em;
+    let host = host_state(em, trampoline_index);
+    Ok(SnapshotData {
+        kind,
+        pyodide_sha256: pyodide_sha256.into(),
+        pyworkers_version: env!("CARGO_PKG_VERSION").into(),
+        worker,
+        hash_seed,
+        stdlib_bytecode_sha256: String::new(),
+        host,
+        memory_pages,
+        segments,
+        globals,
+    })
+}
+
+fn host_state(em: &mut EmContext, trampoline_index: u32) -> format::HostState {
+    use crate::vfs::{Fs, NodeRef};
+    let memfs = em
+        .vfs
+        .mounts()
+        .iter()
+        .filter(|m| m.writable)
+        .filter_map(|m| match &m.fs {
+            Fs::Mem(fs) => Some((m.path.clone(), fs.limit(), fs.nodes().to_vec())),
+            _ => None,
+        })
+        .collect();
+    let fds = em
+        .vfs
+        .fds()
+        .map(|(fd, f)| format::FdState {
+            fd,
+            path: f.path.clone(),
+            flags: f.flags,
+            pos: f.pos,
+            stdio: match f.node {
+                NodeRef::Stdio(n) => n as i8,
+                _ => -1,
+            },
+        })
+        .collect();
+    format::HostState {
+        cwd: em.vfs.cwd().to_string(),
+        environ: em.environ.clone(),
+        program: em.program.clone(),
+        monotonic_ns: em.monotonic_ns(),
+        entropy: em.entropy.state(),
+        umask: em.umask,
+        memfs,
+        fds,
+        trampoline_index,
+    }
+}
+
+/// Boot an interpreter set up for preparing a snapshot: deterministic entropy and clock, and the hash seed.
+pub fn boot_for_prepare(
+    engine: &wasmtime::Engine,
+    module: &wasmtime::Module,
+    trampoline: &wasmtime::Module,
+    mut em: EmContext,
+    hash_seed: u32,
+) -> Result<Interpreter> {
+    em.entropy = crate::entropy::Entropy::deterministic(PREPARE_SEED);
+    em.clock = crate::emscripten::Clock::deterministic();
+    let options = BootOptions { hash_seed: Some(hash_seed), ..BootOptions::default() };
+    Interpreter::boot(engine, module, trampoline, em, &options)
+}
