@@ -97,7 +97,10 @@ fn live_state_restores_live() {
     a.reseed();
     let state = a.state();
     assert_eq!(state.mode, Mode::Live);
-    assert_eq!(state.seed, [0; 32], "a live state must not carry the old seed");
+    assert_eq!(
+        state.seed, [0; 32],
+        "a live state must not carry the old seed"
+    );
     assert_eq!(Entropy::from_state(&state).mode(), Mode::Live);
 }
 
@@ -158,10 +161,17 @@ fn pyodide() -> &'static Pyodide {
 /// An interpreter whose every random byte, from CPython's start-up on, comes from `entropy`.
 fn boot(entropy: Entropy) -> Interpreter {
     let p = pyodide();
-    let vfs = pyworkers::vfs::layout::standard(p.stdlib.clone()).unwrap();
+    let vfs = pyworkers::vfs::layout::standard(p.stdlib.clone(), None).unwrap();
     let mut em = EmContext::new(vfs);
     em.entropy = entropy;
-    Interpreter::boot(&p.engine, &p.module, &p.trampoline, em, &BootOptions::default()).unwrap()
+    Interpreter::boot(
+        &p.engine,
+        &p.module,
+        &p.trampoline,
+        em,
+        &BootOptions::default(),
+    )
+    .unwrap()
 }
 
 /// Run `code`; returns how it ended and what it printed to stdout and stderr.
@@ -210,7 +220,8 @@ fn guest_urandom_is_live_by_default() {
 
 const BEFORE: &str = "import _pyworkers.entropy as e; e.before_prepare()";
 const AFTER: &str = "import _pyworkers.entropy as e; e.after_prepare()";
-const RANDOM_DREW: &str = "worker code drew from `random` at import time; every instance restored from this \
+const RANDOM_DREW: &str =
+    "worker code drew from `random` at import time; every instance restored from this \
                            snapshot would share those values";
 
 #[test]
@@ -221,7 +232,10 @@ fn importing_random_while_preparing_passes() {
         "import sys; assert 'random' not in sys.modules, 'random imported at boot'",
     );
     run_ok(&mut py, BEFORE);
-    run_ok(&mut py, "import random, secrets, tempfile, uuid, email.generator");
+    run_ok(
+        &mut py,
+        "import random, secrets, tempfile, uuid, email.generator",
+    );
     run_ok(&mut py, AFTER);
     // The watch is over: drawing now is the worker's business.
     run_ok(
@@ -281,7 +295,10 @@ fn import_time_secrets_are_reported() {
         err.contains("worker code drew from `os.urandom` at import time"),
         "{err}"
     );
-    assert!(err.contains("<string>:2"), "the report names the worker's line: {err}");
+    assert!(
+        err.contains("<string>:2"),
+        "the report names the worker's line: {err}"
+    );
     assert!(
         !err.contains(RANDOM_DREW),
         "SystemRandom is not `random`'s generator: {err}"
@@ -297,7 +314,10 @@ fn import_time_secrets_are_reported() {
 fn stdlib_draws_that_restored_replaces_are_not_reported() {
     let mut py = boot(Entropy::deterministic(SEED));
     run_ok(&mut py, BEFORE);
-    run_ok(&mut py, "import uuid, multiprocessing.process; uuid.getnode()");
+    run_ok(
+        &mut py,
+        "import uuid, multiprocessing.process; uuid.getnode()",
+    );
     run_ok(&mut py, AFTER);
 }
 
@@ -309,7 +329,10 @@ const VALUES: &str = "import os, random, secrets, tempfile, uuid, multiprocessin
 fn restored_instances_diverge() {
     let prepare = |py: &mut Interpreter| {
         run_ok(py, BEFORE);
-        run_ok(py, "import random, secrets, tempfile, uuid, multiprocessing.process");
+        run_ok(
+            py,
+            "import random, secrets, tempfile, uuid, multiprocessing.process",
+        );
         run_ok(py, AFTER);
     };
     let mut a = boot(Entropy::deterministic(SEED));
@@ -325,7 +348,10 @@ fn restored_instances_diverge() {
         run_ok(py, "import _pyworkers.entropy as e; e.restored()");
     }
     let (va, vb) = (run_ok(&mut a, VALUES), run_ok(&mut b, VALUES));
-    let (va, vb): (Vec<&str>, Vec<&str>) = (va.split_whitespace().collect(), vb.split_whitespace().collect());
+    let (va, vb): (Vec<&str>, Vec<&str>) = (
+        va.split_whitespace().collect(),
+        vb.split_whitespace().collect(),
+    );
     let names = [
         "random.random()",
         "secrets.token_hex()",
@@ -351,7 +377,8 @@ fn without_restored_the_stdlib_keeps_snapshot_values() {
     run_ok(&mut b, code);
     a.host().em.entropy.reseed();
     b.host().em.entropy.reseed();
-    let cached = "import random, tempfile; print(random.random(), next(tempfile._get_candidate_names()))";
+    let cached =
+        "import random, tempfile; print(random.random(), next(tempfile._get_candidate_names()))";
     assert_eq!(run_ok(&mut a, cached), run_ok(&mut b, cached));
     assert_ne!(run_ok(&mut a, URANDOM), run_ok(&mut b, URANDOM));
 }

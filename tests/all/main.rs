@@ -1,5 +1,6 @@
 //! pyworkers' test suite: one binary, a module per topic.
 
+mod bytecode;
 mod cli;
 mod entropy;
 mod snapshot;

@@ -23,9 +23,25 @@ fn fixture() -> &'static (tempfile::TempDir, PathBuf, PathBuf) {
         let worker = dir.path().join("worker.py");
         std::fs::write(&worker, WORKER).unwrap();
         let snap = dir.path().join("worker.snap");
-        let out = pyworkers(&["snapshot", worker.to_str().unwrap(), "-o", snap.to_str().unwrap()], b"");
-        assert!(out.status.success(), "snapshot failed: {}", String::from_utf8_lossy(&out.stderr));
-        assert_eq!(String::from_utf8_lossy(&out.stdout), "worker imported\n", "the import ran while preparing");
+        let out = pyworkers(
+            &[
+                "snapshot",
+                worker.to_str().unwrap(),
+                "-o",
+                snap.to_str().unwrap(),
+            ],
+            b"",
+        );
+        assert!(
+            out.status.success(),
+            "snapshot failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "worker imported\n",
+            "the import ran while preparing"
+        );
         (dir, worker, snap)
     })
 }
@@ -37,13 +53,21 @@ fn run_snapshot(snap: &Path, worker: Option<&Path>, code: &str) -> (i32, String,
     }
     args.extend(["-c", code]);
     let out = pyworkers(&args, b"");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 #[test]
 fn import_time_state_survives_restore() {
     let (_, worker, snap) = fixture();
-    let (status, out, err) = run_snapshot(snap, Some(worker), "import sys, worker; print(worker.hello(), 'worker' in sys.modules)");
+    let (status, out, err) = run_snapshot(
+        snap,
+        Some(worker),
+        "import sys, worker; print(worker.hello(), 'worker' in sys.modules)",
+    );
     assert_eq!(status, 0, "{err}");
     // No "worker imported": the module was restored, not re-executed.
     assert_eq!(out, "hello w 328350 True\n");
@@ -55,7 +79,7 @@ fn restorer() -> Restorer {
     let runtime = pyworkers::runtime::Runtime::ensure(home()).unwrap();
     let engine = pyworkers::interpreter::engine().unwrap();
     let data = SnapshotData::decode(&std::fs::read(snap).unwrap()).unwrap();
-    let mut vfs = pyworkers::vfs::layout::for_runtime(&runtime).unwrap();
+    let mut vfs = pyworkers::vfs::layout::for_runtime(&runtime, &engine).unwrap();
     let info = data.worker.clone().unwrap();
     let bytes = std::fs::read(worker).unwrap();
     let mut builder = tar::Builder::new(Vec::new());
@@ -64,20 +88,32 @@ fn restorer() -> Restorer {
     header.set_mode(0o644);
     header.set_mtime(0);
     header.set_cksum();
-    builder.append_data(&mut header, "worker.py", &bytes[..]).unwrap();
+    builder
+        .append_data(&mut header, "worker.py", &bytes[..])
+        .unwrap();
     let archive = pyworkers::tarfs::Archive::open(builder.into_inner().unwrap()).unwrap();
-    vfs.mount(&info.mount, pyworkers::vfs::Fs::Tar(std::sync::Arc::new(archive)), false).unwrap();
+    vfs.mount(
+        &info.mount,
+        pyworkers::vfs::Fs::Tar(std::sync::Arc::new(archive)),
+        false,
+    )
+    .unwrap();
     Restorer::new(&engine, &runtime, data, vfs).unwrap()
 }
 
 fn instance(r: &Restorer) -> Interpreter {
-    r.instantiate(|em| em.vfs.stdout = Output::Capture(Vec::new())).unwrap()
+    r.instantiate(|em| em.vfs.stdout = Output::Capture(Vec::new()))
+        .unwrap()
 }
 
 fn output(interp: &mut Interpreter, code: &str) -> String {
     let before = interp.host().em.vfs.stdout.captured().unwrap().len();
     let outcome = interp.run_source(code).unwrap();
-    assert_eq!(outcome, pyworkers::interpreter::Outcome::Completed, "{code}");
+    assert_eq!(
+        outcome,
+        pyworkers::interpreter::Outcome::Completed,
+        "{code}"
+    );
     let all = interp.host().em.vfs.stdout.captured().unwrap();
     String::from_utf8_lossy(&all[before..]).into_owned()
 }
@@ -88,9 +124,15 @@ fn restored_instances_are_independent() {
     let mut a = instance(&r);
     let mut b = instance(&r);
     output(&mut a, "import worker; worker.STATE['config']['name'] = 'changed'; open('/tmp/a.txt', 'w').write('a')");
-    let out = output(&mut b, "import worker, os; print(worker.hello(), os.path.exists('/tmp/a.txt'), flush=True)");
+    let out = output(
+        &mut b,
+        "import worker, os; print(worker.hello(), os.path.exists('/tmp/a.txt'), flush=True)",
+    );
     assert_eq!(out, "hello w 328350 False\n");
-    let out = output(&mut a, "import worker; print(worker.hello(), open('/tmp/a.txt').read(), flush=True)");
+    let out = output(
+        &mut a,
+        "import worker; print(worker.hello(), open('/tmp/a.txt').read(), flush=True)",
+    );
     assert_eq!(out, "hello changed 328350 a\n");
 }
 
@@ -107,7 +149,10 @@ fn entropy_is_deterministic_before_restored_and_diverges_after() {
     Restorer::restored(&mut c).unwrap();
     Restorer::restored(&mut d).unwrap();
     let (oc, od) = (output(&mut c, code), output(&mut d, code));
-    let (fc, fd): (Vec<&str>, Vec<&str>) = (oc.split_whitespace().collect(), od.split_whitespace().collect());
+    let (fc, fd): (Vec<&str>, Vec<&str>) = (
+        oc.split_whitespace().collect(),
+        od.split_whitespace().collect(),
+    );
     assert_eq!(fc.len(), 4);
     for (x, y) in fc.iter().zip(&fd) {
         assert_ne!(x, y, "restored instances share a random value: {oc} / {od}");
@@ -127,7 +172,10 @@ async def main():
 m = email.message.EmailMessage(); m["To"] = "a@b.c"
 print(asyncio.run(main()), re.findall(r"\d", "a1b2"), datetime.date(2020, 1, 1).isoformat(), m["To"], flush=True)
 "#;
-    assert_eq!(output(&mut i, code), "{\"d\": \"3.30\"} ['1', '2'] 2020-01-01 a@b.c\n");
+    assert_eq!(
+        output(&mut i, code),
+        "{\"d\": \"3.30\"} ['1', '2'] 2020-01-01 a@b.c\n"
+    );
 }
 
 #[test]
@@ -135,10 +183,31 @@ fn damaged_snapshots_are_refused() {
     let (dir, worker, snap) = fixture();
     let good = std::fs::read(snap).unwrap();
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-        ("magic", [b"NOTASNAP".as_slice(), &good[8..]].concat(), "not a pyworkers snapshot"),
-        ("version", { let mut b = good.clone(); b[8] = 99; b }, "format version 99"),
+        (
+            "magic",
+            [b"NOTASNAP".as_slice(), &good[8..]].concat(),
+            "not a pyworkers snapshot",
+        ),
+        (
+            "version",
+            {
+                let mut b = good.clone();
+                b[8] = 99;
+                b
+            },
+            "format version 99",
+        ),
         ("truncated", good[..good.len() / 2].to_vec(), "damaged"),
-        ("bitflip", { let mut b = good.clone(); let i = b.len() / 3; b[i] ^= 0x10; b }, "damaged"),
+        (
+            "bitflip",
+            {
+                let mut b = good.clone();
+                let i = b.len() / 3;
+                b[i] ^= 0x10;
+                b
+            },
+            "damaged",
+        ),
         ("empty", Vec::new(), "not a pyworkers snapshot"),
     ];
     for (name, bytes, expected) in cases {
@@ -146,7 +215,10 @@ fn damaged_snapshots_are_refused() {
         std::fs::write(&path, bytes).unwrap();
         let (status, _, err) = run_snapshot(&path, Some(worker), "print(1)");
         assert_eq!(status, 2, "{name}: {err}");
-        assert!(err.contains(expected), "{name}: expected `{expected}` in: {err}");
+        assert!(
+            err.contains(expected),
+            "{name}: expected `{expected}` in: {err}"
+        );
         assert!(!err.contains("panicked"), "{name}: {err}");
     }
 }
@@ -159,7 +231,10 @@ fn a_different_worker_or_pyodide_is_refused() {
     std::fs::write(&other, format!("{WORKER}\nEXTRA = 1\n")).unwrap();
     let (status, _, err) = run_snapshot(snap, Some(&other), "print(1)");
     assert_eq!(status, 2);
-    assert!(err.contains("differs from the one this snapshot was made with"), "{err}");
+    assert!(
+        err.contains("differs from the one this snapshot was made with"),
+        "{err}"
+    );
     let (status, _, err) = run_snapshot(snap, None, "print(1)");
     assert_eq!(status, 2);
     assert!(err.contains("pass the same worker with --worker"), "{err}");
@@ -178,17 +253,29 @@ fn pinned_hash_seed_snapshots_are_reproducible() {
     let (dir, worker, _) = fixture();
     let make = |name: &str, seed: Option<&str>| -> Vec<u8> {
         let out_path = dir.path().join(name);
-        let mut args = vec!["snapshot", worker.to_str().unwrap(), "-o", out_path.to_str().unwrap()];
+        let mut args = vec![
+            "snapshot",
+            worker.to_str().unwrap(),
+            "-o",
+            out_path.to_str().unwrap(),
+        ];
         if let Some(s) = seed {
             args.extend(["--hash-seed", s]);
         }
         let out = pyworkers(&args, b"");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         std::fs::read(out_path).unwrap()
     };
     let a = make("a.snap", Some("7"));
     let b = make("b.snap", Some("7"));
-    assert!(a == b, "two snapshots of the same inputs with --hash-seed 7 differ");
+    assert!(
+        a == b,
+        "two snapshots of the same inputs with --hash-seed 7 differ"
+    );
     // Without a pinned seed, each snapshot gets its own secret hash seed.
     let c = make("c.snap", None);
     let d = make("d.snap", None);
@@ -201,16 +288,47 @@ fn pinned_hash_seed_snapshots_are_reproducible() {
 fn baseline_snapshot_runs_scripts_without_worker_files() {
     let (dir, _, _) = fixture();
     let base = dir.path().join("baseline.snap");
-    let out = pyworkers(&["snapshot", "--kind", "baseline", "-o", base.to_str().unwrap()], b"");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = pyworkers(
+        &[
+            "snapshot",
+            "--kind",
+            "baseline",
+            "-o",
+            base.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let data = SnapshotData::decode(&std::fs::read(&base).unwrap()).unwrap();
     assert!(data.worker.is_none());
-    let (status, out, err) = run_snapshot(&base, None, "import sys, os; print('json' in sys.modules, os.path.exists('/app'))");
+    let (status, out, err) = run_snapshot(
+        &base,
+        None,
+        "import sys, os; print('json' in sys.modules, os.path.exists('/app'))",
+    );
     assert_eq!(status, 0, "{err}");
     assert_eq!(out, "True False\n");
     let script = dir.path().join("script.py");
     std::fs::write(&script, "import sys; print(sys.argv[1:]); sys.exit(4)").unwrap();
-    let out = pyworkers(&["run", "--snapshot", base.to_str().unwrap(), script.to_str().unwrap(), "x"], b"");
-    assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = pyworkers(
+        &[
+            "run",
+            "--snapshot",
+            base.to_str().unwrap(),
+            script.to_str().unwrap(),
+            "x",
+        ],
+        b"",
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "['x']\n");
 }

@@ -62,10 +62,13 @@ def prepare(kind, worker_module=None, strict=True):
     # Output buffered now would be written again by every restored instance.
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
-    # Collect garbage now so it is not part of every instance's memory.
+    # Collect garbage now so it is not part of every instance's memory, then move everything that survives to the
+    # permanent generation: a collection in a restored instance would otherwise walk (and so write to, and
+    # copy-on-write) every object in the snapshot.
     import gc
 
     gc.collect()
+    gc.freeze()
 
 
 def restored():

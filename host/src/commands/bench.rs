@@ -15,6 +15,166 @@ pub struct Bench {
     /// Also measure a first run from an empty cache (npm download + conversion + compile; ~20 s).
     #[arg(long)]
     cold: bool,
+    /// Measure memory snapshots instead: creation, size, restore latency over this many instances, RSS per instance.
+    #[arg(long, value_name = "INSTANCES")]
+    snapshots: Option<usize>,
+}
+
+/// The workers the snapshot benchmark uses: (name, source).
+const SNAPSHOT_WORKERS: &[(&str, &str)] = &[
+    ("hello", "def hello():\n    return 'hello'\n"),
+    (
+        "stdlib",
+        "import json, re, datetime, decimal, asyncio, email, email.message\ndef hello():\n    return 'hello'\n",
+    ),
+];
+
+fn percentile(mut v: Vec<Duration>, p: f64) -> Duration {
+    v.sort();
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+/// Resident set size of this process, from /proc (Linux), in bytes.
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .map(|l| l.to_string())
+        })
+        .and_then(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .unwrap_or(0)
+        * 1024
+}
+
+/// Bytes in 4 KiB pages of `data`'s memory that hold any non-zero byte.
+fn nonzero_page_bytes(data: &pyworkers::snapshot::SnapshotData) -> u64 {
+    let mut pages = std::collections::BTreeSet::new();
+    for (offset, bytes) in &data.segments {
+        for (i, chunk) in bytes.iter().enumerate().filter(|(_, b)| **b != 0) {
+            let _ = chunk;
+            pages.insert((*offset as u64 + i as u64) / 4096);
+        }
+    }
+    pages.len() as u64 * 4096
+}
+
+fn snapshot_bench(
+    runtime: &pyworkers::runtime::Runtime,
+    instances: usize,
+) -> Result<Vec<(String, String)>> {
+    use pyworkers::snapshot::{self, HashSeed, Kind, Restorer, WorkerInfo};
+    let engine = pyworkers::interpreter::engine()?;
+    let module = runtime.load_module(&engine)?;
+    let trampoline = pyworkers::emscripten::trampoline::compile(&engine)?;
+    let mut rows = Vec::new();
+    let dir = tempfile::tempdir()?;
+    for (name, source) in SNAPSHOT_WORKERS {
+        let path = dir.path().join(format!("{name}.py"));
+        std::fs::write(&path, source)?;
+        let worker = super::snapshot::load_worker(&path, "main")?;
+        let vfs_with_worker = || -> Result<pyworkers::vfs::Vfs> {
+            let mut vfs = super::run::standard_vfs(runtime, &engine)?;
+            vfs.mount(
+                snapshot::WORKER_ROOT,
+                pyworkers::vfs::Fs::Tar(worker.archive.clone()),
+                false,
+            )
+            .map_err(|e| anyhow::anyhow!("errno {}", e.0))?;
+            Ok(vfs)
+        };
+        let t = Instant::now();
+        let mut em = EmContext::new(vfs_with_worker()?);
+        em.environ = super::run::guest_environment(&[])?;
+        let mut interp = snapshot::boot_for_prepare(&engine, &module, &trampoline, em, 1)?;
+        snapshot::prepare(&mut interp, Kind::Dedicated, Some(name), true)?;
+        let info = WorkerInfo {
+            bundle_sha256: worker.sha256.clone(),
+            module: name.to_string(),
+            mount: snapshot::WORKER_ROOT.into(),
+        };
+        let data = snapshot::capture(
+            &mut interp,
+            Kind::Dedicated,
+            runtime.wasm_sha256(),
+            Some(info),
+            HashSeed::Pinned(1),
+        )?;
+        let file = data.encode()?;
+        let created = t.elapsed();
+        drop(interp);
+        let nonzero = nonzero_page_bytes(&data);
+        rows.push((
+            format!("[{name}] snapshot creation (boot + prepare + capture + encode)"),
+            ms(created),
+        ));
+        rows.push((
+            format!("[{name}] snapshot file / non-zero 4 KiB pages"),
+            format!(
+                "{:.2} MiB / {:.2} MiB ({:+.1}%)",
+                file.len() as f64 / 1048576.0,
+                nonzero as f64 / 1048576.0,
+                (file.len() as f64 / nonzero as f64 - 1.0) * 100.0
+            ),
+        ));
+        let t = Instant::now();
+        let restorer = Restorer::new(&engine, runtime, data, vfs_with_worker()?)?;
+        rows.push((
+            format!("[{name}] pre-initialised module ready (compile or cache load)"),
+            ms(t.elapsed()),
+        ));
+
+        let mut latencies = Vec::with_capacity(instances);
+        let mut live = Vec::with_capacity(instances);
+        let rss_before = rss_bytes();
+        let call = format!("import {name}; {name}.hello()");
+        for _ in 0..instances {
+            let t = Instant::now();
+            let mut i = restorer.instantiate(|_| {})?;
+            Restorer::restored(&mut i)?;
+            anyhow::ensure!(i.run_source(&call)? == pyworkers::interpreter::Outcome::Completed);
+            latencies.push(t.elapsed());
+            live.push(i);
+        }
+        let rss_after = rss_bytes();
+        rows.push((
+            format!("[{name}] restore → first Python call, median / p99 of {instances}"),
+            format!(
+                "{} / {}",
+                ms(median(latencies.clone())),
+                ms(percentile(latencies, 0.99))
+            ),
+        ));
+        rows.push((
+            format!("[{name}] RSS per additional live instance ({instances} alive)"),
+            format!(
+                "{:.2} MiB",
+                (rss_after.saturating_sub(rss_before)) as f64 / instances as f64 / 1048576.0
+            ),
+        ));
+        drop(live);
+
+        let mut boots = Vec::new();
+        for _ in 0..5 {
+            let t = Instant::now();
+            let mut em = EmContext::new(vfs_with_worker()?);
+            em.environ = super::run::guest_environment(&[])?;
+            let mut i =
+                Interpreter::boot(&engine, &module, &trampoline, em, &BootOptions::default())?;
+            i.run_source(&format!("import sys; sys.path.insert(0, '/app'); {call}"))?;
+            boots.push(t.elapsed());
+        }
+        rows.push((
+            format!("[{name}] cold boot without snapshot → first call (median of 5)"),
+            ms(median(boots)),
+        ));
+    }
+    Ok(rows)
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -26,18 +186,40 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
-/// Peak resident set of finished child processes, in MiB (Linux `ru_maxrss` is in KiB).
-fn children_peak_rss_mib() -> f64 {
-    // SAFETY: getrusage only writes the struct we pass.
+/// Run `exe run -c 'print(1)'` and return the child's own peak resident set in MiB (from `wait4`, which reports
+/// the reaped child alone; `RUSAGE_CHILDREN` would include this benchmark process's own peak).
+fn child_peak_rss_mib(exe: &std::path::Path, home: &std::path::Path) -> Result<f64> {
+    let child = std::process::Command::new(exe)
+        .args(["run", "-c", "print(1)"])
+        .env("PYWORKERS_HOME", home)
+        .stdout(std::process::Stdio::null())
+        .spawn()?;
+    let mut status = 0;
+    // SAFETY: wait4 writes only the status and the rusage struct we pass; the pid is our own child, reaped here
+    // (the `Child` handle is dropped without waiting).
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
-    usage.ru_maxrss as f64 / 1024.0
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    anyhow::ensure!(
+        pid > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "run -c 'print(1)' failed"
+    );
+    Ok(usage.ru_maxrss as f64 / 1024.0)
 }
 
 impl Bench {
     pub fn execute(self) -> Result<i32> {
         let n = self.iterations.max(1);
         let mut rows: Vec<(String, String)> = Vec::new();
+        if let Some(instances) = self.snapshots {
+            let runtime = pyworkers::runtime::Runtime::ensure(&self.common.home())?;
+            rows = snapshot_bench(&runtime, instances.max(1))?;
+            println!("| measurement | result |");
+            println!("|---|---|");
+            for (k, v) in rows {
+                println!("| {k} | {v} |");
+            }
+            return Ok(0);
+        }
         if self.cold {
             let tmp = tempfile::tempdir()?;
             let start = Instant::now();
@@ -63,34 +245,65 @@ impl Bench {
 
         let module = runtime.load_module(&engine)?;
         let trampoline = pyworkers::emscripten::trampoline::compile(&engine)?;
-        let boot = || -> Result<Interpreter> {
-            let vfs = super::run::standard_vfs(&runtime)?;
-            Interpreter::boot(
-                &engine,
-                &module,
-                &trampoline,
-                EmContext::new(vfs),
-                &BootOptions::default(),
-            )
-        };
-        let mut boots = Vec::new();
-        let mut imports = Vec::new();
-        for _ in 0..n {
-            let t = Instant::now();
-            let mut interp = boot()?;
-            boots.push(t.elapsed());
-            let t = Instant::now();
-            interp.run_source("import json, re, datetime")?;
-            imports.push(t.elapsed());
+        // Once, like setup does (the cached archive is what runs use; this build only times the recipe).
+        let t = Instant::now();
+        let (compiled, size) = runtime
+            .build_stdlib_bytecode(&engine, &module)
+            .map(|b| (b.compiled, b.tar.len()))?;
+        rows.push((
+            format!(
+                "compile the standard library to bytecode (one-time, at setup; {compiled} modules, {:.1} MiB archive)",
+                size as f64 / (1 << 20) as f64
+            ),
+            ms(t.elapsed()),
+        ));
+        for (label, bytecode) in [
+            ("from `.py` sources", false),
+            ("with stdlib bytecode", true),
+        ] {
+            // Opening the files is timed apart from booting: a server opens them once.
+            let mut reads = Vec::new();
+            let mut boots = Vec::new();
+            let mut imports = Vec::new();
+            for _ in 0..n {
+                let t = Instant::now();
+                let archive = if bytecode {
+                    Some(runtime.stdlib_bytecode(&engine)?)
+                } else {
+                    None
+                };
+                let vfs = pyworkers::vfs::layout::for_runtime_with(&runtime, archive)?;
+                reads.push(t.elapsed());
+                let t = Instant::now();
+                let mut interp = Interpreter::boot(
+                    &engine,
+                    &module,
+                    &trampoline,
+                    EmContext::new(vfs),
+                    &BootOptions::default(),
+                )?;
+                boots.push(t.elapsed());
+                let t = Instant::now();
+                let outcome = interp.run_source("import json, re, datetime")?;
+                imports.push(t.elapsed());
+                anyhow::ensure!(
+                    outcome == pyworkers::interpreter::Outcome::Completed,
+                    "import json, re, datetime failed"
+                );
+            }
+            rows.push((
+                format!("open the standard library files, {label} (median)"),
+                ms(median(reads)),
+            ));
+            rows.push((
+                format!("instantiate + CPython init, {label} (median)"),
+                ms(median(boots)),
+            ));
+            rows.push((
+                format!("`import json, re, datetime` after init, {label} (median)"),
+                ms(median(imports)),
+            ));
         }
-        rows.push((
-            "instantiate + CPython init (median)".into(),
-            ms(median(boots)),
-        ));
-        rows.push((
-            "`import json, re, datetime` after init (median)".into(),
-            ms(median(imports)),
-        ));
 
         let exe = std::env::current_exe().context("locating the pyworkers binary")?;
         let mut runs = Vec::new();
@@ -112,7 +325,7 @@ impl Bench {
         ));
         rows.push((
             "peak RSS of `pyworkers run -c 'print(1)'`".into(),
-            format!("{:.1} MiB", children_peak_rss_mib()),
+            format!("{:.1} MiB", child_peak_rss_mib(&exe, runtime.home())?),
         ));
 
         println!("| measurement ({n} iterations) | result |");

@@ -3,11 +3,11 @@ use anyhow::{bail, Context, Result};
 use pyworkers::emscripten::EmContext;
 use pyworkers::interpreter::{BootOptions, Interpreter};
 use pyworkers::snapshot::{Restorer, SnapshotData};
-use std::time::Instant;
 use pyworkers::vfs::layout::{self, MountSpec};
 use pyworkers::vfs::{Fs, Input};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// `pyworkers run`: behaves like `python SCRIPT [ARGS...]` or `python -c CODE [ARGS...]`.
 ///
@@ -77,7 +77,7 @@ impl Run {
 
         let runtime = pyworkers::runtime::Runtime::ensure(&self.common.home())?;
         let engine = pyworkers::interpreter::engine()?;
-        let mut vfs = standard_vfs(&runtime)?;
+        let mut vfs = standard_vfs(&runtime, &engine)?;
         for spec in &self.mounts {
             spec.apply(&mut vfs)
                 .with_context(|| format!("--mount {}:{}", spec.source.display(), spec.guest))?;
@@ -99,15 +99,21 @@ impl Run {
                 vfs.stdin = Input::Inherit;
                 let mut em = EmContext::new(vfs);
                 em.environ = environ;
-                let options = BootOptions { argv: argv.clone(), hash_seed: self.hash_seed, ..BootOptions::default() };
+                let options = BootOptions {
+                    argv: argv.clone(),
+                    hash_seed: self.hash_seed,
+                    ..BootOptions::default()
+                };
                 Interpreter::boot(&engine, &module, &trampoline, em, &options)?
             }
             Some(file) => {
                 if self.hash_seed.is_some() {
                     bail!("--hash-seed cannot change a snapshot's hash seed: it was fixed when the snapshot was made");
                 }
-                let bytes = std::fs::read(file).with_context(|| format!("reading snapshot {}", file.display()))?;
-                let data = SnapshotData::decode(&bytes).with_context(|| format!("snapshot {}", file.display()))?;
+                let bytes = std::fs::read(file)
+                    .with_context(|| format!("reading snapshot {}", file.display()))?;
+                let data = SnapshotData::decode(&bytes)
+                    .with_context(|| format!("snapshot {}", file.display()))?;
                 mount_snapshot_worker(&mut vfs, &data, self.worker.as_deref(), &self.module)?;
                 let restorer = Restorer::new(&engine, &runtime, data, vfs)?;
                 let loaded = start.elapsed();
@@ -120,7 +126,10 @@ impl Run {
                 })?;
                 Restorer::restored(&mut interp)?;
                 if self.timings {
-                    eprintln!("snapshot: module ready in {loaded:.1?}, instance restored in {:.1?}", t.elapsed());
+                    eprintln!(
+                        "snapshot: module ready in {loaded:.1?}, instance restored in {:.1?}",
+                        t.elapsed()
+                    );
                 }
                 interp
             }
@@ -145,9 +154,13 @@ impl Run {
     }
 }
 
-/// The standard file-system layout over `runtime`'s standard library.
-pub fn standard_vfs(runtime: &pyworkers::runtime::Runtime) -> Result<pyworkers::vfs::Vfs> {
-    layout::for_runtime(runtime)
+/// The standard file-system layout over `runtime`'s standard library and its bytecode (built with `engine` if
+/// missing).
+pub fn standard_vfs(
+    runtime: &pyworkers::runtime::Runtime,
+    engine: &wasmtime::Engine,
+) -> Result<pyworkers::vfs::Vfs> {
+    layout::for_runtime(runtime, engine)
 }
 
 /// Mount the worker a dedicated snapshot was made with, refusing a different one.
@@ -183,7 +196,14 @@ fn mount_snapshot_worker(
 
 /// A Python list literal of strings.
 fn py_list(items: &[String]) -> String {
-    format!("[{}]", items.iter().map(|s| py_str(s)).collect::<Vec<_>>().join(", "))
+    format!(
+        "[{}]",
+        items
+            .iter()
+            .map(|s| py_str(s))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 /// The guest's environment: a fixed base plus `--env` entries.

@@ -14,6 +14,7 @@ impl Setup {
         let runtime = pyworkers::runtime::Runtime::ensure(&self.common.home())?;
         let engine = pyworkers::interpreter::engine()?;
         runtime.load_module(&engine)?;
+        runtime.ensure_stdlib_bytecode(&engine)?;
         eprintln!(
             "pyworkers is ready in {} ({:.1?})",
             runtime.home().display(),

@@ -49,9 +49,18 @@ pub fn load_worker(path: &std::path::Path, module: &str) -> Result<Worker> {
     let (bytes, module) = if path.is_dir() {
         (layout::pack_dir(path)?, module.to_string())
     } else {
-        let name = path.file_name().and_then(|n| n.to_str()).context("worker path has no file name")?;
-        let Some(stem) = name.strip_suffix(".py") else { bail!("worker {} is neither a directory nor a .py file", path.display()) };
-        let source = std::fs::read(path).with_context(|| format!("reading worker {}", path.display()))?;
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .context("worker path has no file name")?;
+        let Some(stem) = name.strip_suffix(".py") else {
+            bail!(
+                "worker {} is neither a directory nor a .py file",
+                path.display()
+            )
+        };
+        let source =
+            std::fs::read(path).with_context(|| format!("reading worker {}", path.display()))?;
         let mut builder = tar::Builder::new(Vec::new());
         let mut header = tar::Header::new_ustar();
         header.set_size(source.len() as u64);
@@ -62,16 +71,25 @@ pub fn load_worker(path: &std::path::Path, module: &str) -> Result<Worker> {
         (builder.into_inner()?, stem.to_string())
     };
     let sha256 = hex::encode(sha2::Sha256::digest(&bytes));
-    let archive = pyworkers::tarfs::Archive::open(bytes).map_err(|e| anyhow::anyhow!("worker archive: {e:?}"))?;
-    Ok(Worker { archive: std::sync::Arc::new(archive), module, sha256 })
+    let archive = pyworkers::tarfs::Archive::open(bytes)
+        .map_err(|e| anyhow::anyhow!("worker archive: {e:?}"))?;
+    Ok(Worker {
+        archive: std::sync::Arc::new(archive),
+        module,
+        sha256,
+    })
 }
 
 impl Snapshot {
     pub fn execute(self) -> Result<i32> {
         let worker = match (self.kind, &self.worker) {
             (Kind::Dedicated, Some(path)) => Some(load_worker(path, &self.module)?),
-            (Kind::Dedicated, None) => bail!("a dedicated snapshot needs a WORKER (.py file or directory)"),
-            (Kind::Baseline, Some(_)) => bail!("a baseline snapshot holds no worker files; drop WORKER or use --kind dedicated"),
+            (Kind::Dedicated, None) => {
+                bail!("a dedicated snapshot needs a WORKER (.py file or directory)")
+            }
+            (Kind::Baseline, Some(_)) => bail!(
+                "a baseline snapshot holds no worker files; drop WORKER or use --kind dedicated"
+            ),
             (Kind::Baseline, None) => None,
         };
         let total = Instant::now();
@@ -81,7 +99,7 @@ impl Snapshot {
         let trampoline = pyworkers::emscripten::trampoline::compile(&engine)?;
         let archive = worker.as_ref().map(|w| w.archive.clone());
         let vfs_for = |archive: &Option<std::sync::Arc<pyworkers::tarfs::Archive>>| -> Result<pyworkers::vfs::Vfs> {
-            let mut vfs = super::run::standard_vfs(&runtime)?;
+            let mut vfs = super::run::standard_vfs(&runtime, &engine)?;
             if let Some(a) = archive {
                 vfs.mount(snapshot::WORKER_ROOT, pyworkers::vfs::Fs::Tar(a.clone()), false)
                     .map_err(|e| anyhow::anyhow!("mounting the worker: errno {}", e.0))?;
@@ -89,7 +107,11 @@ impl Snapshot {
             Ok(vfs)
         };
         let vfs = vfs_for(&archive)?;
-        let info = worker.map(|w| WorkerInfo { bundle_sha256: w.sha256, module: w.module, mount: snapshot::WORKER_ROOT.into() });
+        let info = worker.map(|w| WorkerInfo {
+            bundle_sha256: w.sha256,
+            module: w.module,
+            mount: snapshot::WORKER_ROOT.into(),
+        });
         let mut em = EmContext::new(vfs);
         em.environ = super::run::guest_environment(&[])?;
         let (seed, policy) = match self.hash_seed {
@@ -101,7 +123,12 @@ impl Snapshot {
         };
         let prepare = Instant::now();
         let mut interp = snapshot::boot_for_prepare(&engine, &module, &trampoline, em, seed)?;
-        snapshot::prepare(&mut interp, self.kind, info.as_ref().map(|w| w.module.as_str()), !self.allow_import_time_random)?;
+        snapshot::prepare(
+            &mut interp,
+            self.kind,
+            info.as_ref().map(|w| w.module.as_str()),
+            !self.allow_import_time_random,
+        )?;
         let prepared = prepare.elapsed();
         let data = snapshot::capture(&mut interp, self.kind, runtime.wasm_sha256(), info, policy)?;
         let bytes = data.encode()?;
@@ -119,7 +146,11 @@ impl Snapshot {
         // Compile the pre-initialised module now, so the first restore is fast.
         let restorer = snapshot::Restorer::new(&engine, &runtime, data, vfs_for(&archive)?)
             .context("checking the new snapshot restores")?;
-        eprintln!("compiled the pre-initialised module in {:.1?}; total {:.1?}", restorer.module_load, total.elapsed());
+        eprintln!(
+            "compiled the pre-initialised module in {:.1?}; total {:.1?}",
+            restorer.module_load,
+            total.elapsed()
+        );
         Ok(0)
     }
 }

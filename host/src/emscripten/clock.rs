@@ -27,7 +27,10 @@ pub enum Clock {
 impl Clock {
     /// A live clock whose monotonic reading starts at `base_ns`.
     pub fn live(base_ns: u64) -> Clock {
-        Clock::Live { started: Instant::now(), base_ns }
+        Clock::Live {
+            started: Instant::now(),
+            base_ns,
+        }
     }
 
     /// A deterministic clock at zero.
@@ -50,7 +53,9 @@ impl Clock {
     pub fn realtime_ms(&mut self) -> f64 {
         match self {
             Clock::Live { .. } => crate::vfs::now_ms(),
-            Clock::Deterministic { .. } => DETERMINISTIC_EPOCH_MS + self.monotonic_ns() as f64 / 1e6,
+            Clock::Deterministic { .. } => {
+                DETERMINISTIC_EPOCH_MS + self.monotonic_ns() as f64 / 1e6
+            }
         }
     }
 }

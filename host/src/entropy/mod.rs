@@ -71,7 +71,9 @@ impl Entropy {
 
     /// Operating-system entropy.
     pub fn live() -> Entropy {
-        Entropy { source: Source::Live }
+        Entropy {
+            source: Source::Live,
+        }
     }
 
     /// Fill `buf` from the current source.

@@ -52,6 +52,9 @@ pub fn engine_config() -> wasmtime::Config {
     pool.total_gc_heaps(MAX_INSTANCES);
     config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
     config.memory_init_cow(true);
+    // A snapshot's memory is ~30 MiB of which a third is non-zero: allow a copy-on-write image of that size even
+    // though it is sparse, or Wasmtime would copy the data into every instance instead of mapping it.
+    config.memory_guaranteed_dense_image_size(MAX_MEMORY_BYTES);
     config
 }
 
@@ -109,7 +112,11 @@ impl Interpreter {
         let exports = emscripten::exports(&mut store, &instance)?;
         store.data_mut().em.exports = Some(exports);
         let trampoline_index = emscripten::trampoline::install(&mut store, trampoline, &instance)?;
-        let mut interp = Interpreter { store, instance, trampoline_index };
+        let mut interp = Interpreter {
+            store,
+            instance,
+            trampoline_index,
+        };
         interp
             .call("__wasm_call_ctors", &[])
             .map_err(anyhow::Error::from)
@@ -120,8 +127,16 @@ impl Interpreter {
     }
 
     /// An interpreter over an instance whose CPython is already initialised (restored from a snapshot).
-    pub(crate) fn from_restored(store: Store<Host>, instance: Instance, trampoline_index: u32) -> Interpreter {
-        Interpreter { store, instance, trampoline_index }
+    pub(crate) fn from_restored(
+        store: Store<Host>,
+        instance: Instance,
+        trampoline_index: u32,
+    ) -> Interpreter {
+        Interpreter {
+            store,
+            instance,
+            trampoline_index,
+        }
     }
 
     /// The function-table slot of the call trampoline.

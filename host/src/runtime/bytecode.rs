@@ -12,9 +12,10 @@ use super::cache::{self, HomeLock};
 use super::digest::{check_bytes, sha256_hex};
 use super::progress::Step;
 use super::stamp::{self, Stamp};
-use super::{Runtime, STDLIB_ZIP_SHA256};
+use super::{mapped, Runtime, STDLIB_ZIP_SHA256};
 use crate::emscripten::{trampoline, EmContext};
 use crate::interpreter::{BootOptions, Interpreter, Outcome};
+use crate::tarfs::Archive;
 use crate::vfs::{layout, Output};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -86,11 +87,24 @@ pub(crate) fn ensure(runtime: &Runtime, engine: &Engine) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// Map and index the archive at `path`, a file in the cache.
+pub(crate) fn open(path: &Path) -> Result<Archive> {
+    let bytes = mapped::map(path).with_context(|| format!("reading {}", path.display()))?;
+    Archive::open_shared(bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is not a valid tar archive ({e:?}): run `pyworkers setup` again",
+            path.display()
+        )
+    })
+}
+
 /// Under the lock: whether `path` still holds what its stamp recorded, re-hashing if its metadata changed. An
 /// archive without a stamp from this recipe is deleted: it may be one a crashed process renamed but never stamped.
 fn verify(path: &Path, source: &str) -> Result<bool> {
     match Stamp::read(path) {
-        Some(recorded) if recorded.source == source => stamp::verify(path, &recorded.sha256, source),
+        Some(recorded) if recorded.source == source => {
+            stamp::verify(path, &recorded.sha256, source)
+        }
         _ => {
             stamp::remove(path)?;
             Ok(false)
@@ -100,8 +114,12 @@ fn verify(path: &Path, source: &str) -> Result<bool> {
 
 /// Compile the standard library in a fresh interpreter from `module` (Pyodide's, for `engine`), without the cache.
 pub(crate) fn build(runtime: &Runtime, engine: &Engine, module: &Module) -> Result<StdlibBytecode> {
-    let zip = std::fs::read(runtime.stdlib_zip_path())
-        .with_context(|| format!("reading {}: run `pyworkers setup` again", runtime.stdlib_zip_path().display()))?;
+    let zip = std::fs::read(runtime.stdlib_zip_path()).with_context(|| {
+        format!(
+            "reading {}: run `pyworkers setup` again",
+            runtime.stdlib_zip_path().display()
+        )
+    })?;
     // The stamp names this hash, so make sure it is what we compile even if the file changed since `ensure`.
     check_bytes(
         "the standard library (python_stdlib.zip)",
@@ -115,7 +133,10 @@ pub(crate) fn build(runtime: &Runtime, engine: &Engine, module: &Module) -> Resu
     let mut em = EmContext::new(vfs);
     em.entropy = crate::entropy::Entropy::deterministic([0; 32]);
     let trampoline = trampoline::compile(engine)?;
-    let options = BootOptions { hash_seed: Some(HASH_SEED), ..BootOptions::default() };
+    let options = BootOptions {
+        hash_seed: Some(HASH_SEED),
+        ..BootOptions::default()
+    };
     let mut interp = Interpreter::boot(engine, module, &trampoline, em, &options)
         .context("booting Pyodide to compile the standard library")?;
     let call = format!(
@@ -128,7 +149,10 @@ pub(crate) fn build(runtime: &Runtime, engine: &Engine, module: &Module) -> Resu
     let vfs = &interp.host().em.vfs;
     let text = |o: &Output| String::from_utf8_lossy(o.captured().unwrap_or_default()).into_owned();
     if outcome != Outcome::Completed {
-        bail!("compiling the standard library to bytecode failed ({outcome:?}):\n{}", text(&vfs.stderr));
+        bail!(
+            "compiling the standard library to bytecode failed ({outcome:?}):\n{}",
+            text(&vfs.stderr)
+        );
     }
     let tar = vfs
         .read_file(GUEST_OUTPUT)
@@ -147,7 +171,12 @@ pub(crate) fn build(runtime: &Runtime, engine: &Engine, module: &Module) -> Resu
         tracing::debug!(%name, "left as source: does not compile");
     }
     // Never cache what the guest could not mount.
-    crate::tarfs::Archive::open(tar.clone())
-        .map_err(|e| anyhow::anyhow!("the standard library bytecode is not a valid tar archive ({e:?})"))?;
-    Ok(StdlibBytecode { tar, compiled, skipped })
+    Archive::open(tar.clone()).map_err(|e| {
+        anyhow::anyhow!("the standard library bytecode is not a valid tar archive ({e:?})")
+    })?;
+    Ok(StdlibBytecode {
+        tar,
+        compiled,
+        skipped,
+    })
 }

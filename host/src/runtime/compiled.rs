@@ -21,7 +21,7 @@ use wasmtime::{Engine, Module};
 const WASMTIME_VERSION: &str = "48.0.8";
 
 /// Bumped if the key's recipe or the file format around it ever changes.
-const KEY_RECIPE: &str = "pyworkers compiled module v2";
+const KEY_RECIPE: &str = "pyworkers compiled module v3";
 
 /// The cache key for compiling the module whose SHA-256 is `wasm_sha256` with `engine`: hex SHA-256 over the recipe
 /// name, the Wasmtime version, the module's hash, and everything Wasmtime itself says makes compiled code
@@ -62,8 +62,12 @@ impl Hasher for Sha256Hasher {
 pub(crate) fn load(runtime: &Runtime, engine: &Engine) -> Result<Module> {
     let identity = base_identity(runtime.wasm_sha256());
     load_with(runtime, engine, "Pyodide", &identity, || {
-        let wasm = std::fs::read(runtime.wasm_path())
-            .with_context(|| format!("reading {}: run `pyworkers setup` again", runtime.wasm_path().display()))?;
+        let wasm = std::fs::read(runtime.wasm_path()).with_context(|| {
+            format!(
+                "reading {}: run `pyworkers setup` again",
+                runtime.wasm_path().display()
+            )
+        })?;
         // The key names this hash, so make sure it is what we compile even if the file changed since `ensure`.
         check_bytes(
             "the converted module (pyodide.exnref.wasm)",

@@ -34,6 +34,7 @@ mod cache;
 mod compiled;
 mod digest;
 mod exnref;
+mod mapped;
 mod npm;
 mod progress;
 mod pyodide;
@@ -205,6 +206,16 @@ impl Runtime {
     /// cached; a stale or damaged archive is rebuilt. Returns its path.
     pub fn ensure_stdlib_bytecode(&self, engine: &wasmtime::Engine) -> Result<PathBuf> {
         bytecode::ensure(self, engine)
+    }
+
+    /// The archive [`ensure_stdlib_bytecode`](Self::ensure_stdlib_bytecode) keeps, indexed and ready to mount. It is
+    /// mapped from the cache, not read: a run reads only the pages of the modules it imports.
+    pub fn stdlib_bytecode(
+        &self,
+        engine: &wasmtime::Engine,
+    ) -> Result<std::sync::Arc<crate::tarfs::Archive>> {
+        let path = self.ensure_stdlib_bytecode(engine)?;
+        bytecode::open(&path).map(std::sync::Arc::new)
     }
 
     /// Compile the standard library to bytecode now, in a fresh interpreter from `module` (Pyodide's module for

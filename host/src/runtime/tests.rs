@@ -341,9 +341,10 @@ fn ensure_and_load_module_end_to_end() {
     assert!(module
         .exports()
         .any(|e| e.name() == "Py_InitializeFromInitConfig"));
-    let cwasm = home
-        .join("compiled")
-        .join(format!("{}.cwasm", compiled::key(&engine, &compiled::base_identity(EXNREF_SHA256))));
+    let cwasm = home.join("compiled").join(format!(
+        "{}.cwasm",
+        compiled::key(&engine, &compiled::base_identity(EXNREF_SHA256))
+    ));
     assert!(cwasm.exists());
 
     // A damaged artifact is never deserialized: it is recompiled.

@@ -138,7 +138,7 @@ impl SnapshotData {
             HashSeed::PerSnapshot => root.reborrow().init_hash_seed().set_per_snapshot(()),
         }
         root.set_stdlib_bytecode_sha256(&self.stdlib_bytecode_sha256);
-        root.set_payload_sha256(&self.payload_sha256());
+        root.set_payload_sha256(self.payload_sha256());
         {
             let h = &self.host;
             let mut host = root.reborrow().init_host();
@@ -155,7 +155,10 @@ impl SnapshotData {
             }
             {
                 let mut e = host.reborrow().init_entropy();
-                e.set_live(matches!(h.entropy.mode, crate::bindings::entropy::Mode::Live));
+                e.set_live(matches!(
+                    h.entropy.mode,
+                    crate::bindings::entropy::Mode::Live
+                ));
                 e.set_seed(&h.entropy.seed);
                 e.set_word_pos(&h.entropy.word_pos.to_le_bytes());
             }
@@ -221,7 +224,9 @@ impl SnapshotData {
                 GlobalValue::Keep => out.set_keep(()),
             }
         }
-        let mut out = Vec::with_capacity(self.segments.iter().map(|s| s.1.len() + 16).sum::<usize>() + (1 << 16));
+        let mut out = Vec::with_capacity(
+            self.segments.iter().map(|s| s.1.len() + 16).sum::<usize>() + (1 << 16),
+        );
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
         out.extend_from_slice(&[0; 4]); // keeps the message 8-byte aligned, as Cap'n Proto reads it in place
@@ -248,10 +253,16 @@ impl SnapshotData {
         if Sha256::digest(body).as_slice() != digest {
             bail!("snapshot file is damaged: its checksum does not match (truncated or modified); make the snapshot again");
         }
-        let options = capnp::message::ReaderOptions { traversal_limit_in_words: Some(body.len() * 2 + 1024), nesting_limit: 64 };
+        let options = capnp::message::ReaderOptions {
+            traversal_limit_in_words: Some(body.len() * 2 + 1024),
+            nesting_limit: 64,
+        };
         let mut slice = &body[HEADER_LEN..];
-        let message = capnp::serialize::read_message_from_flat_slice(&mut slice, options).context("reading snapshot metadata")?;
-        let root = message.get_root::<snapshot::Reader>().context("reading snapshot metadata")?;
+        let message = capnp::serialize::read_message_from_flat_slice(&mut slice, options)
+            .context("reading snapshot metadata")?;
+        let root = message
+            .get_root::<snapshot::Reader>()
+            .context("reading snapshot metadata")?;
         decode_root(root).context("snapshot metadata is malformed")
     }
 }
@@ -261,7 +272,9 @@ fn text(t: capnp::Result<capnp::text::Reader<'_>>) -> Result<String> {
 }
 
 fn decode_root(root: snapshot::Reader<'_>) -> Result<SnapshotData> {
-    if text(root.get_magic())?.as_bytes() != &MAGIC[..7] || root.get_format_version() != FORMAT_VERSION {
+    if text(root.get_magic())?.as_bytes() != &MAGIC[..7]
+        || root.get_format_version() != FORMAT_VERSION
+    {
         bail!("inner magic/version mismatch");
     }
     let kind = match root.get_kind()? {
@@ -282,8 +295,15 @@ fn decode_root(root: snapshot::Reader<'_>) -> Result<SnapshotData> {
     };
     let h = root.get_host()?;
     let e = h.get_entropy()?;
-    let seed: [u8; 32] = e.get_seed()?.try_into().context("entropy seed must be 32 bytes")?;
-    let word_pos = u128::from_le_bytes(e.get_word_pos()?.try_into().context("entropy position must be 16 bytes")?);
+    let seed: [u8; 32] = e
+        .get_seed()?
+        .try_into()
+        .context("entropy seed must be 32 bytes")?;
+    let word_pos = u128::from_le_bytes(
+        e.get_word_pos()?
+            .try_into()
+            .context("entropy position must be 16 bytes")?,
+    );
     let mut memfs = Vec::new();
     for m in h.get_memfs()? {
         let mut nodes = Vec::new();
@@ -303,21 +323,40 @@ fn decode_root(root: snapshot::Reader<'_>) -> Result<SnapshotData> {
                     MemData::Dir(children)
                 }
             };
-            nodes.push(Some(MemNode { data, mode: n.get_mode(), mtime_ms: n.get_mtime_ms(), nlink: n.get_nlink() }));
+            nodes.push(Some(MemNode {
+                data,
+                mode: n.get_mode(),
+                mtime_ms: n.get_mtime_ms(),
+                nlink: n.get_nlink(),
+            }));
         }
         memfs.push((text(m.get_path())?, m.get_limit() as usize, nodes));
     }
     let mut fds = Vec::new();
     for f in h.get_fds()? {
-        fds.push(FdState { fd: f.get_fd() as i32, path: text(f.get_path())?, flags: f.get_flags(), pos: f.get_pos(), stdio: f.get_stdio() });
+        fds.push(FdState {
+            fd: f.get_fd() as i32,
+            path: text(f.get_path())?,
+            flags: f.get_flags(),
+            pos: f.get_pos(),
+            stdio: f.get_stdio(),
+        });
     }
     let host = HostState {
         cwd: text(h.get_cwd())?,
-        environ: h.get_environ()?.iter().map(|t| Ok(t?.to_str()?.to_string())).collect::<Result<_>>()?,
+        environ: h
+            .get_environ()?
+            .iter()
+            .map(|t| Ok(t?.to_str()?.to_string()))
+            .collect::<Result<_>>()?,
         program: text(h.get_program())?,
         monotonic_ns: h.get_monotonic_ns(),
         entropy: crate::entropy::EntropyState {
-            mode: if e.get_live() { crate::bindings::entropy::Mode::Live } else { crate::bindings::entropy::Mode::Deterministic },
+            mode: if e.get_live() {
+                crate::bindings::entropy::Mode::Live
+            } else {
+                crate::bindings::entropy::Mode::Deterministic
+            },
             seed,
             word_pos,
         },
@@ -327,7 +366,11 @@ fn decode_root(root: snapshot::Reader<'_>) -> Result<SnapshotData> {
         trampoline_index: h.get_trampoline_index(),
     };
     let memory = root.get_memory()?;
-    let segments = memory.get_segments()?.iter().map(|s| Ok((s.get_offset(), s.get_data()?.to_vec()))).collect::<Result<Vec<_>>>()?;
+    let segments = memory
+        .get_segments()?
+        .iter()
+        .map(|s| Ok((s.get_offset(), s.get_data()?.to_vec())))
+        .collect::<Result<Vec<_>>>()?;
     let globals = root
         .get_globals()?
         .iter()
@@ -357,7 +400,11 @@ fn decode_root(root: snapshot::Reader<'_>) -> Result<SnapshotData> {
         bail!("payload checksum mismatch");
     }
     let limit = data.memory_pages as u64 * 65536;
-    if data.segments.iter().any(|(o, d)| *o as u64 + d.len() as u64 > limit) {
+    if data
+        .segments
+        .iter()
+        .any(|(o, d)| *o as u64 + d.len() as u64 > limit)
+    {
         bail!("a memory segment lies outside the snapshot's memory");
     }
     Ok(data)

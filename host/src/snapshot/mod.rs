@@ -60,27 +60,58 @@ pub const WORKER_ROOT: &str = "/app";
 const SEGMENT_GAP: usize = 128;
 
 /// Run the guest's `_pyworkers.snapshot.prepare` for `kind`, importing `worker_module` for a dedicated snapshot.
-pub fn prepare(interp: &mut Interpreter, kind: Kind, worker_module: Option<&str>, strict_entropy: bool) -> Result<()> {
+pub fn prepare(
+    interp: &mut Interpreter,
+    kind: Kind,
+    worker_module: Option<&str>,
+    strict_entropy: bool,
+) -> Result<()> {
     let module = match worker_module {
-        Some(m) => format!("'{}'", m.replace('\\', "").replace('\'', "")),
+        Some(m) if is_module_name(m) => format!("'{m}'"),
+        Some(m) => bail!("`{m}` is not a Python module name"),
         None => "None".into(),
     };
     let strict = if strict_entropy { "True" } else { "False" };
-    let code = format!("import _pyworkers.snapshot as s; s.prepare('{}', {module}, strict={strict})", kind.as_str());
+    let code = format!(
+        "import _pyworkers.snapshot as s; s.prepare('{}', {module}, strict={strict})",
+        kind.as_str()
+    );
     match interp.run_source(&code)? {
         Outcome::Completed => Ok(()),
-        Outcome::Raised => bail!("preparing the snapshot failed: the worker raised (traceback above)"),
-        Outcome::Exited(code) => bail!("preparing the snapshot failed: the worker exited with status {code}"),
+        Outcome::Raised => {
+            bail!("preparing the snapshot failed: the worker raised (traceback above)")
+        }
+        Outcome::Exited(code) => {
+            bail!("preparing the snapshot failed: the worker exited with status {code}")
+        }
     }
 }
 
+/// Whether `name` is a dotted Python module name (ASCII identifiers).
+fn is_module_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.split('.').all(|part| {
+            part.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+}
+
 /// Capture a prepared interpreter's state.
-pub fn capture(interp: &mut Interpreter, kind: Kind, pyodide_sha256: &str, worker: Option<WorkerInfo>, hash_seed: HashSeed) -> Result<SnapshotData> {
+pub fn capture(
+    interp: &mut Interpreter,
+    kind: Kind,
+    pyodide_sha256: &str,
+    worker: Option<WorkerInfo>,
+    hash_seed: HashSeed,
+) -> Result<SnapshotData> {
     let instance = *interp.instance();
     let trampoline_index = interp.trampoline_index();
     let store = interp.store_mut();
     let mut globals = Vec::new();
-    while let Some(global) = instance.get_global(&mut *store, &format!("{GLOBAL_EXPORT_PREFIX}{}", globals.len())) {
+    while let Some(global) = instance.get_global(
+        &mut *store,
+        &format!("{GLOBAL_EXPORT_PREFIX}{}", globals.len()),
+    ) {
         globals.push(match global.get(&mut *store) {
             Val::I32(v) => GlobalValue::I32(v),
             Val::I64(v) => GlobalValue::I64(v),
@@ -92,10 +123,19 @@ pub fn capture(interp: &mut Interpreter, kind: Kind, pyodide_sha256: &str, worke
     if globals.is_empty() {
         bail!("the module is not instrumented: it exports no `{GLOBAL_EXPORT_PREFIX}*` globals");
     }
-    let memory = store.data().em.exports.as_ref().map(|e| e.memory).context("no memory")?;
+    let memory = store
+        .data()
+        .em
+        .exports
+        .as_ref()
+        .map(|e| e.memory)
+        .context("no memory")?;
     let bytes = memory.data(&*store);
     let memory_pages = (bytes.len() / 65536) as u32;
-    let segments = transform::nonzero_segments(bytes, SEGMENT_GAP).into_iter().map(|s| (s.offset, s.data.to_vec())).collect();
+    let segments = transform::nonzero_segments(bytes, SEGMENT_GAP)
+        .into_iter()
+        .map(|s| (s.offset, s.data.to_vec()))
+        .collect();
     let em = &mut store.data_mut().em;
     let host = host_state(em, trampoline_index);
     Ok(SnapshotData {
@@ -161,6 +201,9 @@ pub fn boot_for_prepare(
 ) -> Result<Interpreter> {
     em.entropy = crate::entropy::Entropy::deterministic(PREPARE_SEED);
     em.clock = crate::emscripten::Clock::deterministic();
-    let options = BootOptions { hash_seed: Some(hash_seed), ..BootOptions::default() };
+    let options = BootOptions {
+        hash_seed: Some(hash_seed),
+        ..BootOptions::default()
+    };
     Interpreter::boot(engine, module, trampoline, em, &options)
 }

@@ -25,7 +25,12 @@ impl Restorer {
     /// Prepare to restore `data`. `vfs` must already hold the read-only mounts (standard library, worker); the
     /// snapshot's in-memory files and fds are put into it here. The pre-initialised module comes from the compiled
     /// cache in `runtime`'s home, built on first use.
-    pub fn new(engine: &Engine, runtime: &crate::runtime::Runtime, data: SnapshotData, mut vfs: Vfs) -> Result<Restorer> {
+    pub fn new(
+        engine: &Engine,
+        runtime: &crate::runtime::Runtime,
+        data: SnapshotData,
+        mut vfs: Vfs,
+    ) -> Result<Restorer> {
         if data.pyodide_sha256 != runtime.wasm_sha256() {
             bail!(
                 "snapshot was made with a different Pyodide (module sha256 {}), this pyworkers uses {}: make the snapshot again",
@@ -34,24 +39,66 @@ impl Restorer {
             );
         }
         let start = Instant::now();
-        let identity = format!("snapshot {} over {}", data.payload_sha256(), data.pyodide_sha256);
-        let module = runtime.load_compiled(engine, "the snapshot's pre-initialised module", &identity, || {
-            let base = std::fs::read(runtime.wasm_path()).context("reading Pyodide's module")?;
-            let segments: Vec<Segment<'_>> = data.segments.iter().map(|(o, d)| Segment { offset: *o, data: d }).collect();
-            transform::rewrite(&base, &Baked { globals: &data.globals, memory_pages: data.memory_pages as u64, segments: &segments })
-        })?;
+        let identity = format!(
+            "snapshot {} over {}",
+            data.payload_sha256(),
+            data.pyodide_sha256
+        );
+        let module = runtime.load_compiled(
+            engine,
+            "the snapshot's pre-initialised module",
+            &identity,
+            || {
+                let base =
+                    std::fs::read(runtime.wasm_path()).context("reading Pyodide's module")?;
+                let segments: Vec<Segment<'_>> = data
+                    .segments
+                    .iter()
+                    .map(|(o, d)| Segment {
+                        offset: *o,
+                        data: d,
+                    })
+                    .collect();
+                transform::rewrite(
+                    &base,
+                    &Baked {
+                        globals: &data.globals,
+                        memory_pages: data.memory_pages as u64,
+                        segments: &segments,
+                    },
+                )
+            },
+        )?;
         let module_load = start.elapsed();
         let mut linker = Linker::new(engine);
         emscripten::add_to_linker(&mut linker, &module)?;
-        let pre = linker.instantiate_pre(&module).map_err(anyhow::Error::from).context("linking the snapshot")?;
+        let pre = linker
+            .instantiate_pre(&module)
+            .map_err(anyhow::Error::from)
+            .context("linking the snapshot")?;
         for (path, limit, nodes) in &data.host.memfs {
-            let fs = MemFs::from_nodes(nodes.clone(), *limit).map_err(|_| anyhow::anyhow!("snapshot memfs {path} is malformed"))?;
-            vfs.replace_memfs(path, fs).map_err(|_| anyhow::anyhow!("snapshot has files for {path}, which is not a writable mount here"))?;
+            let fs = MemFs::from_nodes(nodes.clone(), *limit)
+                .map_err(|_| anyhow::anyhow!("snapshot memfs {path} is malformed"))?;
+            vfs.replace_memfs(path, fs).map_err(|_| {
+                anyhow::anyhow!("snapshot has files for {path}, which is not a writable mount here")
+            })?;
         }
         restore_fds(&mut vfs, &data.host.fds)?;
-        vfs.chdir(&data.host.cwd).map_err(|e| anyhow::anyhow!("snapshot's directory {} is gone (errno {})", data.host.cwd, e.0))?;
+        vfs.chdir(&data.host.cwd).map_err(|e| {
+            anyhow::anyhow!(
+                "snapshot's directory {} is gone (errno {})",
+                data.host.cwd,
+                e.0
+            )
+        })?;
         let trampoline = emscripten::trampoline::compile(engine)?;
-        Ok(Restorer { pre, trampoline, template: vfs, data, module_load })
+        Ok(Restorer {
+            pre,
+            trampoline,
+            template: vfs,
+            data,
+            module_load,
+        })
     }
 
     /// The snapshot being restored.
@@ -71,12 +118,19 @@ impl Restorer {
         em.entropy = crate::entropy::Entropy::from_state(&host.entropy);
         setup(&mut em);
         let mut store = Store::new(self.pre.module().engine(), Host { em });
-        let instance = self.pre.instantiate(&mut store).map_err(anyhow::Error::from).context("instantiating the snapshot")?;
+        let instance = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(anyhow::Error::from)
+            .context("instantiating the snapshot")?;
         let exports = emscripten::exports(&mut store, &instance)?;
         store.data_mut().em.exports = Some(exports);
         let index = emscripten::trampoline::install(&mut store, &self.trampoline, &instance)?;
         if index != host.trampoline_index {
-            bail!("call trampoline landed in table slot {index}, the snapshot expects {}", host.trampoline_index);
+            bail!(
+                "call trampoline landed in table slot {index}, the snapshot expects {}",
+                host.trampoline_index
+            );
         }
         store.data_mut().em.python_ready = true;
         Ok(Interpreter::from_restored(store, instance, index))
@@ -98,10 +152,23 @@ fn restore_fds(vfs: &mut Vfs, fds: &[FdState]) -> Result<()> {
         let node = if f.stdio >= 0 {
             NodeRef::Stdio(f.stdio as u8)
         } else {
-            vfs.resolve(&f.path, true).map_err(|e| anyhow::anyhow!("snapshot had {} open, which is gone (errno {})", f.path, e.0))?
+            vfs.resolve(&f.path, true).map_err(|e| {
+                anyhow::anyhow!(
+                    "snapshot had {} open, which is gone (errno {})",
+                    f.path,
+                    e.0
+                )
+            })?
         };
-        let file = OpenFile { node, path: f.path.clone(), flags: f.flags, pos: f.pos, dir_entries: None };
-        vfs.set_fd(f.fd, file).map_err(|e| anyhow::anyhow!("restoring fd {}: errno {}", f.fd, e.0))?;
+        let file = OpenFile {
+            node,
+            path: f.path.clone(),
+            flags: f.flags,
+            pos: f.pos,
+            dir_entries: None,
+        };
+        vfs.set_fd(f.fd, file)
+            .map_err(|e| anyhow::anyhow!("restoring fd {}: errno {}", f.fd, e.0))?;
     }
     Ok(())
 }

@@ -13,7 +13,10 @@
 
 use anyhow::{bail, Context, Result};
 use wasm_encoder::reencode::{Reencode, RoundtripReencoder};
-use wasm_encoder::{ConstExpr, DataCountSection, DataSection, ExportKind, ExportSection, GlobalSection, ImportSection};
+use wasm_encoder::{
+    ConstExpr, DataCountSection, DataSection, ExportKind, ExportSection, GlobalSection,
+    ImportSection,
+};
 use wasmparser::{Parser, Payload, TypeRef};
 
 /// Prefix of the exports that instrumenting adds, one per global.
@@ -104,9 +107,18 @@ fn transform(wasm: &[u8], baked: Option<&Baked<'_>>) -> Result<Vec<u8>> {
             Payload::GlobalSection(reader) => {
                 saw_globals = true;
                 let mut globals = GlobalSection::new();
-                let value_at = |index: u32| baked.map(|b| b.globals.get(index as usize).copied().unwrap_or(GlobalValue::Keep));
+                let value_at = |index: u32| {
+                    baked.map(|b| {
+                        b.globals
+                            .get(index as usize)
+                            .copied()
+                            .unwrap_or(GlobalValue::Keep)
+                    })
+                };
                 for (i, ty) in imported_globals.iter().enumerate() {
-                    let init = value_at(i as u32).and_then(const_of).unwrap_or_else(|| ConstExpr::i32_const(0));
+                    let init = value_at(i as u32)
+                        .and_then(const_of)
+                        .unwrap_or_else(|| ConstExpr::i32_const(0));
                     globals.global(re.global_type(*ty)?, &init);
                 }
                 let base = imported_globals.len() as u32;
@@ -133,7 +145,11 @@ fn transform(wasm: &[u8], baked: Option<&Baked<'_>>) -> Result<Vec<u8>> {
                 }
                 if !already_instrumented {
                     for index in 0..total_globals {
-                        exports.export(&format!("{GLOBAL_EXPORT_PREFIX}{index}"), ExportKind::Global, index);
+                        exports.export(
+                            &format!("{GLOBAL_EXPORT_PREFIX}{index}"),
+                            ExportKind::Global,
+                            index,
+                        );
                     }
                 }
                 module.section(&exports);
@@ -143,7 +159,10 @@ fn transform(wasm: &[u8], baked: Option<&Baked<'_>>) -> Result<Vec<u8>> {
                 for (i, memory) in reader.into_iter().enumerate() {
                     let mut ty = re.memory_type(memory?)?;
                     if i == 0 {
-                        ty.minimum = baked.map(|b| b.memory_pages).unwrap_or(ty.minimum).max(ty.minimum);
+                        ty.minimum = baked
+                            .map(|b| b.memory_pages)
+                            .unwrap_or(ty.minimum)
+                            .max(ty.minimum);
                     }
                     memories.memory(ty);
                 }
@@ -151,19 +170,28 @@ fn transform(wasm: &[u8], baked: Option<&Baked<'_>>) -> Result<Vec<u8>> {
             }
             Payload::DataCountSection { .. } if baked.is_some() => {
                 let segments = baked.map(|b| b.segments.len()).unwrap_or(0);
-                module.section(&DataCountSection { count: segments as u32 });
+                module.section(&DataCountSection {
+                    count: segments as u32,
+                });
             }
             Payload::DataSection(_) if baked.is_some() => {
                 let mut data = DataSection::new();
                 for segment in baked.map(|b| b.segments).unwrap_or_default() {
-                    data.active(0, &ConstExpr::i32_const(segment.offset as i32), segment.data.iter().copied());
+                    data.active(
+                        0,
+                        &ConstExpr::i32_const(segment.offset as i32),
+                        segment.data.iter().copied(),
+                    );
                 }
                 module.section(&data);
             }
             Payload::CodeSectionEntry(_) => {} // copied whole with the section start
             other => {
                 if let Some((id, range)) = other.as_section() {
-                    module.section(&wasm_encoder::RawSection { id, data: &wasm[range] });
+                    module.section(&wasm_encoder::RawSection {
+                        id,
+                        data: &wasm[range],
+                    });
                 }
             }
         }
@@ -202,7 +230,10 @@ pub fn nonzero_segments(memory: &[u8], gap: usize) -> Vec<Segment<'_>> {
             }
             i += 1;
         }
-        out.push(Segment { offset: start as u32, data: &memory[start..end] });
+        out.push(Segment {
+            offset: start as u32,
+            data: &memory[start..end],
+        });
     }
     out
 }

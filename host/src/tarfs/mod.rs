@@ -35,9 +35,13 @@ use self::index::{Index, NodeKind};
 /// (hard links) share a node.
 pub type NodeId = u64;
 
+/// Bytes an [`Archive`] can index without copying: shared memory, or anything else that stays unchanged while it
+/// lives, such as a read-only mapping of a file that is only ever replaced, never modified.
+pub type SharedBytes = Arc<dyn AsRef<[u8]> + Send + Sync>;
+
 /// An indexed tar archive.
 pub struct Archive {
-    data: Arc<[u8]>,
+    data: SharedBytes,
     index: Index,
 }
 
@@ -47,8 +51,12 @@ impl Archive {
     /// corrupt input (bad checksum, data running past the end), a member named outside the root, a hard link
     /// to a member that is not in the archive, a non-UTF-8 name, or a device, FIFO or sparse member.
     pub fn open(data: impl Into<Arc<[u8]>>) -> Result<Archive, ErrorCode> {
-        let data = data.into();
-        let index = Index::build(&data)?;
+        Self::open_shared(Arc::new(data.into()))
+    }
+
+    /// [`Archive::open`] over bytes held elsewhere (e.g. a memory-mapped file), borrowed rather than copied.
+    pub fn open_shared(data: SharedBytes) -> Result<Archive, ErrorCode> {
+        let index = Index::build((*data).as_ref())?;
         Ok(Archive { data, index })
     }
 
@@ -106,7 +114,7 @@ impl Archive {
     /// [`ErrorCode::IsADirectory`]; a symlink is [`ErrorCode::InvalidPath`] (resolve with `follow` first).
     pub fn node_bytes(&self, node: NodeId) -> Result<&[u8], ErrorCode> {
         match &self.index.node(node).kind {
-            NodeKind::File(range) => Ok(&self.data[range.clone()]),
+            NodeKind::File(range) => Ok(&(*self.data).as_ref()[range.clone()]),
             NodeKind::Dir(_) => Err(ErrorCode::IsADirectory),
             NodeKind::Symlink(_) => Err(ErrorCode::InvalidPath),
         }

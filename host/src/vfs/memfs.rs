@@ -73,7 +73,13 @@ impl MemFs {
 
     /// Rebuild a tree from [`MemFs::nodes`] output (a snapshot's). Slot 0 must be a directory.
     pub fn from_nodes(nodes: Vec<Option<MemNode>>, limit: usize) -> Result<MemFs> {
-        if !matches!(nodes.first(), Some(Some(MemNode { data: MemData::Dir(_), .. }))) {
+        if !matches!(
+            nodes.first(),
+            Some(Some(MemNode {
+                data: MemData::Dir(_),
+                ..
+            }))
+        ) {
             return Err(Errno::INVAL);
         }
         let mut used = 0usize;

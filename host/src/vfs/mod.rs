@@ -289,7 +289,10 @@ impl Vfs {
 
     /// The open fds, in order.
     pub fn fds(&self) -> impl Iterator<Item = (i32, &OpenFile)> {
-        self.fds.iter().enumerate().filter_map(|(i, f)| f.as_ref().map(|f| (i as i32, f)))
+        self.fds
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| f.as_ref().map(|f| (i as i32, f)))
     }
 
     /// Close every fd (the standard streams too), before restoring a snapshot's table.
@@ -301,7 +304,10 @@ impl Vfs {
     pub fn replace_memfs(&mut self, at: &str, fs: MemFs) -> Result<()> {
         let at = path::absolute("/", at)?;
         match self.mounts.iter_mut().find(|m| m.path == at) {
-            Some(Mount { fs: slot @ Fs::Mem(_), .. }) => {
+            Some(Mount {
+                fs: slot @ Fs::Mem(_),
+                ..
+            }) => {
                 *slot = Fs::Mem(fs);
                 Ok(())
             }
