@@ -91,7 +91,9 @@ pub fn prepare(
 fn is_module_name(name: &str) -> bool {
     !name.is_empty()
         && name.split('.').all(|part| {
-            part.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            part.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
                 && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         })
 }
