@@ -34,13 +34,14 @@ fn percentile(mut v: Vec<Duration>, p: f64) -> Duration {
     v[((v.len() - 1) as f64 * p).round() as usize]
 }
 
-/// Resident set size of this process, from /proc (Linux), in bytes.
-fn rss_bytes() -> u64 {
+/// A resident-set figure of this process from /proc/self/status (Linux), in bytes: `VmRSS` (everything mapped
+/// in, including pages of the copy-on-write image shared with the page cache) or `RssAnon` (private pages only).
+fn status_bytes(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
+                .find(|l| l.starts_with(field))
                 .map(|l| l.to_string())
         })
         .and_then(|l| {
@@ -131,7 +132,7 @@ fn snapshot_bench(
 
         let mut latencies = Vec::with_capacity(instances);
         let mut live = Vec::with_capacity(instances);
-        let rss_before = rss_bytes();
+        let (rss_before, anon_before) = (status_bytes("VmRSS:"), status_bytes("RssAnon:"));
         let call = format!("import {name}; {name}.hello()");
         for _ in 0..instances {
             let t = Instant::now();
@@ -141,7 +142,7 @@ fn snapshot_bench(
             latencies.push(t.elapsed());
             live.push(i);
         }
-        let rss_after = rss_bytes();
+        let (rss_after, anon_after) = (status_bytes("VmRSS:"), status_bytes("RssAnon:"));
         rows.push((
             format!("[{name}] restore → first Python call, median / p99 of {instances}"),
             format!(
@@ -150,12 +151,12 @@ fn snapshot_bench(
                 ms(percentile(latencies, 0.99))
             ),
         ));
+        let per = |after: u64, before: u64| {
+            after.saturating_sub(before) as f64 / instances as f64 / 1048576.0
+        };
         rows.push((
-            format!("[{name}] RSS per additional live instance ({instances} alive)"),
-            format!(
-                "{:.2} MiB",
-                (rss_after.saturating_sub(rss_before)) as f64 / instances as f64 / 1048576.0
-            ),
+            format!("[{name}] memory per additional live instance ({instances} alive): private (RssAnon) / VmRSS"),
+            format!("{:.2} MiB / {:.2} MiB", per(anon_after, anon_before), per(rss_after, rss_before)),
         ));
         drop(live);
 
