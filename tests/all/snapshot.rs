@@ -246,6 +246,14 @@ fn a_different_worker_or_pyodide_is_refused() {
     let (status, _, err) = run_snapshot(&path, Some(worker), "print(1)");
     assert_eq!(status, 2);
     assert!(err.contains("different Pyodide"), "{err}");
+
+    let mut data = SnapshotData::decode(&std::fs::read(snap).unwrap()).unwrap();
+    data.pyworkers_version = "0.0.0-other".into();
+    let path = dir.path().join("other-version.snap");
+    std::fs::write(&path, data.encode().unwrap()).unwrap();
+    let (status, _, err) = run_snapshot(&path, Some(worker), "print(1)");
+    assert_eq!(status, 2);
+    assert!(err.contains("made by pyworkers 0.0.0-other"), "{err}");
 }
 
 #[test]

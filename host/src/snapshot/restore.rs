@@ -38,6 +38,14 @@ impl Restorer {
                 runtime.wasm_sha256()
             );
         }
+        // The runtime's own Python is part of the captured memory and of the mounted files: both must match.
+        if data.pyworkers_version != env!("CARGO_PKG_VERSION") {
+            bail!(
+                "snapshot was made by pyworkers {}, this is pyworkers {}: make the snapshot again",
+                data.pyworkers_version,
+                env!("CARGO_PKG_VERSION")
+            );
+        }
         let start = Instant::now();
         let identity = format!(
             "snapshot {} over {}",
