@@ -35,6 +35,8 @@ must stay fast.
 import os
 import sys
 
+from . import importhook
+
 # The real os.urandom, as it was before any preparation: restored by after_prepare().
 _urandom = os.urandom
 _preparing = False
@@ -86,44 +88,6 @@ def _record_random(module):
         _random_baseline = module._inst.getstate()
 
 
-class _Finder:
-    """Meta-path finder that records ``random``'s state right after the module executes."""
-
-    def find_spec(self, name, path, target=None):
-        if name != "random":
-            return None
-        for finder in sys.meta_path:
-            if finder is self or not hasattr(finder, "find_spec"):
-                continue
-            spec = finder.find_spec(name, path, target)
-            if spec is not None:
-                break
-        else:
-            return None
-        if spec.loader is not None:
-            spec.loader = _RecordingLoader(spec.loader)
-        return spec
-
-
-class _RecordingLoader:
-    def __init__(self, inner):
-        self._inner = inner
-
-    def create_module(self, spec):
-        return self._inner.create_module(spec)
-
-    def exec_module(self, module):
-        self._inner.exec_module(module)
-        _record_random(module)
-
-    def __getattr__(self, name):
-        return getattr(self._inner, name)
-
-
-def _remove_finder():
-    sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _Finder)]
-
-
 def before_prepare():
     """Start watching: call before the code a snapshot will capture runs."""
     global _preparing, _random_baseline
@@ -132,10 +96,8 @@ def before_prepare():
     _urandom_calls.clear()
     random = sys.modules.get("random")
     if random is not None:
-        _record_random(random)
         random._urandom = _guarded_urandom
-    elif not any(isinstance(f, _Finder) for f in sys.meta_path):
-        sys.meta_path.insert(0, _Finder())
+    importhook.after_import("random", _record_random)
     os.urandom = _guarded_urandom
 
 
@@ -147,7 +109,7 @@ def after_prepare(strict=True):
     """
     global _preparing
     _preparing = False
-    _remove_finder()
+    importhook.cancel("random", _record_random)
     os.urandom = _urandom
     # Modules that bound os.urandom while it was guarded (random's SystemRandom, urllib.request) get the real one
     # back; anything else that did keeps a wrapper that now only passes through.

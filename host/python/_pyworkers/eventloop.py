@@ -5,8 +5,6 @@ network stack). This loop has no file descriptors to watch, so it waits by sleep
 It is installed lazily: asyncio is not imported until user code imports it.
 """
 
-import sys
-
 _PATCHED_MODULE = "asyncio.unix_events"
 
 
@@ -73,38 +71,7 @@ def _patch(unix_events):
             policy._loop_factory = loop_class
 
 
-class _Finder:
-    """Meta-path finder that patches ``asyncio.unix_events`` right after it executes."""
-
-    def find_spec(self, name, path, target=None):
-        if name != _PATCHED_MODULE:
-            return None
-        from importlib.machinery import PathFinder
-
-        spec = PathFinder.find_spec(name, path, target)
-        if spec is None or spec.loader is None:
-            return spec
-        spec.loader = _PatchingLoader(spec.loader)
-        return spec
-
-
-class _PatchingLoader:
-    def __init__(self, inner):
-        self._inner = inner
-
-    def create_module(self, spec):
-        return self._inner.create_module(spec)
-
-    def exec_module(self, module):
-        self._inner.exec_module(module)
-        _patch(module)
-
-    def __getattr__(self, name):
-        return getattr(self._inner, name)
-
-
 def install():
-    if _PATCHED_MODULE in sys.modules:
-        _patch(sys.modules[_PATCHED_MODULE])
-    elif not any(isinstance(f, _Finder) for f in sys.meta_path):
-        sys.meta_path.insert(0, _Finder())
+    from . import importhook
+
+    importhook.after_import(_PATCHED_MODULE, _patch)

@@ -1,0 +1,61 @@
+"""Run a callback right after a module executes, without importing it early.
+
+The runtime patches or watches a few standard-library modules (asyncio's event loop, ``random``'s seed), but
+importing them eagerly would slow every cold start. A meta-path finder wraps the real loader of just those modules.
+"""
+
+import sys
+
+_callbacks = {}
+
+
+class _Finder:
+    def find_spec(self, name, path, target=None):
+        if not _callbacks.get(name):
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        if spec.loader is not None:
+            spec.loader = _Loader(spec.loader, name)
+        return spec
+
+
+class _Loader:
+    def __init__(self, inner, name):
+        self._inner = inner
+        self._name = name
+
+    def create_module(self, spec):
+        return self._inner.create_module(spec)
+
+    def exec_module(self, module):
+        self._inner.exec_module(module)
+        for callback in list(_callbacks.get(self._name, ())):
+            callback(module)
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+
+def after_import(name, callback):
+    """Call ``callback(module)`` once module ``name`` has executed (at once if it already has)."""
+    module = sys.modules.get(name)
+    if module is not None:
+        callback(module)
+        return
+    _callbacks.setdefault(name, []).append(callback)
+    if not any(isinstance(f, _Finder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _Finder())
+
+
+def cancel(name, callback):
+    """Forget a callback registered with :func:`after_import` (no error if it already ran or was never set)."""
+    callbacks = _callbacks.get(name, [])
+    if callback in callbacks:
+        callbacks.remove(callback)
