@@ -220,3 +220,34 @@ fn bad_usage_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("can't open file"));
 }
+
+#[test]
+fn mounted_directory_is_read_only_and_confined() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("site");
+    std::fs::create_dir_all(root.join("static")).unwrap();
+    std::fs::write(root.join("static/index.html"), "<h1>hi</h1>").unwrap();
+    std::fs::write(dir.path().join("secret.txt"), "host secret").unwrap();
+    std::os::unix::fs::symlink("../../secret.txt", root.join("static/escape")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", root.join("abs")).unwrap();
+    std::os::unix::fs::symlink("static/index.html", root.join("inside")).unwrap();
+    let spec = format!("{}:/site", root.display());
+    let code = r#"
+import os
+print(open('/site/static/index.html').read(), open('/site/inside').read())
+for p in ['/site/static/escape', '/site/abs', '/site/../secret.txt']:
+    try:
+        print(open(p).read())
+    except OSError as e:
+        print(type(e).__name__)
+try:
+    open('/site/new.txt', 'w')
+except OSError as e:
+    print(e.errno)
+"#;
+    let out = pyworkers(&["run", "--mount", &spec, "-c", code], b"");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout, "<h1>hi</h1> <h1>hi</h1>\nPermissionError\nPermissionError\nFileNotFoundError\n69\n");
+    assert!(!stdout.contains("host secret"));
+}
