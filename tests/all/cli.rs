@@ -246,8 +246,15 @@ except OSError as e:
     print(e.errno)
 "#;
     let out = pyworkers(&["run", "--mount", &spec, "-c", code], b"");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(stdout, "<h1>hi</h1> <h1>hi</h1>\nPermissionError\nPermissionError\nFileNotFoundError\n69\n");
+    assert_eq!(
+        stdout,
+        "<h1>hi</h1> <h1>hi</h1>\nPermissionError\nPermissionError\nFileNotFoundError\n69\n"
+    );
     assert!(!stdout.contains("host secret"));
 }

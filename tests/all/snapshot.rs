@@ -248,6 +248,22 @@ fn a_different_worker_or_pyodide_is_refused() {
     assert!(err.contains("different Pyodide"), "{err}");
 
     let mut data = SnapshotData::decode(&std::fs::read(snap).unwrap()).unwrap();
+    assert_eq!(
+        data.stdlib_bytecode_sha256.len(),
+        64,
+        "the snapshot records the bytecode archive it was made with"
+    );
+    data.stdlib_bytecode_sha256 = "f".repeat(64);
+    let path = dir.path().join("other-bytecode.snap");
+    std::fs::write(&path, data.encode().unwrap()).unwrap();
+    let (status, _, err) = run_snapshot(&path, Some(worker), "print(1)");
+    assert_eq!(status, 2);
+    assert!(
+        err.contains("different standard-library bytecode archive"),
+        "{err}"
+    );
+
+    let mut data = SnapshotData::decode(&std::fs::read(snap).unwrap()).unwrap();
     data.pyworkers_version = "0.0.0-other".into();
     let path = dir.path().join("other-version.snap");
     std::fs::write(&path, data.encode().unwrap()).unwrap();

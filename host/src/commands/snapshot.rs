@@ -130,7 +130,9 @@ impl Snapshot {
             !self.allow_import_time_random,
         )?;
         let prepared = prepare.elapsed();
-        let data = snapshot::capture(&mut interp, self.kind, runtime.wasm_sha256(), info, policy)?;
+        let mut data =
+            snapshot::capture(&mut interp, self.kind, runtime.wasm_sha256(), info, policy)?;
+        data.stdlib_bytecode_sha256 = runtime.stdlib_bytecode_sha256().unwrap_or_default();
         let bytes = data.encode()?;
         pyworkers::runtime::write_file_atomic(&self.output, &bytes)?;
         let nonzero: usize = data.segments.iter().map(|s| s.1.len()).sum();

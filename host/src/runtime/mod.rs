@@ -218,6 +218,12 @@ impl Runtime {
         bytecode::open(&path).map(std::sync::Arc::new)
     }
 
+    /// SHA-256 of the cached bytecode archive as its stamp recorded it when it was verified (`None` before
+    /// [`ensure_stdlib_bytecode`](Self::ensure_stdlib_bytecode) has built it).
+    pub fn stdlib_bytecode_sha256(&self) -> Option<String> {
+        stamp::Stamp::read(&self.stdlib_bytecode_path()).map(|s| s.sha256)
+    }
+
     /// Compile the standard library to bytecode now, in a fresh interpreter from `module` (Pyodide's module for
     /// `engine`), bypassing the cache. The same inputs always give the same bytes.
     pub fn build_stdlib_bytecode(

@@ -46,6 +46,16 @@ impl Restorer {
                 env!("CARGO_PKG_VERSION")
             );
         }
+        // Modules imported after restore load from the bytecode archive mounted now; the snapshot's memory already
+        // holds code and paths from the one mounted while preparing.
+        let bytecode = runtime.stdlib_bytecode_sha256().unwrap_or_default();
+        if !data.stdlib_bytecode_sha256.is_empty() && data.stdlib_bytecode_sha256 != bytecode {
+            bail!(
+                "snapshot was made with a different standard-library bytecode archive (sha256 {}, this cache has {}): make the snapshot again",
+                data.stdlib_bytecode_sha256,
+                if bytecode.is_empty() { "none" } else { &bytecode }
+            );
+        }
         let start = Instant::now();
         let identity = format!(
             "snapshot {} over {}",
