@@ -212,6 +212,45 @@ impl Interpreter {
         Ok(mem.cstr_lossy(ptr as u32))
     }
 
+    /// Call `module.function()` with no arguments through the C API (no source to compile, so the cheapest call
+    /// into Python there is). An exception is printed to stderr, like an uncaught one.
+    pub fn call_function(&mut self, module: &str, function: &str) -> Result<Outcome> {
+        let (m, f) = (self.alloc_str(module)?, self.alloc_str(function)?);
+        let result = (|| -> wasmtime::Result<bool> {
+            let module = self.call("PyImport_ImportModule", &[m])?;
+            if module == 0 {
+                return Ok(false);
+            }
+            let func = self.call("PyObject_GetAttrString", &[module, f])?;
+            self.call("Py_DecRef", &[module])?;
+            if func == 0 {
+                return Ok(false);
+            }
+            let value = self.call("PyObject_CallNoArgs", &[func])?;
+            self.call("Py_DecRef", &[func])?;
+            if value == 0 {
+                return Ok(false);
+            }
+            self.call("Py_DecRef", &[value])?;
+            Ok(true)
+        })();
+        let outcome = match result {
+            Ok(true) => Outcome::Completed,
+            Ok(false) => {
+                self.call("PyErr_Print", &[])?;
+                Outcome::Raised
+            }
+            Err(e) => match e.downcast_ref::<GuestExit>() {
+                Some(GuestExit(code)) => Outcome::Exited(*code),
+                None => return Err(anyhow::Error::from(e).context("Python crashed")),
+            },
+        };
+        self.store.data_mut().em.vfs.flush();
+        self.free(m)?;
+        self.free(f)?;
+        Ok(outcome)
+    }
+
     /// Run `code` as `__main__` code (`PyRun_SimpleString`): an uncaught exception prints its traceback.
     pub fn run_source(&mut self, code: &str) -> Result<Outcome> {
         let ptr = self.alloc_str(code)?;

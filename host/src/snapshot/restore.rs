@@ -157,7 +157,7 @@ impl Restorer {
     /// Switch `interp` to live entropy and run the guest's `restored()` hook (reseeds `random`, etc.).
     pub fn restored(interp: &mut Interpreter) -> Result<()> {
         interp.host().em.entropy.reseed();
-        match interp.run_source("import _pyworkers.snapshot as s; s.restored()")? {
+        match interp.call_function("_pyworkers.snapshot", "restored")? {
             Outcome::Completed => Ok(()),
             other => bail!("the snapshot's restored() hook failed ({other:?})"),
         }
