@@ -72,7 +72,7 @@ pub(crate) fn ensure(runtime: &Runtime, engine: &Engine) -> Result<PathBuf> {
     cache::create_dir(&runtime.dir)?;
     cache::sweep_partials(&lock, &runtime.dir);
     // Another process may have built it while we waited, or only the stamp may be stale (e.g. after a copy).
-    if verify(&path, &source)? {
+    if stamp::verify_recorded(&path, &source)? {
         return Ok(path);
     }
     let step = Step::spinner("compiling the standard library to bytecode (once)");
@@ -96,20 +96,6 @@ pub(crate) fn open(path: &Path) -> Result<Archive> {
             path.display()
         )
     })
-}
-
-/// Under the lock: whether `path` still holds what its stamp recorded, re-hashing if its metadata changed. An
-/// archive without a stamp from this recipe is deleted: it may be one a crashed process renamed but never stamped.
-fn verify(path: &Path, source: &str) -> Result<bool> {
-    match Stamp::read(path) {
-        Some(recorded) if recorded.source == source => {
-            stamp::verify(path, &recorded.sha256, source)
-        }
-        _ => {
-            stamp::remove(path)?;
-            Ok(false)
-        }
-    }
 }
 
 /// Compile the standard library in a fresh interpreter from `module` (Pyodide's, for `engine`), without the cache.

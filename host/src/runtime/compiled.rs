@@ -112,7 +112,7 @@ pub(crate) fn load_with(
     cache::create_dir(&dir)?;
     cache::sweep_partials(&lock, &dir);
     // Another process may have compiled it while we waited, or the stamp may only be stale (e.g. after a copy).
-    if verify(&path, &source)? {
+    if stamp::verify_recorded(&path, &source)? {
         match deserialize(engine, &path) {
             Ok(module) => return Ok(module),
             Err(e) => {
@@ -129,20 +129,6 @@ pub(crate) fn load_with(
             path.display()
         )
     })
-}
-
-/// Under the lock: whether `path` still holds what its stamp recorded, re-hashing if its metadata changed. An
-/// artifact without a stamp from this recipe is deleted: it may be one a crashed process renamed but never stamped.
-fn verify(path: &Path, source: &str) -> Result<bool> {
-    match Stamp::read(path) {
-        Some(recorded) if recorded.source == source => {
-            stamp::verify(path, &recorded.sha256, source)
-        }
-        _ => {
-            stamp::remove(path)?;
-            Ok(false)
-        }
-    }
 }
 
 /// Compile `wasm` and write the artifact and its stamp to `path`.

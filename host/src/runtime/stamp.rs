@@ -135,3 +135,16 @@ fn fingerprint(file: &Path) -> Result<String> {
         ))
     }
 }
+
+/// Under the cache lock: whether `path` still holds what its stamp recorded for `source`, re-hashing if its metadata
+/// changed. A file without a stamp from this `source` is deleted: it may be one a crashed process renamed into
+/// place but never stamped.
+pub(crate) fn verify_recorded(path: &Path, source: &str) -> Result<bool> {
+    match Stamp::read(path) {
+        Some(recorded) if recorded.source == source => verify(path, &recorded.sha256, source),
+        _ => {
+            remove(path)?;
+            Ok(false)
+        }
+    }
+}
