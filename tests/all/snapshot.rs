@@ -81,23 +81,13 @@ fn restorer() -> Restorer {
     let data = SnapshotData::decode(&std::fs::read(snap).unwrap()).unwrap();
     let mut vfs = pyworkers::vfs::layout::for_runtime(&runtime, &engine).unwrap();
     let info = data.worker.clone().unwrap();
-    let bytes = std::fs::read(worker).unwrap();
-    let mut builder = tar::Builder::new(Vec::new());
-    let mut header = tar::Header::new_ustar();
-    header.set_size(bytes.len() as u64);
-    header.set_mode(0o644);
-    header.set_mtime(0);
-    header.set_cksum();
-    builder
-        .append_data(&mut header, "worker.py", &bytes[..])
+    let worker = pyworkers::snapshot::Worker::load(worker, "main").unwrap();
+    assert_eq!(
+        worker.sha256, info.bundle_sha256,
+        "the same file loads to the same bundle"
+    );
+    vfs.mount(&info.mount, pyworkers::vfs::Fs::Tar(worker.archive), false)
         .unwrap();
-    let archive = pyworkers::tarfs::Archive::open(builder.into_inner().unwrap()).unwrap();
-    vfs.mount(
-        &info.mount,
-        pyworkers::vfs::Fs::Tar(std::sync::Arc::new(archive)),
-        false,
-    )
-    .unwrap();
     Restorer::new(&engine, &runtime, data, vfs).unwrap()
 }
 

@@ -78,7 +78,7 @@ fn snapshot_bench(
     for (name, source) in SNAPSHOT_WORKERS {
         let path = dir.path().join(format!("{name}.py"));
         std::fs::write(&path, source)?;
-        let worker = super::snapshot::load_worker(&path, "main")?;
+        let worker = pyworkers::snapshot::Worker::load(&path, "main")?;
         let vfs_with_worker = || -> Result<pyworkers::vfs::Vfs> {
             let mut vfs = super::run::standard_vfs(runtime, &engine)?;
             vfs.mount(

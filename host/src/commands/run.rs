@@ -179,7 +179,7 @@ fn mount_snapshot_worker(
             info.bundle_sha256
         ),
         (Some(info), Some(path)) => {
-            let w = super::snapshot::load_worker(path, module)?;
+            let w = pyworkers::snapshot::Worker::load(path, module)?;
             if w.sha256 != info.bundle_sha256 {
                 bail!(
                     "worker {} differs from the one this snapshot was made with (bundle sha256 {} here, {} in the snapshot): make the snapshot again",

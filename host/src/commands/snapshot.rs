@@ -1,8 +1,7 @@
 use super::Common;
 use anyhow::{bail, Context, Result};
 use pyworkers::emscripten::EmContext;
-use pyworkers::snapshot::{self, HashSeed, Kind, WorkerInfo};
-use pyworkers::vfs::layout;
+use pyworkers::snapshot::{self, HashSeed, Kind, Worker, WorkerInfo};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -36,54 +35,10 @@ pub struct Snapshot {
     allow_import_time_random: bool,
 }
 
-/// A worker given on the command line: its archive, module name and hash.
-pub struct Worker {
-    pub archive: std::sync::Arc<pyworkers::tarfs::Archive>,
-    pub module: String,
-    pub sha256: String,
-}
-
-/// Load WORKER: a single `.py` file becomes a one-file archive, a directory is packed.
-pub fn load_worker(path: &std::path::Path, module: &str) -> Result<Worker> {
-    use sha2::Digest;
-    let (bytes, module) = if path.is_dir() {
-        (layout::pack_dir(path)?, module.to_string())
-    } else {
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .context("worker path has no file name")?;
-        let Some(stem) = name.strip_suffix(".py") else {
-            bail!(
-                "worker {} is neither a directory nor a .py file",
-                path.display()
-            )
-        };
-        let source =
-            std::fs::read(path).with_context(|| format!("reading worker {}", path.display()))?;
-        let mut builder = tar::Builder::new(Vec::new());
-        let mut header = tar::Header::new_ustar();
-        header.set_size(source.len() as u64);
-        header.set_mode(0o644);
-        header.set_mtime(0);
-        header.set_cksum();
-        builder.append_data(&mut header, name, &source[..])?;
-        (builder.into_inner()?, stem.to_string())
-    };
-    let sha256 = hex::encode(sha2::Sha256::digest(&bytes));
-    let archive = pyworkers::tarfs::Archive::open(bytes)
-        .map_err(|e| anyhow::anyhow!("worker archive: {e:?}"))?;
-    Ok(Worker {
-        archive: std::sync::Arc::new(archive),
-        module,
-        sha256,
-    })
-}
-
 impl Snapshot {
     pub fn execute(self) -> Result<i32> {
         let worker = match (self.kind, &self.worker) {
-            (Kind::Dedicated, Some(path)) => Some(load_worker(path, &self.module)?),
+            (Kind::Dedicated, Some(path)) => Some(Worker::load(path, &self.module)?),
             (Kind::Dedicated, None) => {
                 bail!("a dedicated snapshot needs a WORKER (.py file or directory)")
             }

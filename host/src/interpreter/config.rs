@@ -49,14 +49,7 @@ pub(super) fn initialize(interp: &mut Interpreter, options: &BootOptions) -> Res
 fn config_error(interp: &mut Interpreter, config: i32) -> Result<String> {
     let slot = interp.call("malloc", &[4])?;
     let msg = if interp.call("PyInitConfig_GetError", &[config, slot])? != 0 {
-        let memory = interp
-            .store
-            .data()
-            .em
-            .exports
-            .as_ref()
-            .map(|e| e.memory)
-            .context("no memory")?;
+        let memory = interp.memory()?;
         let mut word = [0u8; 4];
         memory.read(&interp.store, slot as usize, &mut word)?;
         interp.read_str(i32::from_le_bytes(word))?
@@ -99,14 +92,7 @@ fn set_str_list(interp: &mut Interpreter, config: i32, name: &str, items: &[Stri
         .map(|s| interp.alloc_str(s))
         .collect::<Result<Vec<_>>>()?;
     let array = interp.call("malloc", &[4 * ptrs.len().max(1) as i32])?;
-    let memory = interp
-        .store
-        .data()
-        .em
-        .exports
-        .as_ref()
-        .map(|e| e.memory)
-        .context("no memory")?;
+    let memory = interp.memory()?;
     let bytes: Vec<u8> = ptrs.iter().flat_map(|p| p.to_le_bytes()).collect();
     memory.write(&mut interp.store, array as usize, &bytes)?;
     let rc = interp.call(

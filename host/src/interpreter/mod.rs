@@ -139,6 +139,17 @@ impl Interpreter {
         }
     }
 
+    /// The guest's linear memory.
+    pub fn memory(&self) -> Result<wasmtime::Memory> {
+        self.store
+            .data()
+            .em
+            .exports
+            .as_ref()
+            .map(|e| e.memory)
+            .context("the instance has no memory export")
+    }
+
     /// The function-table slot of the call trampoline.
     pub fn trampoline_index(&self) -> u32 {
         self.trampoline_index
@@ -180,14 +191,7 @@ impl Interpreter {
         if ptr == 0 {
             bail!("guest out of memory");
         }
-        let memory = self
-            .store
-            .data()
-            .em
-            .exports
-            .as_ref()
-            .map(|e| e.memory)
-            .context("no memory")?;
+        let memory = self.memory()?;
         memory.write(&mut self.store, ptr as usize, s.as_bytes())?;
         memory.write(&mut self.store, ptr as usize + s.len(), &[0])?;
         Ok(ptr)
@@ -200,14 +204,7 @@ impl Interpreter {
 
     /// A NUL-terminated string in guest memory.
     pub(crate) fn read_str(&mut self, ptr: i32) -> Result<String> {
-        let memory = self
-            .store
-            .data()
-            .em
-            .exports
-            .as_ref()
-            .map(|e| e.memory)
-            .context("no memory")?;
+        let memory = self.memory()?;
         let mem = emscripten::GuestMemory::new(memory.data_mut(&mut self.store));
         Ok(mem.cstr_lossy(ptr as u32))
     }

@@ -13,6 +13,7 @@
 pub mod format;
 mod restore;
 pub mod transform;
+mod worker;
 
 /// Cap'n Proto code generated from `schema/snapshot.capnp`.
 #[allow(missing_docs, clippy::all, dead_code)]
@@ -22,10 +23,11 @@ pub(crate) mod snapshot_capnp {
 
 pub use format::{HashSeed, SnapshotData, WorkerInfo};
 pub use restore::Restorer;
+pub use worker::Worker;
 
 use crate::emscripten::EmContext;
 use crate::interpreter::{BootOptions, Interpreter, Outcome};
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use transform::{GlobalValue, GLOBAL_EXPORT_PREFIX};
 use wasmtime::Val;
 
@@ -108,6 +110,7 @@ pub fn capture(
 ) -> Result<SnapshotData> {
     let instance = *interp.instance();
     let trampoline_index = interp.trampoline_index();
+    let memory = interp.memory()?;
     let store = interp.store_mut();
     let mut globals = Vec::new();
     while let Some(global) = instance.get_global(
@@ -125,13 +128,6 @@ pub fn capture(
     if globals.is_empty() {
         bail!("the module is not instrumented: it exports no `{GLOBAL_EXPORT_PREFIX}*` globals");
     }
-    let memory = store
-        .data()
-        .em
-        .exports
-        .as_ref()
-        .map(|e| e.memory)
-        .context("no memory")?;
     let bytes = memory.data(&*store);
     let memory_pages = (bytes.len() / 65536) as u32;
     let segments = transform::nonzero_segments(bytes, SEGMENT_GAP)
