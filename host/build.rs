@@ -1,14 +1,8 @@
-//! Generate the Cap'n Proto code for `schema/`, and pack the runtime's own Python (`python/`) into a tar archive that the binary embeds and mounts as a tarfs.
+//! Pack the runtime's own Python (`python/`) into a tar archive that the binary embeds and mounts as a tarfs.
 
 use std::path::Path;
 
 fn main() {
-    capnpc::CompilerCommand::new()
-        .src_prefix("schema")
-        .file("schema/snapshot.capnp")
-        .default_parent_module(vec!["snapshot".into()])
-        .run()
-        .expect("compiling schema/snapshot.capnp: install the Cap'n Proto compiler (Debian package `capnproto`)");
     let src = Path::new("python");
     println!("cargo:rerun-if-changed=python");
     let out = Path::new(&std::env::var("OUT_DIR").unwrap()).join("pyworkers_lib.tar");

@@ -3,6 +3,7 @@
 mod bytecode;
 mod cli;
 mod entropy;
+mod schema;
 mod snapshot;
 mod support;
 mod tarfs;

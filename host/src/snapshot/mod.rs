@@ -15,11 +15,11 @@ mod restore;
 pub mod transform;
 mod worker;
 
-/// Cap'n Proto code generated from `schema/snapshot.capnp`.
-#[allow(missing_docs, clippy::all, dead_code)]
-pub(crate) mod snapshot_capnp {
-    include!(concat!(env!("OUT_DIR"), "/snapshot_capnp.rs"));
-}
+/// Cap'n Proto code generated from `schema/snapshot.capnp` by `capnpc`, checked in so that building needs no
+/// `capnp` compiler; the test `schema::generated_code_is_current` regenerates it and fails on any difference.
+#[allow(missing_docs, clippy::all, dead_code, unused_parens)]
+#[rustfmt::skip]
+pub(crate) mod snapshot_capnp;
 
 pub use format::{HashSeed, SnapshotData, WorkerInfo};
 pub use restore::Restorer;
