@@ -74,9 +74,7 @@ fn setup_builds_an_archive_holding_the_whole_zip_and_its_bytecode() {
 #[test]
 fn building_again_gives_identical_bytes() {
     let runtime = Runtime::ensure(home()).unwrap();
-    let engine = pyworkers::interpreter::engine().unwrap();
-    let module = runtime.load_module(&engine).unwrap();
-    let built = runtime.build_stdlib_bytecode(&engine, &module).unwrap();
+    let built = pyworkers::stdlib::build(crate::support::pyodide()).unwrap();
     assert!(built.compiled > 500, "{} compiled", built.compiled);
     assert!(
         built.skipped.is_empty(),
@@ -180,13 +178,15 @@ fn a_damaged_archive_is_rebuilt() {
     }
     let original = std::fs::read(&archive).unwrap();
     let runtime = Runtime::ensure(tmp.path()).unwrap();
-    let engine = pyworkers::interpreter::engine().unwrap();
+    let engine = crate::support::pyodide().engine().clone();
+    let pyodide = pyworkers::interpreter::Pyodide::load(&runtime, &engine).unwrap();
+    let build = || pyworkers::stdlib::build(&pyodide);
 
     // A copy is re-hashed (its stamp describes another file) and kept.
-    let path = runtime.ensure_stdlib_bytecode(&engine).unwrap();
+    let path = runtime.ensure_stdlib_bytecode(build).unwrap();
     assert_eq!(path, runtime.stdlib_bytecode_path());
     let inode = std::fs::metadata(&path).unwrap().ino();
-    assert_eq!(runtime.ensure_stdlib_bytecode(&engine).unwrap(), path);
+    assert_eq!(runtime.ensure_stdlib_bytecode(build).unwrap(), path);
     assert_eq!(
         std::fs::metadata(&path).unwrap().ino(),
         inode,
@@ -195,7 +195,7 @@ fn a_damaged_archive_is_rebuilt() {
 
     // One flipped byte in the middle: detected, and replaced by a fresh build with the original bytes.
     flip_byte(&path, original.len() as u64 / 2);
-    let path = runtime.ensure_stdlib_bytecode(&engine).unwrap();
+    let path = runtime.ensure_stdlib_bytecode(build).unwrap();
     assert_ne!(
         std::fs::metadata(&path).unwrap().ino(),
         inode,
@@ -205,14 +205,14 @@ fn a_damaged_archive_is_rebuilt() {
         std::fs::read(&path).unwrap() == original,
         "the rebuilt archive differs"
     );
-    runtime.stdlib_bytecode(&engine).unwrap();
+    pyworkers::stdlib::bytecode(&pyodide).unwrap();
 
     // An archive without a stamp (as after a crash between writing and stamping it) is never trusted: rebuilt.
     std::fs::write(&path, b"not a tar archive").unwrap();
     let mut stamp = path.clone().into_os_string();
     stamp.push(".stamp");
     std::fs::remove_file(&stamp).unwrap();
-    let path = runtime.ensure_stdlib_bytecode(&engine).unwrap();
+    let path = runtime.ensure_stdlib_bytecode(build).unwrap();
     assert!(
         std::fs::read(&path).unwrap() == original,
         "an unstamped archive was trusted"

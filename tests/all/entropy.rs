@@ -134,44 +134,23 @@ fn wit_host_trait() {
 
 // --- In the guest ---------------------------------------------------------------------------------------------
 
-struct Pyodide {
-    engine: wasmtime::Engine,
-    module: wasmtime::Module,
-    trampoline: wasmtime::Module,
-    stdlib: Arc<[u8]>,
-}
-
-fn pyodide() -> &'static Pyodide {
-    static PYODIDE: OnceLock<Pyodide> = OnceLock::new();
-    PYODIDE.get_or_init(|| {
-        let runtime = pyworkers::runtime::Runtime::ensure(crate::support::home()).unwrap();
-        let engine = pyworkers::interpreter::engine().unwrap();
-        let module = runtime.load_module(&engine).unwrap();
-        let trampoline = pyworkers::emscripten::trampoline::compile(&engine).unwrap();
-        let stdlib = std::fs::read(runtime.stdlib_zip_path()).unwrap().into();
-        Pyodide {
-            engine,
-            module,
-            trampoline,
-            stdlib,
-        }
-    })
+fn stdlib() -> Arc<[u8]> {
+    static STDLIB: OnceLock<Arc<[u8]>> = OnceLock::new();
+    STDLIB
+        .get_or_init(|| {
+            std::fs::read(crate::support::pyodide().runtime().stdlib_zip_path())
+                .unwrap()
+                .into()
+        })
+        .clone()
 }
 
 /// An interpreter whose every random byte, from CPython's start-up on, comes from `entropy`.
 fn boot(entropy: Entropy) -> Interpreter {
-    let p = pyodide();
-    let vfs = pyworkers::vfs::layout::standard(p.stdlib.clone(), None).unwrap();
+    let vfs = pyworkers::vfs::layout::standard(stdlib(), None).unwrap();
     let mut em = EmContext::new(vfs);
     em.entropy = entropy;
-    Interpreter::boot(
-        &p.engine,
-        &p.module,
-        &p.trampoline,
-        em,
-        &BootOptions::default(),
-    )
-    .unwrap()
+    Interpreter::boot(crate::support::pyodide(), em, &BootOptions::default()).unwrap()
 }
 
 /// Run `code`; returns how it ended and what it printed to stdout and stderr.

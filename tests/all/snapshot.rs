@@ -1,6 +1,6 @@
 //! Memory snapshots: capture, restore, independence, entropy, validation, reproducibility.
 
-use crate::support::{home, pyworkers};
+use crate::support::pyworkers;
 use pyworkers::interpreter::Interpreter;
 use pyworkers::snapshot::{Restorer, SnapshotData};
 use pyworkers::vfs::Output;
@@ -76,10 +76,9 @@ fn import_time_state_survives_restore() {
 /// An in-process restorer for the fixture snapshot, capturing stdout.
 fn restorer() -> Restorer {
     let (_, worker, snap) = fixture();
-    let runtime = pyworkers::runtime::Runtime::ensure(home()).unwrap();
-    let engine = pyworkers::interpreter::engine().unwrap();
+    let pyodide = crate::support::pyodide();
     let data = SnapshotData::decode(&std::fs::read(snap).unwrap()).unwrap();
-    let mut vfs = pyworkers::vfs::layout::for_runtime(&runtime, &engine).unwrap();
+    let mut vfs = pyworkers::stdlib::vfs(pyodide).unwrap();
     let info = data.worker.clone().unwrap();
     let worker = pyworkers::snapshot::Worker::load(worker, "main").unwrap();
     assert_eq!(
@@ -88,7 +87,7 @@ fn restorer() -> Restorer {
     );
     vfs.mount(&info.mount, pyworkers::vfs::Fs::Tar(worker.archive), false)
         .unwrap();
-    Restorer::new(&engine, &runtime, data, vfs).unwrap()
+    Restorer::new(pyodide, data, vfs).unwrap()
 }
 
 fn instance(r: &Restorer) -> Interpreter {

@@ -55,3 +55,14 @@ pub fn run_code(code: &str) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// Pyodide loaded once per test process from the shared cache, with room for many live instances (tests run in
+/// parallel threads).
+pub fn pyodide() -> &'static std::sync::Arc<pyworkers::interpreter::Pyodide> {
+    static PYODIDE: OnceLock<std::sync::Arc<pyworkers::interpreter::Pyodide>> = OnceLock::new();
+    PYODIDE.get_or_init(|| {
+        let runtime = pyworkers::runtime::Runtime::ensure(home()).unwrap();
+        let engine = pyworkers::interpreter::engine(64).unwrap();
+        std::sync::Arc::new(pyworkers::interpreter::Pyodide::load(&runtime, &engine).unwrap())
+    })
+}

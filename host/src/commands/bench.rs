@@ -70,9 +70,9 @@ fn snapshot_bench(
     instances: usize,
 ) -> Result<Vec<(String, String)>> {
     use pyworkers::snapshot::{self, HashSeed, Kind, Restorer, WorkerInfo};
-    let engine = pyworkers::interpreter::engine()?;
-    let module = runtime.load_module(&engine)?;
-    let trampoline = pyworkers::emscripten::trampoline::compile(&engine)?;
+    // The instances kept alive, plus the ones that prepare and boot.
+    let engine = pyworkers::interpreter::engine(instances as u32 + 2)?;
+    let pyodide = std::sync::Arc::new(pyworkers::interpreter::Pyodide::load(runtime, &engine)?);
     let mut rows = Vec::new();
     let dir = tempfile::tempdir()?;
     for (name, source) in SNAPSHOT_WORKERS {
@@ -80,19 +80,19 @@ fn snapshot_bench(
         std::fs::write(&path, source)?;
         let worker = pyworkers::snapshot::Worker::load(&path, "main")?;
         let vfs_with_worker = || -> Result<pyworkers::vfs::Vfs> {
-            let mut vfs = super::run::standard_vfs(runtime, &engine)?;
+            let mut vfs = pyworkers::stdlib::vfs(&pyodide)?;
             vfs.mount(
                 snapshot::WORKER_ROOT,
                 pyworkers::vfs::Fs::Tar(worker.archive.clone()),
                 false,
             )
-            .map_err(|e| anyhow::anyhow!("errno {}", e.0))?;
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             Ok(vfs)
         };
         let t = Instant::now();
         let mut em = EmContext::new(vfs_with_worker()?);
         em.environ = super::run::guest_environment(&[])?;
-        let mut interp = snapshot::boot_for_prepare(&engine, &module, &trampoline, em, 1)?;
+        let mut interp = snapshot::boot_for_prepare(&pyodide, em, 1)?;
         snapshot::prepare(&mut interp, Kind::Dedicated, Some(name), true)?;
         let info = WorkerInfo {
             bundle_sha256: worker.sha256.clone(),
@@ -124,9 +124,9 @@ fn snapshot_bench(
             ),
         ));
         let t = Instant::now();
-        let restorer = Restorer::new(&engine, runtime, data, vfs_with_worker()?)?;
+        let restorer = Restorer::new(&pyodide, data, vfs_with_worker()?)?;
         rows.push((
-            format!("[{name}] pre-initialised module ready (compile or cache load)"),
+            format!("[{name}] state module ready (build or cache load)"),
             ms(t.elapsed()),
         ));
 
@@ -165,8 +165,7 @@ fn snapshot_bench(
             let t = Instant::now();
             let mut em = EmContext::new(vfs_with_worker()?);
             em.environ = super::run::guest_environment(&[])?;
-            let mut i =
-                Interpreter::boot(&engine, &module, &trampoline, em, &BootOptions::default())?;
+            let mut i = Interpreter::boot(&pyodide, em, &BootOptions::default())?;
             i.run_source(&format!("import sys; sys.path.insert(0, '/app'); {call}"))?;
             boots.push(t.elapsed());
         }
@@ -234,32 +233,30 @@ impl Bench {
             let tmp = tempfile::tempdir()?;
             let start = Instant::now();
             let rt = pyworkers::runtime::Runtime::ensure(tmp.path())?;
-            rt.load_module(&pyworkers::interpreter::engine()?)?;
+            pyworkers::interpreter::Pyodide::load(&rt, &pyworkers::interpreter::engine(1)?)?;
             rows.push((
                 "first run: npm download + EH conversion + compile".into(),
                 ms(start.elapsed()),
             ));
         }
         let runtime = pyworkers::runtime::Runtime::ensure(&self.common.home())?;
-        let engine = pyworkers::interpreter::engine()?;
+        let engine = pyworkers::interpreter::engine(2)?;
         let mut loads = Vec::new();
         for _ in 0..n {
             let t = Instant::now();
-            runtime.load_module(&engine)?;
+            pyworkers::interpreter::Pyodide::load(&runtime, &engine)?;
             loads.push(t.elapsed());
         }
         rows.push((
-            "cached compiled module load (median)".into(),
+            "cached compiled modules load: code + initial state + trampoline, linked (median)".into(),
             ms(median(loads)),
         ));
 
-        let module = runtime.load_module(&engine)?;
-        let trampoline = pyworkers::emscripten::trampoline::compile(&engine)?;
+        let pyodide = pyworkers::interpreter::Pyodide::load(&runtime, &engine)?;
         // Once, like setup does (the cached archive is what runs use; this build only times the recipe).
         let t = Instant::now();
-        let (compiled, size) = runtime
-            .build_stdlib_bytecode(&engine, &module)
-            .map(|b| (b.compiled, b.tar.len()))?;
+        let (compiled, size) =
+            pyworkers::stdlib::build(&pyodide).map(|b| (b.compiled, b.tar.len()))?;
         rows.push((
             format!(
                 "compile the standard library to bytecode (one-time, at setup; {compiled} modules, {:.1} MiB archive)",
@@ -278,20 +275,15 @@ impl Bench {
             for _ in 0..n {
                 let t = Instant::now();
                 let archive = if bytecode {
-                    Some(runtime.stdlib_bytecode(&engine)?)
+                    Some(pyworkers::stdlib::bytecode(&pyodide)?)
                 } else {
                     None
                 };
-                let vfs = pyworkers::vfs::layout::for_runtime_with(&runtime, archive)?;
+                let vfs = pyworkers::stdlib::vfs_with(&pyodide, archive)?;
                 reads.push(t.elapsed());
                 let t = Instant::now();
-                let mut interp = Interpreter::boot(
-                    &engine,
-                    &module,
-                    &trampoline,
-                    EmContext::new(vfs),
-                    &BootOptions::default(),
-                )?;
+                let mut interp =
+                    Interpreter::boot(&pyodide, EmContext::new(vfs), &BootOptions::default())?;
                 boots.push(t.elapsed());
                 let t = Instant::now();
                 let outcome = interp.run_source("import json, re, datetime")?;

@@ -1,7 +1,7 @@
 use super::Common;
 use anyhow::{bail, Context, Result};
 use pyworkers::emscripten::EmContext;
-use pyworkers::interpreter::{BootOptions, Interpreter};
+use pyworkers::interpreter::{BootOptions, Interpreter, Pyodide};
 use pyworkers::snapshot::{Restorer, SnapshotData};
 use pyworkers::vfs::layout::{self, MountSpec};
 use pyworkers::vfs::{Fs, Input};
@@ -75,9 +75,16 @@ impl Run {
             }
         };
 
+        let start = Instant::now();
         let runtime = pyworkers::runtime::Runtime::ensure(&self.common.home())?;
-        let engine = pyworkers::interpreter::engine()?;
-        let mut vfs = standard_vfs(&runtime, &engine)?;
+        // One instance: the pool reserves address space for exactly one.
+        let engine = pyworkers::interpreter::engine(1)?;
+        let pyodide = Arc::new(Pyodide::load(&runtime, &engine)?);
+        let loaded = start.elapsed();
+        let mut vfs = pyworkers::stdlib::vfs(&pyodide)?;
+        if self.timings {
+            eprintln!("modules loaded in {loaded:.1?}, file system ready in {:.1?}", start.elapsed() - loaded);
+        }
         for spec in &self.mounts {
             spec.apply(&mut vfs)
                 .with_context(|| format!("--mount {}:{}", spec.source.display(), spec.guest))?;
@@ -87,15 +94,12 @@ impl Run {
                 .with_context(|| format!("can't open file '{}'", host.display()))?
                 .into();
             vfs.mount(guest, Fs::Blob(bytes), false)
-                .map_err(|e| anyhow::anyhow!("mounting the script: errno {}", e.0))?;
+                .map_err(|e| anyhow::anyhow!("mounting the script: {e:?}"))?;
         }
         let environ = guest_environment(&self.env)?;
 
-        let start = Instant::now();
         let mut interp = match &self.snapshot {
             None => {
-                let module = runtime.load_module(&engine)?;
-                let trampoline = pyworkers::emscripten::trampoline::compile(&engine)?;
                 vfs.stdin = Input::Inherit;
                 let mut em = EmContext::new(vfs);
                 em.environ = environ;
@@ -104,18 +108,15 @@ impl Run {
                     hash_seed: self.hash_seed,
                     ..BootOptions::default()
                 };
-                Interpreter::boot(&engine, &module, &trampoline, em, &options)?
+                Interpreter::boot(&pyodide, em, &options)?
             }
             Some(file) => {
                 if self.hash_seed.is_some() {
                     bail!("--hash-seed cannot change a snapshot's hash seed: it was fixed when the snapshot was made");
                 }
-                let bytes = std::fs::read(file)
-                    .with_context(|| format!("reading snapshot {}", file.display()))?;
-                let data = SnapshotData::decode(&bytes)
-                    .with_context(|| format!("snapshot {}", file.display()))?;
+                let data = pyworkers::snapshot::read(&runtime, file)?;
                 mount_snapshot_worker(&mut vfs, &data, self.worker.as_deref(), &self.module)?;
-                let restorer = Restorer::new(&engine, &runtime, data, vfs)?;
+                let restorer = Restorer::new(&pyodide, data, vfs)?;
                 let loaded = start.elapsed();
                 let t = Instant::now();
                 let mut interp = restorer.instantiate(|em| {
@@ -154,15 +155,6 @@ impl Run {
     }
 }
 
-/// The standard file-system layout over `runtime`'s standard library and its bytecode (built with `engine` if
-/// missing).
-pub fn standard_vfs(
-    runtime: &pyworkers::runtime::Runtime,
-    engine: &wasmtime::Engine,
-) -> Result<pyworkers::vfs::Vfs> {
-    layout::for_runtime(runtime, engine)
-}
-
 /// Mount the worker a dedicated snapshot was made with, refusing a different one.
 fn mount_snapshot_worker(
     vfs: &mut pyworkers::vfs::Vfs,
@@ -189,7 +181,7 @@ fn mount_snapshot_worker(
                 );
             }
             vfs.mount(&info.mount, Fs::Tar(w.archive), false)
-                .map_err(|e| anyhow::anyhow!("mounting the worker: errno {}", e.0))
+                .map_err(|e| anyhow::anyhow!("mounting the worker: {e:?}"))
         }
     }
 }

@@ -12,9 +12,9 @@ impl Setup {
     pub fn execute(self) -> anyhow::Result<i32> {
         let start = Instant::now();
         let runtime = pyworkers::runtime::Runtime::ensure(&self.common.home())?;
-        let engine = pyworkers::interpreter::engine()?;
-        runtime.load_module(&engine)?;
-        runtime.ensure_stdlib_bytecode(&engine)?;
+        let engine = pyworkers::interpreter::engine(1)?;
+        let pyodide = pyworkers::interpreter::Pyodide::load(&runtime, &engine)?;
+        pyworkers::stdlib::bytecode(&pyodide)?;
         eprintln!(
             "pyworkers is ready in {} ({:.1?})",
             runtime.home().display(),

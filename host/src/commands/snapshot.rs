@@ -49,15 +49,15 @@ impl Snapshot {
         };
         let total = Instant::now();
         let runtime = pyworkers::runtime::Runtime::ensure(&self.common.home())?;
-        let engine = pyworkers::interpreter::engine()?;
-        let module = runtime.load_module(&engine)?;
-        let trampoline = pyworkers::emscripten::trampoline::compile(&engine)?;
+        // Two live instances at most: the one prepared, and the one that checks the snapshot restores.
+        let engine = pyworkers::interpreter::engine(2)?;
+        let pyodide = std::sync::Arc::new(pyworkers::interpreter::Pyodide::load(&runtime, &engine)?);
         let archive = worker.as_ref().map(|w| w.archive.clone());
         let vfs_for = |archive: &Option<std::sync::Arc<pyworkers::tarfs::Archive>>| -> Result<pyworkers::vfs::Vfs> {
-            let mut vfs = super::run::standard_vfs(&runtime, &engine)?;
+            let mut vfs = pyworkers::stdlib::vfs(&pyodide)?;
             if let Some(a) = archive {
                 vfs.mount(snapshot::WORKER_ROOT, pyworkers::vfs::Fs::Tar(a.clone()), false)
-                    .map_err(|e| anyhow::anyhow!("mounting the worker: errno {}", e.0))?;
+                    .map_err(|e| anyhow::anyhow!("mounting the worker: {e:?}"))?;
             }
             Ok(vfs)
         };
@@ -77,7 +77,7 @@ impl Snapshot {
             }
         };
         let prepare = Instant::now();
-        let mut interp = snapshot::boot_for_prepare(&engine, &module, &trampoline, em, seed)?;
+        let mut interp = snapshot::boot_for_prepare(&pyodide, em, seed)?;
         snapshot::prepare(
             &mut interp,
             self.kind,
@@ -88,8 +88,11 @@ impl Snapshot {
         let mut data =
             snapshot::capture(&mut interp, self.kind, runtime.wasm_sha256(), info, policy)?;
         data.stdlib_bytecode_sha256 = runtime.stdlib_bytecode_sha256().unwrap_or_default();
+        drop(interp);
         let bytes = data.encode()?;
         pyworkers::runtime::write_file_atomic(&self.output, &bytes)?;
+        // Name the state by the file's checksum, as a later `run --snapshot` of this file will.
+        data.file_sha256 = snapshot::SnapshotData::file_checksum(&bytes).unwrap_or_default();
         let nonzero: usize = data.segments.iter().map(|s| s.1.len()).sum();
         eprintln!(
             "wrote {} ({} snapshot): {:.1} MiB file, {:.1} MiB non-zero of {:.1} MiB memory; prepared in {:.0?}",
@@ -100,11 +103,14 @@ impl Snapshot {
             data.memory_pages as f64 / 16.0,
             prepared,
         );
-        // Compile the pre-initialised module now, so the first restore is fast.
-        let restorer = snapshot::Restorer::new(&engine, &runtime, data, vfs_for(&archive)?)
+        // Build the state module now, so the first restore is fast, and check an instance comes up from it.
+        let restorer = snapshot::Restorer::new(&pyodide, data, vfs_for(&archive)?)
+            .context("checking the new snapshot restores")?;
+        restorer
+            .instantiate(|_| {})
             .context("checking the new snapshot restores")?;
         eprintln!(
-            "compiled the pre-initialised module in {:.1?}; total {:.1?}",
+            "built the state module in {:.1?}; total {:.1?}",
             restorer.module_load,
             total.elapsed()
         );

@@ -102,7 +102,7 @@ const ENV: &str = "env";
 const WASI: &str = "wasi_snapshot_preview1";
 
 /// Define every function import of `module` in `linker`: the ones Pyodide's CPython uses are implemented, the rest
-/// fail cleanly. Globals (`GOT.func.*`) are per store; see [`define_got`].
+/// fail cleanly. Memory and globals come from a state module (`runtime::split`), not from here.
 pub fn add_to_linker<T: EmscriptenView>(linker: &mut Linker<T>, module: &Module) -> Result<()> {
     // Fallbacks first, real implementations after: the later definition of a name shadows the earlier.
     linker.allow_shadowing(true);
@@ -117,22 +117,6 @@ pub fn add_to_linker<T: EmscriptenView>(linker: &mut Linker<T>, module: &Module)
     process::add_to_linker(linker)?;
     trampoline::add_fallback(linker)?;
     linker.allow_shadowing(false);
-    Ok(())
-}
-
-/// Define the `GOT.func.*` globals in `linker` for `store`: function addresses of JS-library functions that have
-/// no wasm body (GL, console). Zero means "absent", which is what they are here.
-pub fn define_got<T>(
-    linker: &mut Linker<T>,
-    store: &mut wasmtime::Store<T>,
-    module: &Module,
-) -> Result<()> {
-    for import in module.imports() {
-        if let wasmtime::ExternType::Global(ty) = import.ty() {
-            let global = wasmtime::Global::new(&mut *store, ty, wasmtime::Val::I32(0))?;
-            linker.define(&mut *store, import.module(), import.name(), global)?;
-        }
-    }
     Ok(())
 }
 

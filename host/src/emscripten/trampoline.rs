@@ -7,15 +7,10 @@
 
 use super::EmscriptenView;
 use wasmtime::{error::Context as _, Result};
-use wasmtime::{AsContextMut, Engine, Instance, Linker, Module, Ref, Val};
+use wasmtime::{AsContextMut, Instance, Linker, Module, Ref, Val};
 
-/// The trampoline's WebAssembly text.
+/// The trampoline's WebAssembly text (compiled once into the compiled-module cache by `interpreter::Pyodide`).
 pub const WAT: &str = include_str!("trampoline.wat");
-
-/// Compile the trampoline module (cheap: one small function).
-pub fn compile(engine: &Engine) -> Result<Module> {
-    Module::new(engine, WAT).context("compiling the call trampoline")
-}
 
 /// Instantiate the trampoline over `main`'s table, append it to the table and point CPython at it. Returns the
 /// table index used, which a snapshot must recreate at the same place.
@@ -31,10 +26,8 @@ pub fn install<T: 'static>(
     let memory = main
         .get_memory(&mut store, "memory")
         .context("no memory export")?;
-    let mut linker = Linker::new(store.engine());
-    linker.define(&mut store, "env", "memory", memory)?;
-    linker.define(&mut store, "env", "__indirect_function_table", table)?;
-    let tramp = linker.instantiate(&mut store, trampoline)?;
+    // Imports in the order `trampoline.wat` declares them: memory, then the table.
+    let tramp = Instance::new(&mut store, trampoline, &[memory.into(), table.into()])?;
     let func = tramp
         .get_func(&mut store, "trampoline_call")
         .context("trampoline has no export")?;

@@ -1,16 +1,18 @@
 //! Boot Pyodide's CPython inside a wasmtime instance and run Python in it — without Pyodide's JavaScript.
 //!
-//! Boot = instantiate with the [`emscripten`](crate::emscripten) imports, install the call trampoline, run the
-//! module's constructors, then configure and initialise CPython through the 3.14 `PyInitConfig_*` API (no struct
-//! offsets needed).
+//! Boot = instantiate Pyodide's initial state with its code linked to it ([`Pyodide`]), install the call
+//! trampoline, run the module's constructors, then configure and initialise CPython through the 3.14
+//! `PyInitConfig_*` API (no struct offsets needed). A snapshot's instance skips the last two steps.
 
 mod config;
+mod pyodide;
 
 pub use config::BootOptions;
+pub use pyodide::Pyodide;
 
-use crate::emscripten::{self, EmContext, EmscriptenView, GuestExit};
+use crate::emscripten::{EmContext, EmscriptenView, GuestExit};
 use anyhow::{bail, Context, Result};
-use wasmtime::{Engine, Instance, Linker, Module, Store, Val};
+use wasmtime::{Engine, Instance, Store, Val};
 
 /// The data of a store running Pyodide.
 pub struct Host {
@@ -24,32 +26,39 @@ impl EmscriptenView for Host {
     }
 }
 
-/// Most instances alive at once in one process (pooling-allocator slots).
-pub const MAX_INSTANCES: u32 = 256;
-
 /// Largest linear memory one instance may grow to.
 pub const MAX_MEMORY_BYTES: u64 = 2 << 30;
 
-/// The wasmtime configuration Pyodide needs: exnref exceptions (after the EH conversion), and GC types so the call
-/// trampoline can `ref.test` a callee's signature. Instances come from the pooling allocator with copy-on-write
-/// memory images, which is what makes restoring a snapshot cost microseconds.
-pub fn engine_config() -> wasmtime::Config {
+/// An epoch deadline far enough away to mean "none" (the engine counts epochs for `serve`'s request deadlines;
+/// adding this to any epoch a process reaches cannot overflow).
+pub const NO_DEADLINE: u64 = u64::MAX / 2;
+
+/// The wasmtime configuration Pyodide needs, for at most `instances` live at once: exnref exceptions (after the EH
+/// conversion), GC types so the call trampoline can `ref.test` a callee's signature, and epoch interruption for
+/// deadlines. Instances come from the pooling allocator with copy-on-write memory images, which is what makes
+/// restoring a snapshot cost microseconds; the pool reserves address space per slot (several GiB each), so it is
+/// sized to what the command needs — `run` needs one. The pool's size is not part of the compiled code's
+/// compatibility, so every size shares one compiled module.
+pub fn engine_config(instances: u32) -> wasmtime::Config {
+    let instances = instances.max(1);
     let mut config = wasmtime::Config::new();
     config.wasm_exceptions(true);
     config.wasm_reference_types(true);
     config.wasm_function_references(true);
     config.wasm_gc(true);
+    config.epoch_interruption(true);
     let mut pool = wasmtime::PoolingAllocationConfig::new();
-    // Each Pyodide instance is two core instances (CPython + the call trampoline) with three tables (one funcref,
-    // two externref for the JS bridge) and one memory.
-    pool.total_core_instances(2 * MAX_INSTANCES);
-    pool.total_memories(MAX_INSTANCES);
-    pool.total_tables(3 * MAX_INSTANCES);
+    // Each Pyodide instance is three core instances (its state, its code, the call trampoline) with three tables
+    // (one funcref, two externref for the JS bridge) and two memory slots: the state's linear memory and the
+    // store's GC heap, which the pool also backs with a memory slot.
+    pool.total_core_instances(3 * instances);
+    pool.total_memories(2 * instances);
+    pool.total_tables(3 * instances);
     pool.max_tables_per_module(3);
     pool.table_elements(16 * 1024);
     pool.max_memory_size(MAX_MEMORY_BYTES as usize);
     pool.max_core_instance_size(4 << 20);
-    pool.total_gc_heaps(MAX_INSTANCES);
+    pool.total_gc_heaps(instances);
     config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
     config.memory_init_cow(true);
     // A snapshot's memory is ~30 MiB of which a third is non-zero: allow a copy-on-write image of that size even
@@ -58,15 +67,16 @@ pub fn engine_config() -> wasmtime::Config {
     config
 }
 
-/// A wasmtime engine configured for Pyodide.
-pub fn engine() -> Result<Engine> {
-    Ok(Engine::new(&engine_config())?)
+/// A wasmtime engine configured for Pyodide, with room for `instances` live at once.
+pub fn engine(instances: u32) -> Result<Engine> {
+    Ok(Engine::new(&engine_config(instances))?)
 }
 
 /// A running CPython.
 pub struct Interpreter {
     store: Store<Host>,
     instance: Instance,
+    state: Instance,
     trampoline_index: u32,
 }
 
@@ -93,30 +103,9 @@ impl Outcome {
 }
 
 impl Interpreter {
-    /// Instantiate `module` (the EH-converted Pyodide) and initialise CPython over `em`'s file system.
-    pub fn boot(
-        engine: &Engine,
-        module: &Module,
-        trampoline: &Module,
-        em: EmContext,
-        options: &BootOptions,
-    ) -> Result<Interpreter> {
-        let mut linker = Linker::new(engine);
-        emscripten::add_to_linker(&mut linker, module)?;
-        let mut store = Store::new(engine, Host { em });
-        emscripten::define_got(&mut linker, &mut store, module)?;
-        let instance = linker
-            .instantiate(&mut store, module)
-            .map_err(anyhow::Error::from)
-            .context("instantiating Pyodide")?;
-        let exports = emscripten::exports(&mut store, &instance)?;
-        store.data_mut().em.exports = Some(exports);
-        let trampoline_index = emscripten::trampoline::install(&mut store, trampoline, &instance)?;
-        let mut interp = Interpreter {
-            store,
-            instance,
-            trampoline_index,
-        };
+    /// Instantiate Pyodide in its initial state and initialise CPython over `em`'s file system.
+    pub fn boot(pyodide: &Pyodide, em: EmContext, options: &BootOptions) -> Result<Interpreter> {
+        let mut interp = Interpreter::instantiate(pyodide, pyodide.initial(), em)?;
         interp
             .call("__wasm_call_ctors", &[])
             .map_err(anyhow::Error::from)
@@ -126,17 +115,32 @@ impl Interpreter {
         Ok(interp)
     }
 
-    /// An interpreter over an instance whose CPython is already initialised (restored from a snapshot).
-    pub(crate) fn from_restored(
-        store: Store<Host>,
-        instance: Instance,
-        trampoline_index: u32,
-    ) -> Interpreter {
-        Interpreter {
+    /// A new store over `em` with `state` instantiated and Pyodide's code linked to it; nothing run yet. For a
+    /// snapshot's state, CPython is already initialised.
+    pub(crate) fn instantiate(
+        pyodide: &Pyodide,
+        state: &wasmtime::InstancePre<Host>,
+        em: EmContext,
+    ) -> Result<Interpreter> {
+        let mut store = Store::new(pyodide.engine(), Host { em });
+        store.set_epoch_deadline(NO_DEADLINE);
+        let (state, instance, trampoline_index) = pyodide.instantiate(&mut store, state)?;
+        Ok(Interpreter {
             store,
             instance,
+            state,
             trampoline_index,
-        }
+        })
+    }
+
+    /// The instance of the state module: it owns the memory and every global.
+    pub fn state_instance(&self) -> &Instance {
+        &self.state
+    }
+
+    /// The store's engine.
+    pub fn engine(&self) -> &Engine {
+        self.store.engine()
     }
 
     /// The guest's linear memory.
@@ -205,7 +209,7 @@ impl Interpreter {
     /// A NUL-terminated string in guest memory.
     pub(crate) fn read_str(&mut self, ptr: i32) -> Result<String> {
         let memory = self.memory()?;
-        let mem = emscripten::GuestMemory::new(memory.data_mut(&mut self.store));
+        let mem = crate::emscripten::GuestMemory::new(memory.data_mut(&mut self.store));
         Ok(mem.cstr_lossy(ptr as u32))
     }
 

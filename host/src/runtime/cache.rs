@@ -108,6 +108,44 @@ pub(crate) fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<()> {
     commit(partial, dest)
 }
 
+/// Like [`write_atomic`], but 4 KiB blocks of zeros become holes (seeked over, not written), so a file that is
+/// mostly zero pages — a compiled state module's memory image — takes only its non-zero blocks on disk. Reads see
+/// the same bytes.
+pub(crate) fn write_atomic_sparse(dest: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::{Seek, SeekFrom};
+    const BLOCK: usize = 4096;
+    let dir = parent(dest);
+    let mut partial = partial_file(dir)?;
+    let context = || format!("writing {}", dest.display());
+    let file = partial.as_file_mut();
+    let mut offset = 0;
+    for block in bytes.chunks(BLOCK) {
+        if block.iter().all(|&b| b == 0) {
+            file.seek(SeekFrom::Current(block.len() as i64))
+                .with_context(context)?;
+        } else {
+            file.write_all(block).with_context(context)?;
+        }
+        offset += block.len();
+    }
+    // A trailing hole needs the length set explicitly.
+    file.set_len(offset as u64).with_context(context)?;
+    commit(partial, dest)
+}
+
+/// Bytes `path` occupies on disk (allocated blocks: holes cost nothing).
+pub(crate) fn disk_usage(meta: &fs::Metadata) -> u64 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        meta.blocks() * 512
+    }
+    #[cfg(not(unix))]
+    {
+        meta.len()
+    }
+}
+
 /// Delete `path` if it exists.
 pub(crate) fn remove_if_exists(path: &Path) -> Result<()> {
     match fs::remove_file(path) {

@@ -1,12 +1,14 @@
-//! The compiled-module cache: Cranelift takes ~15 s and ~320 MB to compile Pyodide, deserializing the result takes
-//! milliseconds, so each (Wasmtime, module, engine configuration) is compiled once into `<home>/compiled/`.
+//! The compiled-module cache: Cranelift takes ~10 s and ~320 MB to compile Pyodide's code, deserializing the result
+//! takes milliseconds, so each (Wasmtime, module, engine configuration) is compiled once into `<home>/compiled/`.
+//! A state module's artifact is mostly its memory image, much of it zero pages: those are written as holes, so a
+//! snapshot's artifact takes about its non-zero memory on disk.
 //!
 //! The file name is the key, so engines with different settings (tests, future flags) each get their own file and
 //! never evict one another. Wasmtime itself also refuses artifacts from another version or configuration when
 //! deserializing; the key just makes the right file the only one we try.
 
 use super::cache::{self, HomeLock};
-use super::digest::{check_bytes, sha256_hex};
+use super::digest::sha256_hex;
 use super::progress::Step;
 use super::stamp::{self, Stamp};
 use super::Runtime;
@@ -54,34 +56,6 @@ impl Hasher for Sha256Hasher {
         first.copy_from_slice(&digest[..8]);
         u64::from_le_bytes(first)
     }
-}
-
-/// Load Pyodide's module for `engine`, from the cache if possible, else by compiling (and caching) it. The module
-/// compiled is the converted one after [`instrument`](crate::snapshot::transform::instrument)ing, so every
-/// instance can be snapshotted and needs no per-store imports.
-pub(crate) fn load(runtime: &Runtime, engine: &Engine) -> Result<Module> {
-    let identity = base_identity(runtime.wasm_sha256());
-    load_with(runtime, engine, "Pyodide", &identity, || {
-        let wasm = std::fs::read(runtime.wasm_path()).with_context(|| {
-            format!(
-                "reading {}: run `pyworkers setup` again",
-                runtime.wasm_path().display()
-            )
-        })?;
-        // The key names this hash, so make sure it is what we compile even if the file changed since `ensure`.
-        check_bytes(
-            "the converted module (pyodide.exnref.wasm)",
-            &wasm,
-            runtime.wasm_sha256(),
-            "it changed after it was verified; run `pyworkers setup` again",
-        )?;
-        crate::snapshot::transform::instrument(&wasm)
-    })
-}
-
-/// What names the instrumented base module compiled from the converted module with hash `wasm_sha256`.
-pub(crate) fn base_identity(wasm_sha256: &str) -> String {
-    format!("instrumented sha256 {wasm_sha256}")
 }
 
 /// Load the module `identity` names, compiling the bytes `produce` returns on a cache miss. `identity` must change
@@ -133,7 +107,7 @@ pub(crate) fn load_with(
 
 /// Compile `wasm` and write the artifact and its stamp to `path`.
 fn compile(engine: &Engine, label: &str, wasm: Vec<u8>, path: &Path, source: &str) -> Result<()> {
-    let step = Step::spinner(&format!("compiling {label} (once, ~10 s)"));
+    let step = Step::spinner(&format!("compiling {label} (once)"));
     let artifact = engine.precompile_module(&wasm).map_err(anyhow::Error::from).with_context(|| {
         format!(
             "Wasmtime could not compile {label}: the engine must enable exceptions, reference types, function \
@@ -141,7 +115,7 @@ fn compile(engine: &Engine, label: &str, wasm: Vec<u8>, path: &Path, source: &st
         )
     })?;
     step.done(&format!("compiled {label}"));
-    cache::write_atomic(path, &artifact)?;
+    cache::write_atomic_sparse(path, &artifact)?;
     Stamp::record(path, &sha256_hex(&artifact), source)
 }
 

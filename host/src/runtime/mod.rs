@@ -21,11 +21,14 @@
 //!     <key>.cwasm        (+ .stamp)    Wasmtime artifacts, one per engine configuration
 //! ```
 //!
+//! The module is run split in two ([`split`]): code compiled once, and state modules (Pyodide's initial state, each
+//! snapshot) that hold memory and globals; `interpreter::Pyodide` loads both through [`Runtime::load_compiled`].
+//!
 //! ```no_run
 //! let runtime = pyworkers::runtime::Runtime::ensure(&pyworkers::runtime::default_home())?;
-//! let engine = pyworkers::interpreter::engine()?;
-//! let module = runtime.load_module(&engine)?;
-//! # let _ = module;
+//! let engine = pyworkers::interpreter::engine(1)?;
+//! let pyodide = pyworkers::interpreter::Pyodide::load(&runtime, &engine)?;
+//! # let _ = pyodide;
 //! # anyhow::Ok(())
 //! ```
 
@@ -38,13 +41,14 @@ mod mapped;
 mod npm;
 mod progress;
 mod pyodide;
+pub mod split;
 mod stamp;
 mod tarball;
 #[cfg(test)]
 mod tests;
 
 use anyhow::{Context, Result};
-pub use bytecode::StdlibBytecode;
+pub use bytecode::{StdlibBytecode, STDLIB_BYTECODE_SCRIPT};
 use cache::HomeLock;
 use npm::Tools;
 use std::ffi::OsString;
@@ -202,20 +206,19 @@ impl Runtime {
 
     /// The standard library compiled to bytecode by this Pyodide's CPython: a tar of the zip's files plus
     /// unchecked-hash `.pyc` files, to mount read-only at `/lib/python3.14` (ahead of the zip on `sys.path`), so
-    /// imports unmarshal instead of compiling. Built once (a few seconds, loading the module for `engine`) and
-    /// cached; a stale or damaged archive is rebuilt. Returns its path.
-    pub fn ensure_stdlib_bytecode(&self, engine: &wasmtime::Engine) -> Result<PathBuf> {
-        bytecode::ensure(self, engine)
+    /// imports unmarshal instead of compiling. `build` (the `stdlib` module, which boots an interpreter) makes it on
+    /// a miss, once; a stale or damaged archive is rebuilt. Returns its path.
+    pub fn ensure_stdlib_bytecode(
+        &self,
+        build: impl FnOnce() -> Result<StdlibBytecode>,
+    ) -> Result<PathBuf> {
+        bytecode::ensure(self, build)
     }
 
-    /// The archive [`ensure_stdlib_bytecode`](Self::ensure_stdlib_bytecode) keeps, indexed and ready to mount. It is
-    /// mapped from the cache, not read: a run reads only the pages of the modules it imports.
-    pub fn stdlib_bytecode(
-        &self,
-        engine: &wasmtime::Engine,
-    ) -> Result<std::sync::Arc<crate::tarfs::Archive>> {
-        let path = self.ensure_stdlib_bytecode(engine)?;
-        bytecode::open(&path).map(std::sync::Arc::new)
+    /// Map and index the bytecode archive at `path` (from [`ensure_stdlib_bytecode`](Self::ensure_stdlib_bytecode)).
+    /// It is mapped from the cache, not read: a run reads only the pages of the modules it imports.
+    pub fn open_stdlib_bytecode(&self, path: &Path) -> Result<std::sync::Arc<crate::tarfs::Archive>> {
+        bytecode::open(path).map(std::sync::Arc::new)
     }
 
     /// SHA-256 of the cached bytecode archive as its stamp recorded it when it was verified (`None` before
@@ -224,14 +227,18 @@ impl Runtime {
         stamp::Stamp::read(&self.stdlib_bytecode_path()).map(|s| s.sha256)
     }
 
-    /// Compile the standard library to bytecode now, in a fresh interpreter from `module` (Pyodide's module for
-    /// `engine`), bypassing the cache. The same inputs always give the same bytes.
-    pub fn build_stdlib_bytecode(
-        &self,
-        engine: &wasmtime::Engine,
-        module: &wasmtime::Module,
-    ) -> Result<StdlibBytecode> {
-        bytecode::build(self, engine, module)
+    /// The converted module's bytes, checked against its pin (it may have changed since [`ensure`](Self::ensure)).
+    pub fn read_wasm(&self) -> Result<Vec<u8>> {
+        let wasm = std::fs::read(self.wasm_path()).with_context(|| {
+            format!("reading {}: run `pyworkers setup` again", self.wasm_path().display())
+        })?;
+        digest::check_bytes(
+            "the converted module (pyodide.exnref.wasm)",
+            &wasm,
+            self.wasm_sha256(),
+            "it changed after it was verified; run `pyworkers setup` again",
+        )?;
+        Ok(wasm)
     }
 
     /// Lowercase hex SHA-256 of [`wasm_path`](Self::wasm_path)'s contents.
@@ -239,16 +246,9 @@ impl Runtime {
         &self.wasm_sha256
     }
 
-    /// The interpreter module compiled for `engine`: deserialized from `<home>/compiled/` in milliseconds, or
-    /// compiled (once, ~15 s) and cached there. A cached artifact that is stale or damaged is replaced.
-    ///
-    /// `engine` must enable what the module uses: exceptions, reference types, function references and GC.
-    pub fn load_module(&self, engine: &wasmtime::Engine) -> Result<wasmtime::Module> {
-        compiled::load(self, engine)
-    }
-
-    /// Load a module derived from Pyodide's (e.g. a snapshot's pre-initialised module) from the compiled cache,
-    /// compiling what `produce` returns on a miss. `identity` names the bytes; `label` is for progress output.
+    /// Load a module from the compiled cache, compiling what `produce` returns on a miss (Cranelift, then written
+    /// atomically, zero pages as holes). `identity` names the bytes and must change whenever they would; `label` is
+    /// for progress output.
     pub fn load_compiled(
         &self,
         engine: &wasmtime::Engine,

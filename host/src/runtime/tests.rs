@@ -19,6 +19,18 @@ fn engine() -> wasmtime::Engine {
     wasmtime::Engine::new(&c).expect("engine")
 }
 
+/// Pyodide's code module, loaded (or compiled once) through the cache as `interpreter::Pyodide` does.
+fn load_code(runtime: &Runtime, engine: &wasmtime::Engine) -> wasmtime::Module {
+    runtime
+        .load_compiled(engine, "Pyodide", CODE_IDENTITY, || {
+            let wasm = runtime.read_wasm()?;
+            split::code_module(&wasm, &split::Shape::of(&wasm)?)
+        })
+        .unwrap()
+}
+
+const CODE_IDENTITY: &str = "runtime test: code module";
+
 /// Tools that do not exist: a step that tries to run them fails, proving whether it did.
 fn no_tools() -> Tools {
     Tools {
@@ -332,25 +344,25 @@ fn ensure_and_load_module_end_to_end() {
     // Compile once, then deserialize.
     let engine = engine();
     let start = Instant::now();
-    let module = runtime.load_module(&engine).unwrap();
+    let module = load_code(&runtime, &engine);
     println!("load_module, compiling: {:.2?}", start.elapsed());
     assert!(module.exports().any(|e| e.name() == "PyRun_SimpleString"));
     let start = Instant::now();
-    let module = runtime.load_module(&engine).unwrap();
+    let module = load_code(&runtime, &engine);
     println!("load_module, deserializing: {:.2?}", start.elapsed());
     assert!(module
         .exports()
         .any(|e| e.name() == "Py_InitializeFromInitConfig"));
     let cwasm = home.join("compiled").join(format!(
         "{}.cwasm",
-        compiled::key(&engine, &compiled::base_identity(EXNREF_SHA256))
+        compiled::key(&engine, CODE_IDENTITY)
     ));
     assert!(cwasm.exists());
 
     // A damaged artifact is never deserialized: it is recompiled.
     flip_byte(&cwasm, 4096);
     let start = Instant::now();
-    let module = runtime.load_module(&engine).unwrap();
+    let module = load_code(&runtime, &engine);
     println!(
         "load_module, recompiling a damaged artifact: {:.2?}",
         start.elapsed()

@@ -3,7 +3,7 @@
 //! format this build cannot read, a damaged file, then what it was made for.
 
 use super::snapshot_capnp::{global, hash_seed, mem_node, snapshot};
-use super::transform::GlobalValue;
+use crate::runtime::split::GlobalValue;
 use super::Kind;
 use crate::vfs::{MemData, MemNode};
 use anyhow::{bail, Context, Result};
@@ -98,6 +98,22 @@ pub struct SnapshotData {
     pub segments: Vec<(u32, Vec<u8>)>,
     /// Every global, by index.
     pub globals: Vec<GlobalValue>,
+    /// SHA-256 of the file this was read from (its trailing checksum), hex; empty for state not yet written.
+    pub file_sha256: String,
+    /// Whether [`segments`](Self::segments) was left out when reading (see [`Decode::Metadata`]).
+    pub segments_elided: bool,
+    /// The file this was read from, if any (to read the segments after all).
+    pub origin: Option<std::path::PathBuf>,
+}
+
+/// How much of a snapshot file [`SnapshotData::decode_with`] reads and checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decode {
+    /// Check the file's checksum and the payload's, and copy the memory segments.
+    Full,
+    /// Skip both checksums and the memory segments: for a file whose checksum an earlier read already verified
+    /// (see `snapshot::read`), whose memory is already compiled into a cached state module.
+    Metadata,
 }
 
 impl SnapshotData {
@@ -239,6 +255,16 @@ impl SnapshotData {
     /// Parse and check a snapshot file. Errors say what is wrong: not a snapshot, another format version, a
     /// damaged (truncated or altered) file, or malformed content.
     pub fn decode(bytes: &[u8]) -> Result<SnapshotData> {
+        Self::decode_with(bytes, Decode::Full)
+    }
+
+    /// The trailing checksum of a snapshot file, hex, without checking it (`None` if too short to have one).
+    pub fn file_checksum(bytes: &[u8]) -> Option<String> {
+        (bytes.len() >= HEADER_LEN + 32).then(|| hex::encode(&bytes[bytes.len() - 32..]))
+    }
+
+    /// [`decode`](Self::decode), reading as much as `mode` says.
+    pub fn decode_with(bytes: &[u8], mode: Decode) -> Result<SnapshotData> {
         if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
             bail!("not a pyworkers snapshot (wrong magic bytes)");
         }
@@ -250,7 +276,7 @@ impl SnapshotData {
             bail!("snapshot format version {version} is not supported by this pyworkers (reads version {FORMAT_VERSION}); make the snapshot again");
         }
         let (body, digest) = bytes.split_at(bytes.len() - 32);
-        if Sha256::digest(body).as_slice() != digest {
+        if mode == Decode::Full && Sha256::digest(body).as_slice() != digest {
             bail!("snapshot file is damaged: its checksum does not match (truncated or modified); make the snapshot again");
         }
         let options = capnp::message::ReaderOptions {
@@ -263,7 +289,9 @@ impl SnapshotData {
         let root = message
             .get_root::<snapshot::Reader>()
             .context("reading snapshot metadata")?;
-        decode_root(root).context("snapshot metadata is malformed")
+        let mut data = decode_root(root, mode).context("snapshot metadata is malformed")?;
+        data.file_sha256 = hex::encode(digest);
+        Ok(data)
     }
 }
 
@@ -271,7 +299,7 @@ fn text(t: capnp::Result<capnp::text::Reader<'_>>) -> Result<String> {
     Ok(t?.to_str()?.to_string())
 }
 
-fn decode_root(root: snapshot::Reader<'_>) -> Result<SnapshotData> {
+fn decode_root(root: snapshot::Reader<'_>, mode: Decode) -> Result<SnapshotData> {
     if text(root.get_magic())?.as_bytes() != &MAGIC[..7]
         || root.get_format_version() != FORMAT_VERSION
     {
@@ -366,11 +394,14 @@ fn decode_root(root: snapshot::Reader<'_>) -> Result<SnapshotData> {
         trampoline_index: h.get_trampoline_index(),
     };
     let memory = root.get_memory()?;
-    let segments = memory
-        .get_segments()?
-        .iter()
-        .map(|s| Ok((s.get_offset(), s.get_data()?.to_vec())))
-        .collect::<Result<Vec<_>>>()?;
+    let segments = match mode {
+        Decode::Metadata => Vec::new(),
+        Decode::Full => memory
+            .get_segments()?
+            .iter()
+            .map(|s| Ok((s.get_offset(), s.get_data()?.to_vec())))
+            .collect::<Result<Vec<_>>>()?,
+    };
     let globals = root
         .get_globals()?
         .iter()
@@ -395,8 +426,11 @@ fn decode_root(root: snapshot::Reader<'_>) -> Result<SnapshotData> {
         memory_pages: memory.get_pages(),
         segments,
         globals,
+        file_sha256: String::new(),
+        segments_elided: mode == Decode::Metadata,
+        origin: None,
     };
-    if data.payload_sha256() != text(root.get_payload_sha256())? {
+    if mode == Decode::Full && data.payload_sha256() != text(root.get_payload_sha256())? {
         bail!("payload checksum mismatch");
     }
     let limit = data.memory_pages as u64 * 65536;

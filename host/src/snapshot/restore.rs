@@ -1,41 +1,38 @@
-//! Restoring: compile the pre-initialised module once (cached), then stamp out instances from an `InstancePre`.
-//! Each instance's memory is a copy-on-write mapping of the module's image (pooling allocator), so an instance
-//! costs an instantiation, not a heap copy.
+//! Restoring: build the snapshot's state module once (cached: it is data, so "compiling" it takes milliseconds),
+//! then stamp out instances — each a state instance from an `InstancePre`, whose memory is a copy-on-write mapping
+//! of the module's image (pooling allocator), with Pyodide's code linked to it.
 
-use super::format::{FdState, SnapshotData};
-use super::transform::{self, Baked, Segment};
-use crate::emscripten::{self, Clock, EmContext};
-use crate::interpreter::{Host, Interpreter, Outcome};
+use super::format::{Decode, FdState, SnapshotData};
+use crate::emscripten::{Clock, EmContext};
+use crate::interpreter::{Host, Interpreter, Outcome, Pyodide};
+use crate::runtime::split::Segment;
 use crate::vfs::{MemFs, NodeRef, OpenFile, Vfs};
 use anyhow::{bail, Context, Result};
+use std::sync::Arc;
 use std::time::Instant;
-use wasmtime::{Engine, InstancePre, Linker, Module, Store};
+use wasmtime::InstancePre;
 
 /// Turns one snapshot into as many instances as needed.
 pub struct Restorer {
-    pre: InstancePre<Host>,
-    trampoline: Module,
+    pyodide: Arc<Pyodide>,
+    state: InstancePre<Host>,
     template: Vfs,
     data: SnapshotData,
-    /// How long preparing this restorer took to load (or compile) the module.
+    /// How long preparing this restorer took to load (or build) the state module.
     pub module_load: std::time::Duration,
 }
 
 impl Restorer {
-    /// Prepare to restore `data`. `vfs` must already hold the read-only mounts (standard library, worker); the
-    /// snapshot's in-memory files and fds are put into it here. The pre-initialised module comes from the compiled
-    /// cache in `runtime`'s home, built on first use.
-    pub fn new(
-        engine: &Engine,
-        runtime: &crate::runtime::Runtime,
-        data: SnapshotData,
-        mut vfs: Vfs,
-    ) -> Result<Restorer> {
-        if data.pyodide_sha256 != runtime.wasm_sha256() {
+    /// Prepare to restore `data` over `pyodide`. `vfs` must already hold the read-only mounts (standard library,
+    /// worker); the snapshot's in-memory files and fds are put into it here. The state module comes from the
+    /// compiled cache, built on first use.
+    pub fn new(pyodide: &Arc<Pyodide>, data: SnapshotData, mut vfs: Vfs) -> Result<Restorer> {
+        let runtime = pyodide.runtime();
+        if data.pyodide_sha256 != pyodide.sha256() {
             bail!(
                 "snapshot was made with a different Pyodide (module sha256 {}), this pyworkers uses {}: make the snapshot again",
                 data.pyodide_sha256,
-                runtime.wasm_sha256()
+                pyodide.sha256()
             );
         }
         // The runtime's own Python is part of the captured memory and of the mounted files: both must match.
@@ -57,43 +54,46 @@ impl Restorer {
             );
         }
         let start = Instant::now();
-        let identity = format!(
-            "snapshot {} over {}",
-            data.payload_sha256(),
-            data.pyodide_sha256
-        );
-        let module = runtime.load_compiled(
-            engine,
-            "the snapshot's pre-initialised module",
-            &identity,
-            || {
-                let base =
-                    std::fs::read(runtime.wasm_path()).context("reading Pyodide's module")?;
-                let segments: Vec<Segment<'_>> = data
-                    .segments
-                    .iter()
-                    .map(|(o, d)| Segment {
-                        offset: *o,
-                        data: d,
-                    })
-                    .collect();
-                transform::rewrite(
-                    &base,
-                    &Baked {
-                        globals: &data.globals,
-                        memory_pages: data.memory_pages as u64,
-                        segments: &segments,
-                    },
-                )
-            },
-        )?;
+        // A snapshot read from a file is named by the file's checksum (verified once); one just captured by its
+        // payload.
+        let name = if data.file_sha256.is_empty() {
+            format!("payload {}", data.payload_sha256())
+        } else {
+            format!("file {}", data.file_sha256)
+        };
+        let identity = format!("snapshot state module (split v1) of {name} over {}", data.pyodide_sha256);
+        let state = runtime.load_compiled(pyodide.engine(), "the snapshot's state", &identity, || {
+            let full;
+            let data = if data.segments_elided {
+                let origin = data
+                    .origin
+                    .as_ref()
+                    .context("the snapshot's memory was not read")?;
+                let bytes = std::fs::read(origin)
+                    .with_context(|| format!("reading snapshot {}", origin.display()))?;
+                full = SnapshotData::decode_with(&bytes, Decode::Full)
+                    .with_context(|| format!("snapshot {}", origin.display()))?;
+                if full.file_sha256 != data.file_sha256 {
+                    bail!("snapshot {} changed while it was being read", origin.display());
+                }
+                &full
+            } else {
+                &data
+            };
+            let segments: Vec<Segment<'_>> = data
+                .segments
+                .iter()
+                .map(|(offset, data)| Segment {
+                    offset: *offset,
+                    data,
+                })
+                .collect();
+            pyodide
+                .shape()?
+                .state(data.memory_pages as u64, &segments, &data.globals)
+        })?;
+        let state = pyodide.state_pre(&state)?;
         let module_load = start.elapsed();
-        let mut linker = Linker::new(engine);
-        emscripten::add_to_linker(&mut linker, &module)?;
-        let pre = linker
-            .instantiate_pre(&module)
-            .map_err(anyhow::Error::from)
-            .context("linking the snapshot")?;
         for (path, limit, nodes) in &data.host.memfs {
             let fs = MemFs::from_nodes(nodes.clone(), *limit)
                 .map_err(|_| anyhow::anyhow!("snapshot memfs {path} is malformed"))?;
@@ -103,16 +103,11 @@ impl Restorer {
         }
         restore_fds(&mut vfs, &data.host.fds)?;
         vfs.chdir(&data.host.cwd).map_err(|e| {
-            anyhow::anyhow!(
-                "snapshot's directory {} is gone (errno {})",
-                data.host.cwd,
-                e.0
-            )
+            anyhow::anyhow!("snapshot's directory {} is gone ({e:?})", data.host.cwd)
         })?;
-        let trampoline = emscripten::trampoline::compile(engine)?;
         Ok(Restorer {
-            pre,
-            trampoline,
+            pyodide: pyodide.clone(),
+            state,
             template: vfs,
             data,
             module_load,
@@ -122,6 +117,11 @@ impl Restorer {
     /// The snapshot being restored.
     pub fn data(&self) -> &SnapshotData {
         &self.data
+    }
+
+    /// The Pyodide this restores into.
+    pub fn pyodide(&self) -> &Arc<Pyodide> {
+        &self.pyodide
     }
 
     /// A new instance in exactly the captured state, with `vfs` customised by `setup` (e.g. standard streams).
@@ -135,23 +135,17 @@ impl Restorer {
         em.clock = Clock::live(host.monotonic_ns);
         em.entropy = crate::entropy::Entropy::from_state(&host.entropy);
         setup(&mut em);
-        let mut store = Store::new(self.pre.module().engine(), Host { em });
-        let instance = self
-            .pre
-            .instantiate(&mut store)
-            .map_err(anyhow::Error::from)
+        let mut interp = Interpreter::instantiate(&self.pyodide, &self.state, em)
             .context("instantiating the snapshot")?;
-        let exports = emscripten::exports(&mut store, &instance)?;
-        store.data_mut().em.exports = Some(exports);
-        let index = emscripten::trampoline::install(&mut store, &self.trampoline, &instance)?;
-        if index != host.trampoline_index {
+        if interp.trampoline_index() != host.trampoline_index {
             bail!(
-                "call trampoline landed in table slot {index}, the snapshot expects {}",
+                "call trampoline landed in table slot {}, the snapshot expects {}",
+                interp.trampoline_index(),
                 host.trampoline_index
             );
         }
-        store.data_mut().em.python_ready = true;
-        Ok(Interpreter::from_restored(store, instance, index))
+        interp.host().em.python_ready = true;
+        Ok(interp)
     }
 
     /// Switch `interp` to live entropy and run the guest's `restored()` hook (reseeds `random`, etc.).
@@ -171,11 +165,7 @@ fn restore_fds(vfs: &mut Vfs, fds: &[FdState]) -> Result<()> {
             NodeRef::Stdio(f.stdio as u8)
         } else {
             vfs.resolve(&f.path, true).map_err(|e| {
-                anyhow::anyhow!(
-                    "snapshot had {} open, which is gone (errno {})",
-                    f.path,
-                    e.0
-                )
+                anyhow::anyhow!("snapshot had {} open, which is gone ({e:?})", f.path)
             })?
         };
         let file = OpenFile {
@@ -186,7 +176,7 @@ fn restore_fds(vfs: &mut Vfs, fds: &[FdState]) -> Result<()> {
             dir_entries: None,
         };
         vfs.set_fd(f.fd, file)
-            .map_err(|e| anyhow::anyhow!("restoring fd {}: errno {}", f.fd, e.0))?;
+            .map_err(|e| anyhow::anyhow!("restoring fd {}: {e:?}", f.fd))?;
     }
     Ok(())
 }

@@ -49,24 +49,6 @@ pub fn standard(stdlib_zip: Arc<[u8]>, stdlib_bytecode: Option<Arc<Archive>>) ->
     Ok(vfs)
 }
 
-/// The standard layout over `runtime`'s standard library and its bytecode (compiled with `engine` first if the
-/// cache has none yet): what every command and test starts from.
-pub fn for_runtime(runtime: &crate::runtime::Runtime, engine: &wasmtime::Engine) -> Result<Vfs> {
-    for_runtime_with(runtime, Some(runtime.stdlib_bytecode(engine)?))
-}
-
-/// The standard layout over `runtime`'s standard library, with `bytecode` (from `Runtime::stdlib_bytecode`)
-/// mounted if given; without it every import compiles from source.
-pub fn for_runtime_with(
-    runtime: &crate::runtime::Runtime,
-    bytecode: Option<Arc<Archive>>,
-) -> Result<Vfs> {
-    let stdlib: Arc<[u8]> = std::fs::read(runtime.stdlib_zip_path())
-        .context("reading the standard library")?
-        .into();
-    standard(stdlib, bytecode)
-}
-
 /// A `SOURCE:GUEST_PATH` mount request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MountSpec {
