@@ -1,6 +1,7 @@
 //! pyworkers' test suite: one binary, a module per topic.
 
 mod bytecode;
+mod cache;
 mod cli;
 mod entropy;
 mod schema;

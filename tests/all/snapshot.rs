@@ -29,6 +29,9 @@ fn fixture() -> &'static (tempfile::TempDir, PathBuf, PathBuf) {
                 worker.to_str().unwrap(),
                 "-o",
                 snap.to_str().unwrap(),
+                // Pinned, so reruns of the suite reuse the cached state module instead of adding one.
+                "--hash-seed",
+                "1",
             ],
             b"",
         );
@@ -308,6 +311,8 @@ fn baseline_snapshot_runs_scripts_without_worker_files() {
             "baseline",
             "-o",
             base.to_str().unwrap(),
+            "--hash-seed",
+            "1",
         ],
         b"",
     );

@@ -210,7 +210,7 @@ impl Bench {
     pub fn execute(self) -> Result<i32> {
         // First, while this process is still small: a child's peak RSS includes what it inherited before `exec`.
         let child_rss = if self.snapshots.is_none() {
-            let home = pyworkers::runtime::Runtime::ensure(&self.common.home())?
+            let home = self.common.runtime()?
                 .home()
                 .to_path_buf();
             child_peak_rss_mib(&std::env::current_exe()?, &home)?
@@ -220,7 +220,7 @@ impl Bench {
         let n = self.iterations.max(1);
         let mut rows: Vec<(String, String)> = Vec::new();
         if let Some(instances) = self.snapshots {
-            let runtime = pyworkers::runtime::Runtime::ensure(&self.common.home())?;
+            let runtime = self.common.runtime()?;
             rows = snapshot_bench(&runtime, instances.max(1))?;
             println!("| measurement | result |");
             println!("|---|---|");
@@ -239,7 +239,7 @@ impl Bench {
                 ms(start.elapsed()),
             ));
         }
-        let runtime = pyworkers::runtime::Runtime::ensure(&self.common.home())?;
+        let runtime = self.common.runtime()?;
         let engine = pyworkers::interpreter::engine(2)?;
         let mut loads = Vec::new();
         for _ in 0..n {

@@ -1,6 +1,7 @@
 //! Subcommands of the `pyworkers` CLI, one file each.
 
 mod bench;
+mod cache;
 mod run;
 mod setup;
 mod snapshot;
@@ -22,6 +23,11 @@ pub struct Common {
     /// Cache directory for Pyodide, the converted module and compiled code.
     #[arg(long, env = "PYWORKERS_HOME", global = true)]
     pub home: Option<PathBuf>,
+    /// Most the cache may hold (e.g. 2GiB, 500MB); least-recently-used entries are evicted past it. Pyodide's own
+    /// files and what the running command uses are never evicted.
+    #[arg(long, env = "PYWORKERS_CACHE_SIZE", global = true, value_name = "SIZE",
+          value_parser = pyworkers::runtime::usage::parse_size, default_value = "2GiB")]
+    pub cache_size: u64,
 }
 
 impl Common {
@@ -29,6 +35,11 @@ impl Common {
         self.home
             .clone()
             .unwrap_or_else(pyworkers::runtime::default_home)
+    }
+
+    /// The verified Pyodide in the cache (fetched and prepared if missing), with the cache's size cap.
+    pub fn runtime(&self) -> anyhow::Result<pyworkers::runtime::Runtime> {
+        Ok(pyworkers::runtime::Runtime::ensure(&self.home())?.with_cache_cap(self.cache_size))
     }
 }
 
@@ -42,6 +53,8 @@ pub enum Command {
     Snapshot(snapshot::Snapshot),
     /// Measure load, boot and import times; prints a table for BENCHMARKS.md.
     Bench(bench::Bench),
+    /// Show what the cache holds (kind, size, last use), or empty it with `cache clean`.
+    Cache(cache::Cache),
 }
 
 impl Command {
@@ -52,6 +65,7 @@ impl Command {
             Command::Run(c) => c.execute(),
             Command::Snapshot(c) => c.execute(),
             Command::Bench(c) => c.execute(),
+            Command::Cache(c) => c.execute(),
         }
     }
 }

@@ -76,7 +76,7 @@ impl Run {
         };
 
         let start = Instant::now();
-        let runtime = pyworkers::runtime::Runtime::ensure(&self.common.home())?;
+        let runtime = self.common.runtime()?;
         // One instance: the pool reserves address space for exactly one.
         let engine = pyworkers::interpreter::engine(1)?;
         let pyodide = Arc::new(Pyodide::load(&runtime, &engine)?);

@@ -11,7 +11,7 @@ pub struct Setup {
 impl Setup {
     pub fn execute(self) -> anyhow::Result<i32> {
         let start = Instant::now();
-        let runtime = pyworkers::runtime::Runtime::ensure(&self.common.home())?;
+        let runtime = self.common.runtime()?;
         let engine = pyworkers::interpreter::engine(1)?;
         let pyodide = pyworkers::interpreter::Pyodide::load(&runtime, &engine)?;
         pyworkers::stdlib::bytecode(&pyodide)?;

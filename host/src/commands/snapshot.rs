@@ -48,7 +48,7 @@ impl Snapshot {
             (Kind::Baseline, None) => None,
         };
         let total = Instant::now();
-        let runtime = pyworkers::runtime::Runtime::ensure(&self.common.home())?;
+        let runtime = self.common.runtime()?;
         // Two live instances at most: the one prepared, and the one that checks the snapshot restores.
         let engine = pyworkers::interpreter::engine(2)?;
         let pyodide = std::sync::Arc::new(pyworkers::interpreter::Pyodide::load(&runtime, &engine)?);

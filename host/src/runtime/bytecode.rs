@@ -54,6 +54,7 @@ pub(crate) fn ensure(runtime: &Runtime, build: impl FnOnce() -> Result<StdlibByt
     let path = runtime.stdlib_bytecode_path();
     let source = source(runtime);
     if Stamp::read(&path).is_some_and(|s| s.source == source && s.describes(&path)) {
+        super::usage::touch(&path);
         return Ok(path);
     }
     let lock = HomeLock::acquire(runtime.home())?;
@@ -61,6 +62,7 @@ pub(crate) fn ensure(runtime: &Runtime, build: impl FnOnce() -> Result<StdlibByt
     cache::sweep_partials(&lock, &runtime.dir);
     // Another process may have built it while we waited, or only the stamp may be stale (e.g. after a copy).
     if stamp::verify_recorded(&path, &source)? {
+        super::usage::touch(&path);
         return Ok(path);
     }
     let step = Step::spinner("compiling the standard library to bytecode (once)");
@@ -76,6 +78,9 @@ pub(crate) fn ensure(runtime: &Runtime, build: impl FnOnce() -> Result<StdlibByt
     })?;
     cache::write_atomic(&path, &built.tar)?;
     Stamp::record(&path, &sha256_hex(&built.tar), &source)?;
+    super::usage::touch(&path);
+    drop(lock);
+    runtime.enforce_cap();
     Ok(path)
 }
 

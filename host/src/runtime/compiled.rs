@@ -11,7 +11,7 @@ use super::cache::{self, HomeLock};
 use super::digest::sha256_hex;
 use super::progress::Step;
 use super::stamp::{self, Stamp};
-use super::Runtime;
+use super::{usage, Runtime};
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
@@ -75,7 +75,10 @@ pub(crate) fn load_with(
     // Fast path, without the lock: a file whose stamp still describes it is the one we wrote.
     if Stamp::read(&path).is_some_and(|s| s.source == source && s.describes(&path)) {
         match deserialize(engine, &path) {
-            Ok(module) => return Ok(module),
+            Ok(module) => {
+                usage::touch(&path);
+                return Ok(module);
+            }
             Err(e) => {
                 tracing::debug!(error = %format!("{e:#}"), "cached module rejected; recompiling")
             }
@@ -88,7 +91,10 @@ pub(crate) fn load_with(
     // Another process may have compiled it while we waited, or the stamp may only be stale (e.g. after a copy).
     if stamp::verify_recorded(&path, &source)? {
         match deserialize(engine, &path) {
-            Ok(module) => return Ok(module),
+            Ok(module) => {
+                usage::touch(&path);
+                return Ok(module);
+            }
             Err(e) => {
                 let error = format!("{e:#}");
                 tracing::warn!(path = %path.display(), %error, "cached module is stale; recompiling");
@@ -97,12 +103,15 @@ pub(crate) fn load_with(
         }
     }
     compile(engine, label, produce()?, &path, &source)?;
-    deserialize(engine, &path).with_context(|| {
+    let module = deserialize(engine, &path).with_context(|| {
         format!(
             "loading the module just compiled into {}: delete that file and try again",
             path.display()
         )
-    })
+    })?;
+    usage::touch(&path);
+    usage::enforce(runtime.home(), runtime.cache_cap());
+    Ok(module)
 }
 
 /// Compile `wasm` and write the artifact and its stamp to `path`.

@@ -46,6 +46,7 @@ mod stamp;
 mod tarball;
 #[cfg(test)]
 mod tests;
+pub mod usage;
 
 use anyhow::{Context, Result};
 pub use bytecode::{StdlibBytecode, STDLIB_BYTECODE_SCRIPT};
@@ -108,9 +109,32 @@ pub struct Runtime {
     wasm_path: PathBuf,
     stdlib_zip_path: PathBuf,
     wasm_sha256: String,
+    /// Bytes the cache may hold before least-recently-used entries are evicted ([`usage`]).
+    cache_cap: u64,
 }
 
 impl Runtime {
+    /// Keep the cache at most `bytes` (default [`usage::DEFAULT_CAP`] or `$PYWORKERS_CACHE_SIZE`).
+    pub fn with_cache_cap(mut self, bytes: u64) -> Runtime {
+        self.cache_cap = bytes;
+        self
+    }
+
+    /// The cache's size cap.
+    pub fn cache_cap(&self) -> u64 {
+        self.cache_cap
+    }
+
+    /// Record that the cache entry `file` was used now, so eviction keeps it longest.
+    pub fn touch(&self, file: &Path) {
+        usage::touch(file)
+    }
+
+    /// Evict least-recently-used entries until the cache is under its cap (after anything is written).
+    pub fn enforce_cap(&self) {
+        usage::enforce(&self.home, self.cache_cap);
+    }
+
     /// Make sure `home` holds a verified Pyodide, fetching (with npm) and converting (with node) whatever is missing
     /// or fails verification, then describe it. Idempotent, and safe when several processes call it at once: they
     /// take turns filling the cache and the others find it filled. When everything is in place this only reads
@@ -172,6 +196,7 @@ impl Runtime {
             wasm_path: dir.join(EXNREF_WASM),
             stdlib_zip_path: dir.join(pyodide::STDLIB_ZIP.file),
             wasm_sha256: EXNREF_SHA256.to_string(),
+            cache_cap: usage::cap_from_env().unwrap_or(usage::DEFAULT_CAP),
         }
     }
 

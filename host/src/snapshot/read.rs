@@ -20,6 +20,7 @@ pub fn read(runtime: &Runtime, path: &Path) -> Result<SnapshotData> {
     let record = record_path(runtime, path, &bytes);
     if let Some(record) = &record {
         if record.exists() {
+            runtime.touch(record);
             if let Ok(mut data) = SnapshotData::decode_with(&bytes, Decode::Metadata) {
                 data.origin = Some(path.to_path_buf());
                 return Ok(data);
@@ -33,8 +34,11 @@ pub fn read(runtime: &Runtime, path: &Path) -> Result<SnapshotData> {
             .parent()
             .map_or(Ok(()), |dir| std::fs::create_dir_all(dir).map_err(Into::into))
             .and_then(|()| write_file_atomic(&record, b"verified\n"));
-        if let Err(e) = written {
-            tracing::debug!(error = %format!("{e:#}"), "could not record the snapshot as verified");
+        match written {
+            Ok(()) => runtime.touch(&record),
+            Err(e) => {
+                tracing::debug!(error = %format!("{e:#}"), "could not record the snapshot as verified")
+            }
         }
     }
     Ok(data)
