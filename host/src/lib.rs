@@ -8,6 +8,7 @@
 pub mod bindings;
 pub mod emscripten;
 pub mod entropy;
+pub mod entrypoint;
 pub mod interpreter;
 pub mod runtime;
 pub mod snapshot;

@@ -1,0 +1,176 @@
+//! The `entrypoint` WIT interface on the host side: events into a Python worker, and what comes back.
+//!
+//! The records are the Rust types `bindgen!` generates from `wit/entrypoint.wit` (`Request`, `Response`,
+//! `ScheduledEvent`, `MessageBatch`, `HandlerError`). [`Entrypoint`] is what a server talks to; [`native`] implements
+//! it over an [`Interpreter`](crate::interpreter::Interpreter) through the CPython C API, and a component
+//! implementation can stand behind the same trait. Nothing above it knows which one it has.
+//!
+//! Workers are concurrent inside one instance, as on Cloudflare: a handler awaiting an outbound fetch must not stop
+//! the instance from taking the next request. So the trait is a reactor: [`Entrypoint::step`] takes what happened
+//! (new events, finished outbound calls) and returns what the worker produced (responses, new outbound calls) once
+//! nothing in it can run; [`Entrypoint::fetch`] and friends are the WIT's one-call-one-answer functions on top.
+
+pub mod marshal;
+pub mod native;
+
+pub use crate::bindings::exports::pyworkers::runtime::entrypoint::{
+    HandlerError, Message, MessageBatch, Request, Response, ScheduledEvent,
+};
+pub use native::NativeEntrypoint;
+
+use anyhow::{bail, Result};
+use std::time::Duration;
+
+/// Something that happened, for the worker to handle.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// An HTTP request; `id` names its answer.
+    Fetch {
+        /// Chosen by the host, unique among the instance's live events.
+        id: u64,
+        /// The request.
+        request: Request,
+    },
+    /// A cron trigger.
+    Scheduled {
+        /// As for `Fetch`.
+        id: u64,
+        /// The trigger.
+        event: ScheduledEvent,
+    },
+    /// A batch of queue messages.
+    Queue {
+        /// As for `Fetch`.
+        id: u64,
+        /// The batch (each body is JSON text).
+        batch: MessageBatch,
+    },
+    /// An outbound call the worker started has finished.
+    Completed {
+        /// The `op` of the [`Outgoing::Fetch`] it answers.
+        op: u64,
+        /// Its result.
+        result: std::result::Result<OutboundResponse, OutboundError>,
+    },
+    /// The host gave up on an event (deadline, client gone): its handler is cancelled, nothing is answered.
+    Cancel {
+        /// The event's id.
+        id: u64,
+    },
+}
+
+/// An HTTP request the worker makes (`workers.fetch`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboundRequest {
+    /// Method.
+    pub method: String,
+    /// Absolute URL.
+    pub url: String,
+    /// Headers, repeated names repeated.
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+/// The answer to an [`OutboundRequest`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboundResponse {
+    /// Status code.
+    pub status: u16,
+    /// Headers.
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Vec<u8>,
+    /// The final URL (after redirects).
+    pub url: String,
+}
+
+/// Why an outbound call failed; the worker sees the matching Python exception.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboundError {
+    /// `denied` (PermissionError), `timeout` (TimeoutError), `too-large`, or `error` (ConnectionError).
+    pub kind: String,
+    /// For people; a denial names the flag that allows it.
+    pub message: String,
+}
+
+/// What the worker produced in one step.
+#[derive(Debug, Clone)]
+pub enum Outgoing {
+    /// The answer to a `Fetch` event.
+    Response {
+        /// The event's id.
+        id: u64,
+        /// The response.
+        response: Response,
+    },
+    /// An event could not be handled.
+    Failed {
+        /// The event's id.
+        id: u64,
+        /// Why.
+        error: HandlerError,
+    },
+    /// A `Scheduled` or `Queue` event was handled.
+    Done {
+        /// The event's id.
+        id: u64,
+    },
+    /// The worker starts an outbound HTTP request; answer it with [`Event::Completed`].
+    Fetch {
+        /// Names the call.
+        op: u64,
+        /// The request.
+        request: OutboundRequest,
+    },
+}
+
+/// The result of [`Entrypoint::step`].
+#[derive(Debug, Clone, Default)]
+pub struct Outbox {
+    /// What the worker produced, in order.
+    pub events: Vec<Outgoing>,
+    /// When the worker next has timed work (`asyncio.sleep`): step again then, even if nothing happens.
+    pub next_timer: Option<Duration>,
+    /// `wait_until` work still running: the instance takes no new event until this is 0.
+    pub background: u32,
+}
+
+/// A Python worker, as a server sees it (see the module docs).
+pub trait Entrypoint {
+    /// The handlers the worker defines: any of `fetch`, `scheduled`, `queue`.
+    fn handlers(&mut self) -> Result<Vec<String>>;
+
+    /// Deliver `inbox` and run the worker until nothing in it can run.
+    fn step(&mut self, inbox: Vec<Event>) -> Result<Outbox>;
+
+    /// The WIT's `fetch`: one request, one answer, with outbound calls answered by `outbound` as they come.
+    fn fetch(
+        &mut self,
+        request: Request,
+        outbound: &mut dyn FnMut(OutboundRequest) -> std::result::Result<OutboundResponse, OutboundError>,
+    ) -> Result<std::result::Result<Response, HandlerError>> {
+        const ID: u64 = 0;
+        let mut inbox = vec![Event::Fetch { id: ID, request }];
+        loop {
+            let outbox = self.step(std::mem::take(&mut inbox))?;
+            for event in outbox.events {
+                match event {
+                    Outgoing::Response { id: ID, response } => return Ok(Ok(response)),
+                    Outgoing::Failed { id: ID, error } => return Ok(Err(error)),
+                    Outgoing::Fetch { op, request } => inbox.push(Event::Completed {
+                        op,
+                        result: outbound(request),
+                    }),
+                    _ => {}
+                }
+            }
+            if inbox.is_empty() {
+                match outbox.next_timer {
+                    Some(wait) => std::thread::sleep(wait),
+                    None => bail!("the worker is waiting for nothing and never answered"),
+                }
+            }
+        }
+    }
+}
