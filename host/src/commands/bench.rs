@@ -86,7 +86,7 @@ fn snapshot_bench(
                 pyworkers::vfs::Fs::Tar(worker.archive.clone()),
                 false,
             )
-            .map_err(|e| anyhow::anyhow!("errno {}", e.0))?;
+            .context("mounting the worker")?;
             Ok(vfs)
         };
         let t = Instant::now();

@@ -87,7 +87,7 @@ impl Run {
                 .with_context(|| format!("can't open file '{}'", host.display()))?
                 .into();
             vfs.mount(guest, Fs::Blob(bytes), false)
-                .map_err(|e| anyhow::anyhow!("mounting the script: errno {}", e.0))?;
+                .context("mounting the script")?;
         }
         let environ = guest_environment(&self.env)?;
 
@@ -189,7 +189,7 @@ fn mount_snapshot_worker(
                 );
             }
             vfs.mount(&info.mount, Fs::Tar(w.archive), false)
-                .map_err(|e| anyhow::anyhow!("mounting the worker: errno {}", e.0))
+                .context("mounting the worker")
         }
     }
 }

@@ -57,7 +57,7 @@ impl Snapshot {
             let mut vfs = super::run::standard_vfs(&runtime, &engine)?;
             if let Some(a) = archive {
                 vfs.mount(snapshot::WORKER_ROOT, pyworkers::vfs::Fs::Tar(a.clone()), false)
-                    .map_err(|e| anyhow::anyhow!("mounting the worker: errno {}", e.0))?;
+                    .context("mounting the worker")?;
             }
             Ok(vfs)
         };
