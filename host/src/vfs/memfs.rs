@@ -593,3 +593,41 @@ pub(super) fn copy_at(src: &[u8], pos: u64, buf: &mut [u8]) -> usize {
     buf[..n].copy_from_slice(&src[start..start + n]);
     n
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn from_nodes_drops_unlinked_nodes_and_reuses_their_slots() {
+        let mut fs = MemFs::new(1 << 10);
+        let kept = fs
+            .create(ROOT, "kept", MemData::File(b"k".to_vec()), 0o644, 0.0)
+            .unwrap();
+        let gone = fs
+            .create(ROOT, "gone", MemData::File(b"gg".to_vec()), 0o644, 0.0)
+            .unwrap();
+        Backend::opened(&mut fs, gone as u64);
+        fs.remove(ROOT, "gone", false, 0.0).unwrap();
+        assert!(fs.node(gone).is_ok(), "still open, so still there");
+
+        let restored = MemFs::from_nodes(fs.nodes().to_vec(), fs.limit()).unwrap();
+        assert!(restored.node(gone).is_err());
+        assert_eq!(restored.used(), "kept".len() + 1);
+        let mut restored = restored;
+        let next = restored
+            .create(ROOT, "n", MemData::Dir(BTreeMap::new()), 0o755, 0.0)
+            .unwrap();
+        assert_eq!(next, gone, "the dropped slot is reused");
+        assert_eq!(restored.lookup(ROOT, "kept").unwrap(), kept);
+
+        let mut bad = fs.nodes().to_vec();
+        bad[0] = Some(MemNode {
+            data: MemData::Dir(BTreeMap::from([("x".to_string(), 99)])),
+            mode: 0o755,
+            mtime_ms: 0.0,
+            nlink: 2,
+        });
+        assert_eq!(MemFs::from_nodes(bad, 10).unwrap_err(), Errno::INVAL);
+    }
+}
