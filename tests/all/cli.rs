@@ -258,3 +258,51 @@ except OSError as e:
     );
     assert!(!stdout.contains("host secret"));
 }
+
+#[test]
+fn dotdot_after_a_symlink_follows_the_link() {
+    let code = r#"
+import os
+os.symlink('/lib/pyworkers', '/tmp/l')
+print(sorted(os.listdir('/tmp/l/..')) == sorted(os.listdir('/lib')), os.path.realpath('/tmp/l/..'))
+os.chdir('/tmp/l')
+print(os.getcwd())
+"#;
+    let (status, out, err) = run_code(code);
+    assert_eq!(status, 0, "stderr: {err}");
+    assert_eq!(out, "True /lib\n/lib/pyworkers\n");
+}
+
+#[test]
+fn rename_errors_reach_the_guest() {
+    let code = r#"
+import os
+os.makedirs('/tmp/d/sub'); os.makedirs('/tmp/full/x'); open('/tmp/f', 'w').close()
+import errno
+for a, b in [('/tmp/d', '/tmp/f'), ('/tmp/f', '/tmp/full'), ('/tmp/d', '/tmp/full'), ('/tmp/d', '/tmp/d/sub/in')]:
+    try:
+        os.rename(a, b)
+    except OSError as e:
+        print(errno.errorcode[e.errno])
+print(sorted(os.listdir('/tmp')), os.listdir('/tmp/d'))
+"#;
+    let (status, out, err) = run_code(code);
+    assert_eq!(status, 0, "stderr: {err}");
+    assert_eq!(
+        out,
+        "ENOTDIR\nEISDIR\nENOTEMPTY\nEINVAL\n['d', 'f', 'full'] ['sub']\n"
+    );
+}
+
+#[test]
+fn mounting_over_the_runtime_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = format!("{}:/lib/python3.14", dir.path().display());
+    let out = pyworkers(&["run", "--mount", &spec, "-c", "print(1)"], b"");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot mount at /lib/python3.14") && err.contains("runtime"),
+        "{err}"
+    );
+}

@@ -8,4 +8,5 @@ mod schema;
 mod snapshot;
 mod support;
 mod tarfs;
+mod vfs;
 mod wit;

@@ -86,7 +86,7 @@ fn snapshot_bench(
                 pyworkers::vfs::Fs::Tar(worker.archive.clone()),
                 false,
             )
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            .context("mounting the worker")?;
             Ok(vfs)
         };
         let t = Instant::now();

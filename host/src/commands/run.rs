@@ -94,7 +94,7 @@ impl Run {
                 .with_context(|| format!("can't open file '{}'", host.display()))?
                 .into();
             vfs.mount(guest, Fs::Blob(bytes), false)
-                .map_err(|e| anyhow::anyhow!("mounting the script: {e:?}"))?;
+                .context("mounting the script")?;
         }
         let environ = guest_environment(&self.env)?;
 
@@ -181,7 +181,7 @@ fn mount_snapshot_worker(
                 );
             }
             vfs.mount(&info.mount, Fs::Tar(w.archive), false)
-                .map_err(|e| anyhow::anyhow!("mounting the worker: {e:?}"))
+                .context("mounting the worker")
         }
     }
 }

@@ -57,7 +57,7 @@ impl Snapshot {
             let mut vfs = pyworkers::stdlib::vfs(&pyodide)?;
             if let Some(a) = archive {
                 vfs.mount(snapshot::WORKER_ROOT, pyworkers::vfs::Fs::Tar(a.clone()), false)
-                    .map_err(|e| anyhow::anyhow!("mounting the worker: {e:?}"))?;
+                    .context("mounting the worker")?;
             }
             Ok(vfs)
         };

@@ -94,6 +94,11 @@ impl Index {
         1
     }
 
+    /// Whether `id` names a node of this index.
+    pub(super) fn contains(&self, id: NodeId) -> bool {
+        usize::try_from(id).is_ok_and(|id| id >= 1 && id <= self.nodes.len())
+    }
+
     /// The node `id`. Panics if `id` did not come from this index.
     pub(super) fn node(&self, id: NodeId) -> &Node {
         usize::try_from(id)

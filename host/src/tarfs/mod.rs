@@ -135,6 +135,18 @@ impl Archive {
         }
     }
 
+    /// The child `name` of directory node `dir`, for a file system layer that walks paths one component at a
+    /// time (`.`, `..` and symlinks are the walker's business). Not a directory: [`ErrorCode::NotADirectory`].
+    pub fn node_lookup(&self, dir: NodeId, name: &str) -> Result<NodeId, ErrorCode> {
+        let children = self.index.children(dir).ok_or(ErrorCode::NotADirectory)?;
+        children.get(name).copied().ok_or(ErrorCode::NotFound)
+    }
+
+    /// Whether `node` is a node of this archive (the `node_*` methods panic on others).
+    pub fn node_exists(&self, node: NodeId) -> bool {
+        self.index.contains(node)
+    }
+
     /// Metadata of `path`, following symlinks (WIT `stat`).
     pub fn stat(&self, path: &str) -> Result<Stat, ErrorCode> {
         Ok(self.node_stat(self.resolve(path, true)?))

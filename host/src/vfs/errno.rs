@@ -1,38 +1,72 @@
 //! Error numbers as the guest's libc (musl, built by Emscripten) numbers them — the WASI numbering, which differs
 //! from Linux. The VFS speaks these; the Emscripten layer only flips the sign where its ABI wants `-errno`.
 
+use std::fmt;
+
 /// An errno value in the guest's numbering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Errno(pub u16);
 
-#[allow(missing_docs)]
-impl Errno {
-    pub const ACCES: Errno = Errno(2);
-    pub const AFNOSUPPORT: Errno = Errno(5);
-    pub const BADF: Errno = Errno(8);
-    pub const EXIST: Errno = Errno(20);
-    pub const FAULT: Errno = Errno(21);
-    pub const FBIG: Errno = Errno(22);
-    pub const INVAL: Errno = Errno(28);
-    pub const IO: Errno = Errno(29);
-    pub const ISDIR: Errno = Errno(31);
-    pub const LOOP: Errno = Errno(32);
-    pub const MFILE: Errno = Errno(33);
-    pub const NAMETOOLONG: Errno = Errno(37);
-    pub const NODEV: Errno = Errno(43);
-    pub const NOENT: Errno = Errno(44);
-    pub const NOMEM: Errno = Errno(48);
-    pub const NOSYS: Errno = Errno(52);
-    pub const NOTDIR: Errno = Errno(54);
-    pub const NOTEMPTY: Errno = Errno(55);
-    pub const NOTTY: Errno = Errno(59);
-    pub const PERM: Errno = Errno(63);
-    pub const RANGE: Errno = Errno(68);
-    pub const ROFS: Errno = Errno(69);
-    pub const SPIPE: Errno = Errno(70);
-    pub const XDEV: Errno = Errno(75);
-    pub const NOTSUP: Errno = Errno(138);
+/// Each constant with its C name and what it means, for [`Display`](fmt::Display): one table, so a constant can
+/// never be added without a message.
+macro_rules! errnos {
+    ($($name:ident = $n:literal, $c:literal, $meaning:literal;)*) => {
+        #[allow(missing_docs)]
+        impl Errno {
+            $(pub const $name: Errno = Errno($n);)*
+
+            /// The C name (`"ENOSPC"`) and meaning (`"no space left on device"`), if this is a known number.
+            pub fn describe(self) -> Option<(&'static str, &'static str)> {
+                match self.0 {
+                    $($n => Some(($c, $meaning)),)*
+                    _ => None,
+                }
+            }
+        }
+    };
 }
+
+errnos! {
+    ACCES = 2, "EACCES", "permission denied";
+    AFNOSUPPORT = 5, "EAFNOSUPPORT", "address family not supported";
+    BADF = 8, "EBADF", "bad file descriptor";
+    BUSY = 10, "EBUSY", "device or resource busy";
+    EXIST = 20, "EEXIST", "file exists";
+    FAULT = 21, "EFAULT", "bad address";
+    FBIG = 22, "EFBIG", "file too large";
+    INVAL = 28, "EINVAL", "invalid argument";
+    IO = 29, "EIO", "input/output error";
+    ISDIR = 31, "EISDIR", "is a directory";
+    LOOP = 32, "ELOOP", "too many levels of symbolic links";
+    MFILE = 33, "EMFILE", "too many open files";
+    NAMETOOLONG = 37, "ENAMETOOLONG", "file name too long";
+    NODEV = 43, "ENODEV", "no such device";
+    NOENT = 44, "ENOENT", "no such file or directory";
+    NOMEM = 48, "ENOMEM", "out of memory";
+    NOSPC = 51, "ENOSPC", "no space left on device";
+    NOSYS = 52, "ENOSYS", "function not implemented";
+    NOTDIR = 54, "ENOTDIR", "not a directory";
+    NOTEMPTY = 55, "ENOTEMPTY", "directory not empty";
+    NOTTY = 59, "ENOTTY", "not a terminal";
+    NXIO = 60, "ENXIO", "no such device or address";
+    PERM = 63, "EPERM", "operation not permitted";
+    RANGE = 68, "ERANGE", "result out of range";
+    ROFS = 69, "EROFS", "read-only file system";
+    SPIPE = 70, "ESPIPE", "illegal seek";
+    XDEV = 75, "EXDEV", "cross-device link";
+    NOTSUP = 138, "ENOTSUP", "operation not supported";
+}
+
+impl fmt::Display for Errno {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.describe() {
+            Some((name, meaning)) => write!(f, "{name} ({meaning})"),
+            None => write!(f, "errno {}", self.0),
+        }
+    }
+}
+
+impl std::error::Error for Errno {}
 
 impl From<crate::tarfs::ErrorCode> for Errno {
     fn from(e: crate::tarfs::ErrorCode) -> Errno {
@@ -52,3 +86,17 @@ impl From<crate::tarfs::ErrorCode> for Errno {
 
 /// Results of VFS operations.
 pub type Result<T> = std::result::Result<T, Errno>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn displays_name_and_meaning() {
+        assert_eq!(Errno::NOSPC.to_string(), "ENOSPC (no space left on device)");
+        assert_eq!(Errno::INVAL.to_string(), "EINVAL (invalid argument)");
+        assert_eq!(Errno(999).to_string(), "errno 999");
+        let boxed: Box<dyn std::error::Error> = Box::new(Errno::ROFS);
+        assert_eq!(boxed.to_string(), "EROFS (read-only file system)");
+    }
+}

@@ -7,8 +7,10 @@
 //! /tmp                 writable, in memory
 //! /home/pyworkers      writable, in memory; the home and starting directory
 //! ```
+//!
+//! The standard mounts are *reserved*: a user's `--mount` may not replace, enter or cover them.
 
-use super::{Errno, Fs, MemFs, Vfs};
+use super::{Fs, MemFs, Vfs};
 use crate::tarfs::Archive;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -32,20 +34,21 @@ pub fn standard(stdlib_zip: Arc<[u8]>, stdlib_bytecode: Option<Arc<Archive>>) ->
     let mut vfs = Vfs::new();
     let lib = Archive::open(crate::PYWORKERS_LIB_TAR)
         .map_err(|e| anyhow::anyhow!("embedded Python library: {e:?}"))?;
-    let errno = |e: Errno| anyhow::anyhow!("building the file system: errno {}", e.0);
-    vfs.mount(STDLIB_ZIP, Fs::Blob(stdlib_zip), false)
-        .map_err(errno)?;
+    let what = "building the file system";
+    vfs.mount_reserved(STDLIB_ZIP, Fs::Blob(stdlib_zip), false)
+        .context(what)?;
     if let Some(archive) = stdlib_bytecode {
-        vfs.mount(STDLIB_BYTECODE, Fs::Tar(archive), false)
-            .map_err(errno)?;
+        vfs.mount_reserved(STDLIB_BYTECODE, Fs::Tar(archive), false)
+            .context(what)?;
     }
-    vfs.mount(crate::PYWORKERS_LIB, Fs::Tar(Arc::new(lib)), false)
-        .map_err(errno)?;
-    vfs.mount("/tmp", Fs::Mem(MemFs::new(MEMFS_LIMIT)), true)
-        .map_err(errno)?;
-    vfs.mount(HOME, Fs::Mem(MemFs::new(MEMFS_LIMIT)), true)
-        .map_err(errno)?;
-    vfs.chdir(HOME).map_err(errno)?;
+    vfs.mount_reserved(crate::PYWORKERS_LIB, Fs::Tar(Arc::new(lib)), false)
+        .context(what)?;
+    vfs.mount_reserved("/tmp", Fs::Mem(MemFs::new(MEMFS_LIMIT)), true)
+        .context(what)?;
+    vfs.mount_reserved(HOME, Fs::Mem(MemFs::new(MEMFS_LIMIT)), true)
+        .context(what)?;
+    vfs.chdir(HOME)
+        .with_context(|| format!("{what}: entering {HOME}"))?;
     Ok(vfs)
 }
 
@@ -100,7 +103,7 @@ impl MountSpec {
     pub fn apply(&self, vfs: &mut Vfs) -> Result<()> {
         let archive = self.load()?;
         vfs.mount(&self.guest, Fs::Tar(Arc::new(archive)), false)
-            .map_err(|e| anyhow::anyhow!("cannot mount at {}: errno {}", self.guest, e.0))
+            .with_context(|| format!("mounting {}", self.source.display()))
     }
 }
 

@@ -1,4 +1,5 @@
-//! The standard streams: inherited from the host process, or captured into memory (for requests and tests).
+//! The standard streams: inherited from the host process, captured into memory (for tests), or handed to a
+//! sink (e.g. a server prefixing each line with the instance's name).
 
 use std::io::{IsTerminal, Read, Write};
 
@@ -20,7 +21,12 @@ pub enum Output {
     Capture(Vec<u8>),
     /// Dropped.
     Discard,
+    /// Each write's bytes, exactly as written: no line buffering (that is the sink's business).
+    Sink(Sink),
 }
+
+/// A callback that receives what the guest writes to a standard stream.
+pub type Sink = Box<dyn FnMut(&[u8]) + Send>;
 
 impl Input {
     pub(crate) fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -59,6 +65,10 @@ impl Output {
                 Ok(data.len())
             }
             Output::Discard => Ok(data.len()),
+            Output::Sink(sink) => {
+                sink(data);
+                Ok(data.len())
+            }
         }
     }
 
