@@ -6,9 +6,11 @@
 //! capability. Nothing here panics on guest input, and all state lives in the `Store`'s data.
 
 mod clock;
+mod layout;
 mod memory;
 mod process;
 mod syscalls;
+mod table;
 mod time;
 pub mod trampoline;
 mod unsupported;
