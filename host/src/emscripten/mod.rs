@@ -11,6 +11,8 @@ mod memory;
 mod process;
 mod syscalls;
 mod table;
+#[cfg(test)]
+mod tests;
 mod time;
 pub mod trampoline;
 mod unsupported;
