@@ -2,6 +2,7 @@
 
 mod bytecode;
 mod cli;
+mod emscripten;
 mod entropy;
 mod schema;
 mod snapshot;

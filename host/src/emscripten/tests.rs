@@ -563,11 +563,11 @@ fn utimensat_takes_the_second_timespec_and_checks_nanoseconds() {
     assert_eq!(st.mtime_ms, 1_234_567_890_500.0);
     // UTIME_OMIT keeps it; a nanosecond count of a second or more is EINVAL.
     for (nsec, want) in [
-        (0x3fff_fffe, 0),
+        (0x3fff_fffe_i32, 0),
         (1_000_000_000, neg(Errno::INVAL)),
         (-1, neg(Errno::INVAL)),
     ] {
-        g.put(BUF + 24, &(nsec as i32).to_le_bytes());
+        g.put(BUF + 24, &nsec.to_le_bytes());
         assert_eq!(
             g.call(|m, cx| syscalls::utimensat(m, cx, at, PATH, BUF, 0)),
             want
@@ -682,10 +682,12 @@ fn calendar_fields_and_their_limits() {
         (69, 11, 31, 23)
     );
     // mktime normalises: month 13 of 1999 is January 2000.
-    let mut denormal = Tm::default();
-    denormal.tm_year = 99.into();
-    denormal.tm_mon = 12.into();
-    denormal.tm_mday = 1.into();
+    let denormal = Tm {
+        tm_year: 99.into(),
+        tm_mon: 12.into(),
+        tm_mday: 1.into(),
+        ..Tm::default()
+    };
     g.call(|m, _| m.write(BUF, &denormal)).unwrap();
     assert_eq!(g.call(|m, cx| time::mktime(m, cx, BUF)), 946_684_800);
     let tm: Tm = g.call(|m, _| m.read(BUF)).unwrap();
@@ -699,10 +701,12 @@ fn calendar_fields_and_their_limits() {
         g.call(|m, cx| time::localtime(m, cx, secs, BUF));
         assert!(g.bytes(BUF, 40).iter().all(|&b| b == 0x11), "{secs}");
     }
-    let mut huge = Tm::default();
-    huge.tm_year = i32::MAX.into();
-    huge.tm_mon = 12.into();
-    huge.tm_mday = 1.into();
+    let huge = Tm {
+        tm_year: i32::MAX.into(),
+        tm_mon: 12.into(),
+        tm_mday: 1.into(),
+        ..Tm::default()
+    };
     g.call(|m, _| m.write(BUF, &huge)).unwrap();
     assert_eq!(g.call(|m, cx| time::mktime(m, cx, BUF)), -1);
     assert_eq!(g.call(|m, cx| time::mktime(m, cx, u32::MAX - 8)), -1);
