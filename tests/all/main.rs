@@ -3,6 +3,7 @@
 mod bytecode;
 mod cache;
 mod cli;
+mod emscripten;
 mod entropy;
 mod schema;
 mod snapshot;

@@ -1,16 +1,22 @@
-"""Run a callback right after a module executes, without importing it early.
+"""Run a callback right after a module executes, without importing it early; refuse modules that cannot work.
 
 The runtime patches or watches a few standard-library modules (asyncio's event loop, ``random``'s seed), but
 importing them eagerly would slow every cold start. A meta-path finder wraps the real loader of just those modules.
+The same finder answers ``import`` of a module pyworkers cannot run with an ``ImportError`` that says why, instead of
+letting its initialisation fail somewhere deep inside.
 """
 
 import sys
 
 _callbacks = {}
+_unavailable = {}
 
 
 class _Finder:
     def find_spec(self, name, path, target=None):
+        reason = _unavailable.get(name)
+        if reason is not None:
+            raise ImportError(reason, name=name)
         if not _callbacks.get(name):
             return None
         for finder in sys.meta_path:
@@ -50,6 +56,16 @@ def after_import(name, callback):
         callback(module)
         return
     _callbacks.setdefault(name, []).append(callback)
+    _install()
+
+
+def unavailable(name, reason):
+    """Make ``import name`` raise ``ImportError(reason)`` (unless it is already imported)."""
+    _unavailable[name] = reason
+    _install()
+
+
+def _install():
     if not any(isinstance(f, _Finder) for f in sys.meta_path):
         sys.meta_path.insert(0, _Finder())
 

@@ -1,6 +1,38 @@
 //! Bounds-checked access to the guest's linear memory. A bad pointer is `EFAULT`, never a host panic.
+//!
+//! Every guest address is computed with [`offset`] (checked) and every access goes through [`GuestMemory`], so a
+//! pointer or length near `u32::MAX` is refused instead of wrapping. Guest structs are read and written whole as
+//! the plain-old-data types of [`layout`](super::layout).
 
 use crate::vfs::{Errno, Result};
+use zerocopy::{FromBytes, Immutable, IntoBytes};
+
+/// `EOVERFLOW` in Emscripten's numbering (a value does not fit the type the guest asked for); `vfs` has no use
+/// for it, so it lives with the ABI.
+pub const EOVERFLOW: Errno = Errno(61);
+
+/// The guest address `by` bytes past `ptr`; `EFAULT` if it leaves the 32-bit address space.
+pub fn offset(ptr: u32, by: u64) -> Result<u32> {
+    u64::from(ptr)
+        .checked_add(by)
+        .and_then(|a| u32::try_from(a).ok())
+        .ok_or(Errno::FAULT)
+}
+
+/// The address of element `index` of an array of `T` at `base`.
+pub fn element<T>(base: u32, index: u64) -> Result<u32> {
+    offset(
+        base,
+        index
+            .checked_mul(std::mem::size_of::<T>() as u64)
+            .ok_or(Errno::FAULT)?,
+    )
+}
+
+/// The size of `T` as a guest length.
+fn size32<T>() -> Result<u32> {
+    u32::try_from(std::mem::size_of::<T>()).map_err(|_| Errno::FAULT)
+}
 
 /// The guest's linear memory, borrowed for one host call.
 pub struct GuestMemory<'a> {
@@ -11,6 +43,18 @@ impl<'a> GuestMemory<'a> {
     /// Wrap the memory's bytes.
     pub fn new(bytes: &'a mut [u8]) -> Self {
         GuestMemory { bytes }
+    }
+
+    /// The `T` stored at `ptr`.
+    pub fn read<T: FromBytes>(&self, ptr: u32) -> Result<T> {
+        T::read_from_bytes(self.slice(ptr, size32::<T>()?)?).map_err(|_| Errno::FAULT)
+    }
+
+    /// Store `value` at `ptr`.
+    pub fn write<T: IntoBytes + Immutable>(&mut self, ptr: u32, value: &T) -> Result<()> {
+        self.slice_mut(ptr, size32::<T>()?)?
+            .copy_from_slice(value.as_bytes());
+        Ok(())
     }
 
     /// `len` bytes at `ptr`.
@@ -63,7 +107,11 @@ impl<'a> GuestMemory<'a> {
             return Ok(0);
         }
         let n = s.len().min(max - 1);
-        let dst = self.slice_mut(ptr, n as u32 + 1)?;
+        let with_nul = n
+            .checked_add(1)
+            .and_then(|l| u32::try_from(l).ok())
+            .ok_or(Errno::FAULT)?;
+        let dst = self.slice_mut(ptr, with_nul)?;
         dst[..n].copy_from_slice(&s.as_bytes()[..n]);
         dst[n] = 0;
         Ok(n)
@@ -71,19 +119,10 @@ impl<'a> GuestMemory<'a> {
 
     /// Read a little-endian `u32`.
     pub fn read_u32(&self, ptr: u32) -> Result<u32> {
-        Ok(u32::from_le_bytes(
-            self.slice(ptr, 4)?.try_into().unwrap_or_default(),
-        ))
+        Ok(self.read::<zerocopy::little_endian::U32>(ptr)?.get())
     }
 
-    /// Read a little-endian `i64`.
-    pub fn read_i64(&self, ptr: u32) -> Result<i64> {
-        Ok(i64::from_le_bytes(
-            self.slice(ptr, 8)?.try_into().unwrap_or_default(),
-        ))
-    }
-
-    /// Write a little-endian `u8`.
+    /// Write one byte.
     pub fn write_u8(&mut self, ptr: u32, v: u8) -> Result<()> {
         self.slice_mut(ptr, 1)?[0] = v;
         Ok(())
@@ -91,41 +130,34 @@ impl<'a> GuestMemory<'a> {
 
     /// Write a little-endian `u16`.
     pub fn write_u16(&mut self, ptr: u32, v: u16) -> Result<()> {
-        self.slice_mut(ptr, 2)?.copy_from_slice(&v.to_le_bytes());
-        Ok(())
+        self.write(ptr, &zerocopy::little_endian::U16::new(v))
     }
 
     /// Write a little-endian `u32`.
     pub fn write_u32(&mut self, ptr: u32, v: u32) -> Result<()> {
-        self.slice_mut(ptr, 4)?.copy_from_slice(&v.to_le_bytes());
-        Ok(())
+        self.write(ptr, &zerocopy::little_endian::U32::new(v))
     }
 
     /// Write a little-endian `i32`.
     pub fn write_i32(&mut self, ptr: u32, v: i32) -> Result<()> {
-        self.write_u32(ptr, v as u32)
+        self.write(ptr, &zerocopy::little_endian::I32::new(v))
     }
 
     /// Write a little-endian `u64`.
     pub fn write_u64(&mut self, ptr: u32, v: u64) -> Result<()> {
-        self.slice_mut(ptr, 8)?.copy_from_slice(&v.to_le_bytes());
-        Ok(())
+        self.write(ptr, &zerocopy::little_endian::U64::new(v))
     }
 
-    /// Write a little-endian `i64`.
-    pub fn write_i64(&mut self, ptr: u32, v: i64) -> Result<()> {
-        self.write_u64(ptr, v as u64)
-    }
-
-    /// The `(ptr, len)` pairs of an iovec array.
-    pub fn iovecs(&self, iov: u32, count: u32) -> Result<Vec<(u32, u32)>> {
-        (0..count)
-            .map(|i| {
-                let at = iov
-                    .checked_add(i.checked_mul(8).ok_or(Errno::FAULT)?)
-                    .ok_or(Errno::FAULT)?;
-                Ok((self.read_u32(at)?, self.read_u32(at + 4)?))
-            })
-            .collect()
+    /// The `count` entries of an iovec array at `iov`, checked as one region before any is used, so a huge
+    /// `count` costs nothing and a bad array is refused before any I/O happens.
+    pub fn iovecs(&self, iov: u32, count: u32) -> Result<Vec<super::layout::Iovec>> {
+        let bytes = self.slice(
+            iov,
+            u32::try_from(u64::from(count) * std::mem::size_of::<super::layout::Iovec>() as u64)
+                .map_err(|_| Errno::FAULT)?,
+        )?;
+        <[super::layout::Iovec]>::ref_from_bytes(bytes)
+            .map(|v| v.to_vec())
+            .map_err(|_| Errno::FAULT)
     }
 }

@@ -6,9 +6,13 @@
 //! capability. Nothing here panics on guest input, and all state lives in the `Store`'s data.
 
 mod clock;
+mod layout;
 mod memory;
 mod process;
 mod syscalls;
+mod table;
+#[cfg(test)]
+mod tests;
 mod time;
 pub mod trampoline;
 mod unsupported;

@@ -1,11 +1,46 @@
 //! Process-level imports: exit and abort, heap growth, program name, signals, logging, and the Pyodide runtime
 //! hooks that have a meaning without JavaScript.
 
-use super::{malloc_str, with_memory, EmscriptenView, GuestExit, ENV};
+use super::table::imports;
+use super::{malloc_str, with_memory, EmContext, EmscriptenView, GuestExit, GuestMemory, ENV};
 use wasmtime::{Caller, Linker};
 
 /// Bytes in one wasm page.
 const PAGE: u64 = 65536;
+
+/// Pages to add to a memory of `current` bytes so it holds `requested`: first the preferred step (at least 20%
+/// more, as Emscripten grows, so repeated small growths stay cheap), then the least that fits, for when the
+/// preferred step cannot be had. `None` if `requested` is over `max`.
+pub fn heap_growth(current: u64, requested: u64, max: u64) -> Option<(u64, u64)> {
+    if requested > max {
+        return None;
+    }
+    let have = current / PAGE;
+    let target = requested.max(current.saturating_add(current / 5).min(max));
+    Some((
+        target.div_ceil(PAGE).saturating_sub(have),
+        requested.div_ceil(PAGE).saturating_sub(have),
+    ))
+}
+
+/// `_emscripten_get_progname(buf, len)`: the program name, truncated to fit.
+pub fn get_progname(m: &mut GuestMemory<'_>, cx: &mut EmContext, buf: u32, len: i32) {
+    let len = usize::try_from(len).unwrap_or(0);
+    // The import returns nothing: a bad buffer just stays unwritten.
+    let _ = m.write_cstr(buf, &cx.program, len);
+}
+
+/// `emscripten_log_impl_js(message)`: one line on standard error.
+pub fn log(m: &mut GuestMemory<'_>, cx: &mut EmContext, message: u32) {
+    let line = m.cstr_lossy(message) + "\n";
+    // Logging has no way to report its own failure.
+    let _ = cx.vfs.write(2, line.as_bytes(), None);
+}
+
+/// `_emscripten_log_formatted(flags, message)`: the flags choose a JS console method; here all go to stderr.
+pub fn log_formatted(m: &mut GuestMemory<'_>, cx: &mut EmContext, _flags: i32, message: u32) {
+    log(m, cx, message)
+}
 
 pub(super) fn add_to_linker<T: EmscriptenView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
     linker.func_wrap(ENV, "exit", |code: i32| -> wasmtime::Result<()> {
@@ -18,17 +53,17 @@ pub(super) fn add_to_linker<T: EmscriptenView>(linker: &mut Linker<T>) -> wasmti
         ENV,
         "__assert_fail",
         |mut c: Caller<'_, T>,
-         cond: i32,
-         file: i32,
+         cond: u32,
+         file: u32,
          line: i32,
-         func: i32|
+         func: u32|
          -> wasmtime::Result<()> {
             let msg = with_memory(&mut c, |m, _| {
                 format!(
                     "assertion failed: {} at {}:{line} in {}",
-                    m.cstr_lossy(cond as u32),
-                    m.cstr_lossy(file as u32),
-                    m.cstr_lossy(func as u32)
+                    m.cstr_lossy(cond),
+                    m.cstr_lossy(file),
+                    m.cstr_lossy(func)
                 )
             });
             wasmtime::bail!(msg.unwrap_or_else(|| "assertion failed".into()))
@@ -37,41 +72,29 @@ pub(super) fn add_to_linker<T: EmscriptenView>(linker: &mut Linker<T>) -> wasmti
     linker.func_wrap(
         ENV,
         "emscripten_resize_heap",
-        |mut c: Caller<'_, T>, requested: i32| -> i32 {
+        |mut c: Caller<'_, T>, requested: u32| -> i32 {
             let cx = c.data_mut().em();
             let (Some(exports), max) = (cx.exports.clone(), cx.heap_max) else {
                 return 0;
             };
-            let requested = requested as u32 as u64;
             let current = exports.memory.data_size(&c) as u64;
-            if requested > max {
+            let Some((preferred, least)) = heap_growth(current, u64::from(requested), max) else {
                 return 0;
-            }
-            // Grow by at least 20% (as Emscripten does) so repeated small growths stay cheap.
-            let target = requested.max((current + current / 5).min(max));
-            let pages = target.div_ceil(PAGE).saturating_sub(current / PAGE);
+            };
             i32::from(
-                exports.memory.grow(&mut c, pages).is_ok()
-                    || exports
-                        .memory
-                        .grow(&mut c, requested.div_ceil(PAGE) - current / PAGE)
-                        .is_ok(),
+                exports.memory.grow(&mut c, preferred).is_ok()
+                    || exports.memory.grow(&mut c, least).is_ok(),
             )
         },
     )?;
     linker.func_wrap(ENV, "emscripten_get_heap_max", |mut c: Caller<'_, T>| {
-        c.data_mut().em().heap_max.min(u32::MAX as u64) as u32 as i32
+        c.data_mut().em().heap_max.min(u32::MAX as u64) as u32
     })?;
-    linker.func_wrap(
-        ENV,
-        "_emscripten_get_progname",
-        |mut c: Caller<'_, T>, buf: i32, len: i32| {
-            with_memory(&mut c, |m, cx| {
-                m.write_cstr(buf as u32, &cx.program, len.max(0) as usize)
-                    .ok()
-            });
-        },
-    )?;
+    imports! { linker, T, ENV, -> (), no_memory: ();
+        "_emscripten_get_progname" => get_progname[buf: u32, len: i32];
+        "_emscripten_log_formatted" => log_formatted[flags: i32, message: u32];
+        "emscripten_log_impl_js" => log[message: u32];
+    }
     linker.func_wrap(
         ENV,
         "_Py_emscripten_runtime",
@@ -109,26 +132,6 @@ pub(super) fn add_to_linker<T: EmscriptenView>(linker: &mut Linker<T>) -> wasmti
     ] {
         linker.func_wrap(ENV, name, || {})?;
     }
-    linker.func_wrap(
-        ENV,
-        "_emscripten_log_formatted",
-        |mut c: Caller<'_, T>, _flags: i32, s: i32| {
-            with_memory(&mut c, |m, cx| {
-                let line = m.cstr_lossy(s as u32) + "\n";
-                let _ = cx.vfs.write(2, line.as_bytes(), None);
-            });
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "emscripten_log_impl_js",
-        |mut c: Caller<'_, T>, s: i32| {
-            with_memory(&mut c, |m, cx| {
-                let line = m.cstr_lossy(s as u32) + "\n";
-                let _ = cx.vfs.write(2, line.as_bytes(), None);
-            });
-        },
-    )?;
     // There is no shell: `system(NULL)` says so, and any command fails with ENOSYS.
     linker.func_wrap(
         ENV,

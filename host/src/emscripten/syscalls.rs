@@ -1,9 +1,15 @@
-//! `__syscall_*` imports: file-system calls, translated onto [`Vfs`](crate::vfs::Vfs). They return `-errno`.
-//! Struct layouts follow Emscripten's `SYSCALLS.writeStat` and `getdents64` in `pyodide.asm.mjs`.
+//! `__syscall_*` imports: file-system calls, translated onto [`Vfs`](crate::vfs::Vfs). Each is a plain function
+//! over the guest's memory and the context that returns what the guest sees: a value, or `-errno` (Emscripten's
+//! convention). Struct layouts are [`layout`](super::layout)'s, checked against `SYSCALLS.writeStat` and
+//! `___syscall_getdents64` in `pyodide.asm.mjs`. File-system policy belongs in `vfs`, not here.
 
-use super::{with_memory, EmContext, EmscriptenView, GuestMemory, ENV};
-use crate::vfs::{Errno, FileStat, Result};
-use wasmtime::{Caller, Linker};
+use super::layout::{Dirent, Pollfd, Stat, Statfs, Timespec};
+use super::memory::{element, EOVERFLOW};
+use super::table::imports;
+use super::{EmContext, EmscriptenView, GuestMemory, ENV};
+use crate::vfs::{Errno, FileStat, NodeRef, Result};
+use wasmtime::Linker;
+use zerocopy::FromZeros;
 
 /// `AT_SYMLINK_NOFOLLOW`.
 const AT_SYMLINK_NOFOLLOW: i32 = 0x100;
@@ -12,541 +18,648 @@ const AT_REMOVEDIR: i32 = 0x200;
 /// `AT_EMPTY_PATH`.
 const AT_EMPTY_PATH: i32 = 0x1000;
 /// `AT_FDCWD`.
-const AT_FDCWD: i32 = -100;
-/// Size of one `struct dirent` as Emscripten lays it out.
-const DIRENT_SIZE: u64 = 280;
+pub const AT_FDCWD: i32 = -100;
+/// Size of one `getdents64` record; also the unit of a directory's file offset, as in Emscripten.
+const DIRENT_SIZE: u64 = std::mem::size_of::<Dirent>() as u64;
+/// `utimensat` nanoseconds meaning "now".
+const UTIME_NOW: i32 = 0x3fff_ffff;
+/// `utimensat` nanoseconds meaning "leave unchanged".
+const UTIME_OMIT: i32 = 0x3fff_fffe;
 
-/// Run a syscall body over memory + context and fold its result into the `-errno` convention.
-fn sys<T: EmscriptenView>(
-    caller: &mut Caller<'_, T>,
-    f: impl FnOnce(&mut GuestMemory<'_>, &mut EmContext) -> Result<i32>,
-) -> i32 {
-    match with_memory(caller, f).unwrap_or(Err(Errno::FAULT)) {
+/// Fold a syscall body's result into the guest's convention: the value, or `-errno`.
+fn sys(body: impl FnOnce() -> Result<i32>) -> i32 {
+    match body() {
         Ok(v) => v,
-        Err(e) => -(e.0 as i32),
+        Err(e) => -i32::from(e.0),
     }
 }
 
-/// Write `st` in Emscripten's 96-byte `struct stat` layout.
-pub(super) fn write_stat(m: &mut GuestMemory<'_>, buf: u32, st: &FileStat) -> Result<i32> {
-    m.slice_mut(buf, 96)?.fill(0);
-    m.write_u32(buf, st.dev)?;
-    m.write_u32(buf + 4, st.mode)?;
-    m.write_u32(buf + 8, st.nlink)?;
-    m.write_u64(buf + 24, st.size)?;
-    m.write_u32(buf + 32, 4096)?;
-    m.write_u32(buf + 36, st.size.div_ceil(512) as u32)?;
+/// `st` in Emscripten's `struct stat`.
+pub fn stat_of(st: &FileStat) -> Stat {
+    // Whole milliseconds, as Emscripten's JS keeps them; a time beyond i64 seconds saturates (float casts do).
     let secs = (st.mtime_ms / 1000.0).floor();
-    let nsec = ((st.mtime_ms - secs * 1000.0) * 1e6) as u32;
-    for off in [40, 56, 72] {
-        m.write_i64(buf + off, secs as i64)?;
-        m.write_u32(buf + off + 8, nsec)?;
+    let time = Timespec {
+        tv_sec: (secs as i64).into(),
+        tv_nsec: (((st.mtime_ms - secs * 1000.0) * 1e6) as i32).into(),
+        _pad: [0; 4],
+    };
+    Stat {
+        st_dev: st.dev.into(),
+        st_mode: st.mode.into(),
+        st_nlink: st.nlink.into(),
+        st_size: i64::try_from(st.size).unwrap_or(i64::MAX).into(),
+        st_blksize: 4096.into(),
+        st_blocks: i32::try_from(st.size.div_ceil(512))
+            .unwrap_or(i32::MAX)
+            .into(),
+        st_atim: time,
+        st_mtim: time,
+        st_ctim: time,
+        st_ino: st.ino.into(),
+        ..Stat::default()
     }
-    m.write_u64(buf + 88, st.ino)?;
-    Ok(0)
+}
+
+/// Write `st` at `buf`.
+fn write_stat(m: &mut GuestMemory<'_>, buf: u32, st: &FileStat) -> Result<i32> {
+    m.write(buf, &stat_of(st)).map(|_| 0)
 }
 
 /// Write a `struct statfs` describing a small in-memory file system.
 fn write_statfs(m: &mut GuestMemory<'_>, buf: u32) -> Result<i32> {
-    m.slice_mut(buf, 88)?.fill(0);
-    m.write_u32(buf + 4, 4096)?; // f_bsize
-    m.write_u64(buf + 8, 1 << 20)?; // f_blocks
-    m.write_u64(buf + 16, 1 << 19)?; // f_bfree
-    m.write_u64(buf + 24, 1 << 19)?; // f_bavail
-    m.write_u64(buf + 32, 1 << 20)?; // f_files
-    m.write_u64(buf + 40, 1 << 19)?; // f_ffree
-    m.write_u32(buf + 56, 255)?; // f_namelen
-    m.write_u32(buf + 60, 4096)?; // f_frsize
-    Ok(0)
+    let fs = Statfs {
+        f_bsize: 4096.into(),
+        f_blocks: (1 << 20).into(),
+        f_bfree: (1 << 19).into(),
+        f_bavail: (1 << 19).into(),
+        f_files: (1 << 20).into(),
+        f_ffree: (1 << 19).into(),
+        f_namelen: 255.into(),
+        f_frsize: 4096.into(),
+        ..Statfs::default()
+    };
+    m.write(buf, &fs).map(|_| 0)
+}
+
+/// `openat(dirfd, path, flags, mode)`; `varargs` points at the mode when `flags` may create.
+pub fn openat(
+    m: &mut GuestMemory<'_>,
+    cx: &mut EmContext,
+    dirfd: i32,
+    path: u32,
+    flags: i32,
+    varargs: u32,
+) -> i32 {
+    sys(|| {
+        let mode = if varargs != 0 {
+            m.read_u32(varargs)?
+        } else {
+            0
+        };
+        cx.vfs
+            .open_at(dirfd, m.cstr(path)?, flags, mode & !cx.umask)
+    })
+}
+
+/// `fstat(fd, buf)`.
+pub fn fstat64(m: &mut GuestMemory<'_>, cx: &mut EmContext, fd: i32, buf: u32) -> i32 {
+    sys(|| {
+        let st = cx.vfs.stat_node(cx.vfs.file(fd)?.node)?;
+        write_stat(m, buf, &st)
+    })
+}
+
+/// `stat(path, buf)`.
+pub fn stat64(m: &mut GuestMemory<'_>, cx: &mut EmContext, path: u32, buf: u32) -> i32 {
+    sys(|| {
+        let st = cx.vfs.stat_at(AT_FDCWD, m.cstr(path)?, true, false)?;
+        write_stat(m, buf, &st)
+    })
+}
+
+/// `lstat(path, buf)`.
+pub fn lstat64(m: &mut GuestMemory<'_>, cx: &mut EmContext, path: u32, buf: u32) -> i32 {
+    sys(|| {
+        let st = cx.vfs.stat_at(AT_FDCWD, m.cstr(path)?, false, false)?;
+        write_stat(m, buf, &st)
+    })
+}
+
+/// `fstatat(dirfd, path, buf, flags)`.
+pub fn newfstatat(
+    m: &mut GuestMemory<'_>,
+    cx: &mut EmContext,
+    dirfd: i32,
+    path: u32,
+    buf: u32,
+    flags: i32,
+) -> i32 {
+    sys(|| {
+        let st = cx.vfs.stat_at(
+            dirfd,
+            m.cstr(path)?,
+            flags & AT_SYMLINK_NOFOLLOW == 0,
+            flags & AT_EMPTY_PATH != 0,
+        )?;
+        write_stat(m, buf, &st)
+    })
+}
+
+/// `getdents64(fd, dirp, count)`: as many whole records as fit in `count` bytes, from the directory's offset on;
+/// the offset then points past the last record written, so the next call resumes there.
+pub fn getdents64(
+    m: &mut GuestMemory<'_>,
+    cx: &mut EmContext,
+    fd: i32,
+    dirp: u32,
+    count: u32,
+) -> i32 {
+    sys(|| {
+        let entries = cx.vfs.dir_entries(fd)?;
+        let start = usize::try_from(cx.vfs.file(fd)?.pos / DIRENT_SIZE).unwrap_or(usize::MAX);
+        // The byte count returned must stay a positive i32, or the guest would read it as an errno.
+        let room = (u64::from(count).min(i32::MAX as u64) / DIRENT_SIZE) as usize;
+        if room == 0 {
+            return Err(Errno::INVAL);
+        }
+        let mut written = 0u64;
+        let mut next = start;
+        for (i, entry) in entries.iter().skip(start).take(room).enumerate() {
+            next = start + i + 1;
+            let mut record = Dirent::new_zeroed();
+            record.d_ino = entry.ino.into();
+            record.d_off = (next as i64 * DIRENT_SIZE as i64).into();
+            record.d_reclen = (DIRENT_SIZE as u16).into();
+            record.d_type = entry.kind;
+            // Truncated to 255 bytes + NUL, as Emscripten's `stringToUTF8(name, ..., 256)`.
+            let name = &entry.name.as_bytes()[..entry.name.len().min(255)];
+            record.d_name[..name.len()].copy_from_slice(name);
+            m.write(element::<Dirent>(dirp, i as u64)?, &record)?;
+            written += DIRENT_SIZE;
+        }
+        cx.vfs.file_mut(fd)?.pos = next as u64 * DIRENT_SIZE;
+        Ok(written as i32)
+    })
+}
+
+/// `getcwd(buf, size)`: returns the length including the NUL, as Emscripten's does.
+pub fn getcwd(m: &mut GuestMemory<'_>, cx: &mut EmContext, buf: u32, size: u32) -> i32 {
+    sys(|| {
+        let cwd = cx.vfs.cwd();
+        if size == 0 {
+            return Err(Errno::INVAL);
+        }
+        let with_nul = cwd.len() + 1;
+        if (size as usize) < with_nul {
+            return Err(Errno::RANGE);
+        }
+        m.write_cstr(buf, cwd, with_nul)?;
+        i32::try_from(with_nul).map_err(|_| Errno::RANGE)
+    })
+}
+
+/// `chdir(path)`.
+pub fn chdir(m: &mut GuestMemory<'_>, cx: &mut EmContext, path: u32) -> i32 {
+    sys(|| cx.vfs.chdir(m.cstr(path)?).map(|_| 0))
+}
+
+/// `fchdir(fd)`.
+pub fn fchdir(_: &mut GuestMemory<'_>, cx: &mut EmContext, fd: i32) -> i32 {
+    sys(|| {
+        let path = cx.vfs.file(fd)?.path.clone();
+        cx.vfs.chdir(&path).map(|_| 0)
+    })
+}
+
+/// `fcntl(fd, cmd, ...)`; `varargs` points at the argument.
+pub fn fcntl64(
+    m: &mut GuestMemory<'_>,
+    cx: &mut EmContext,
+    fd: i32,
+    cmd: i32,
+    varargs: u32,
+) -> i32 {
+    sys(|| {
+        let file = cx.vfs.file(fd)?.clone();
+        match cmd {
+            // F_DUPFD, F_DUPFD_CLOEXEC
+            0 | 1030 => {
+                let min = usize::try_from(m.read_u32(varargs)? as i32).map_err(|_| Errno::INVAL)?;
+                cx.vfs.insert_fd(file, min)
+            }
+            1 | 2 => Ok(0), // F_GETFD / F_SETFD: there is no exec to close on.
+            3 => Ok(file.flags),
+            4 => {
+                let arg = m.read_u32(varargs)? as i32;
+                // Only O_APPEND and O_NONBLOCK may change after open.
+                let settable = crate::vfs::oflags::O_APPEND | 0o4000;
+                let f = cx.vfs.file_mut(fd)?;
+                f.flags = (f.flags & !settable) | (arg & settable);
+                Ok(0)
+            }
+            // F_GETLK: report "unlocked" (l_type = F_UNLCK); locks are per-process and there is one process.
+            5 | 12 => {
+                let flock = m.read_u32(varargs)?;
+                m.write_u16(flock, 2)?;
+                Ok(0)
+            }
+            6 | 7 | 13 | 14 => Ok(0), // F_SETLK / F_SETLKW
+            _ => Err(Errno::INVAL),
+        }
+    })
+}
+
+/// `ioctl(fd, op, ...)`: only the terminal queries Python uses for `isatty()` answer.
+pub fn ioctl(_: &mut GuestMemory<'_>, cx: &mut EmContext, fd: i32, op: i32, _varargs: u32) -> i32 {
+    sys(|| match op {
+        // TCGETS, TIOCGWINSZ and friends.
+        21505 | 21523 | 21509..=21512 => {
+            if cx.vfs.is_tty(fd)? {
+                Ok(0)
+            } else {
+                Err(Errno::NOTTY)
+            }
+        }
+        _ => {
+            cx.vfs.file(fd)?;
+            Err(Errno::NOTTY)
+        }
+    })
+}
+
+/// `faccessat(dirfd, path, amode, flags)`.
+pub fn faccessat(
+    m: &mut GuestMemory<'_>,
+    cx: &mut EmContext,
+    dirfd: i32,
+    path: u32,
+    amode: i32,
+    _flags: i32,
+) -> i32 {
+    sys(|| {
+        if amode & !7 != 0 {
+            return Err(Errno::INVAL);
+        }
+        let abs = cx.vfs.at_path(dirfd, m.cstr(path)?, false)?;
+        let node = cx.vfs.resolve(&abs, true)?;
+        // W_OK on something the guest may not change is refused, as a read-only mount would be.
+        if amode & 2 != 0 && !matches!(node, NodeRef::Mem { .. } | NodeRef::Stdio(_)) {
+            return Err(Errno::ROFS);
+        }
+        Ok(0)
+    })
+}
+
+/// `mkdirat(dirfd, path, mode)`.
+pub fn mkdirat(
+    m: &mut GuestMemory<'_>,
+    cx: &mut EmContext,
+    dirfd: i32,
+    path: u32,
+    mode: u32,
+) -> i32 {
+    sys(|| {
+        cx.vfs
+            .mkdir_at(dirfd, m.cstr(path)?, mode & !cx.umask)
+            .map(|_| 0)
+    })
+}
+
+/// `unlinkat(dirfd, path, flags)`.
+pub fn unlinkat(
+    m: &mut GuestMemory<'_>,
+    cx: &mut EmContext,
+    dirfd: i32,
+    path: u32,
+    flags: i32,
+) -> i32 {
+    sys(|| {
+        let dir = match flags {
+            0 => false,
+            AT_REMOVEDIR => true,
+            _ => return Err(Errno::INVAL),
+        };
+        cx.vfs.unlink_at(dirfd, m.cstr(path)?, dir).map(|_| 0)
+    })
+}
+
+/// `rmdir(path)`.
+pub fn rmdir(m: &mut GuestMemory<'_>, cx: &mut EmContext, path: u32) -> i32 {
+    sys(|| cx.vfs.unlink_at(AT_FDCWD, m.cstr(path)?, true).map(|_| 0))
+}
+
+/// `renameat(olddirfd, old, newdirfd, new)`.
+pub fn renameat(
+    m: &mut GuestMemory<'_>,
+    cx: &mut EmContext,
+    olddirfd: i32,
+    old: u32,
+    newdirfd: i32,
+    new: u32,
+) -> i32 {
+    sys(|| {
+        cx.vfs
+            .rename_at(olddirfd, m.cstr(old)?, newdirfd, m.cstr(new)?)
+            .map(|_| 0)
+    })
+}
+
+/// `symlinkat(target, dirfd, path)`.
+pub fn symlinkat(
+    m: &mut GuestMemory<'_>,
+    cx: &mut EmContext,
+    target: u32,
+    dirfd: i32,
+    path: u32,
+) -> i32 {
+    sys(|| {
+        cx.vfs
+            .symlink_at(m.cstr(target)?, dirfd, m.cstr(path)?)
+            .map(|_| 0)
+    })
+}
+
+/// `readlinkat(dirfd, path, buf, size)`: the target, not NUL-terminated, truncated to `size`.
+pub fn readlinkat(
+    m: &mut GuestMemory<'_>,
+    cx: &mut EmContext,
+    dirfd: i32,
+    path: u32,
+    buf: u32,
+    size: u32,
+) -> i32 {
+    sys(|| {
+        if size == 0 {
+            return Err(Errno::INVAL);
+        }
+        let target = cx.vfs.readlink_at(dirfd, m.cstr(path)?)?;
+        let n = target.len().min(size as usize);
+        m.slice_mut(buf, n as u32)?
+            .copy_from_slice(&target.as_bytes()[..n]);
+        i32::try_from(n).map_err(|_| EOVERFLOW)
+    })
+}
+
+/// `ftruncate(fd, len)`.
+pub fn ftruncate64(_: &mut GuestMemory<'_>, cx: &mut EmContext, fd: i32, len: i64) -> i32 {
+    sys(|| {
+        let len = u64::try_from(len).map_err(|_| Errno::INVAL)?;
+        let node = cx.vfs.file(fd)?.node;
+        cx.vfs.truncate_node(node, len).map(|_| 0)
+    })
+}
+
+/// `truncate(path, len)`.
+pub fn truncate64(m: &mut GuestMemory<'_>, cx: &mut EmContext, path: u32, len: i64) -> i32 {
+    sys(|| {
+        let len = u64::try_from(len).map_err(|_| Errno::INVAL)?;
+        let abs = cx.vfs.at_path(AT_FDCWD, m.cstr(path)?, false)?;
+        let node = cx.vfs.resolve(&abs, true)?;
+        cx.vfs.truncate_node(node, len).map(|_| 0)
+    })
+}
+
+/// The modification time a `utimensat` `timespec` asks for, in milliseconds: `None` keeps it.
+fn requested_mtime(t: &Timespec) -> Result<Option<f64>> {
+    match t.tv_nsec.get() {
+        UTIME_NOW => Ok(Some(crate::vfs::now_ms())),
+        UTIME_OMIT => Ok(None),
+        n if (0..1_000_000_000).contains(&n) => {
+            Ok(Some(t.tv_sec.get() as f64 * 1000.0 + f64::from(n) / 1e6))
+        }
+        _ => Err(Errno::INVAL),
+    }
+}
+
+/// `utimensat(dirfd, path, times, flags)`; `times` is `[atime, mtime]` or NULL for "now". Only the
+/// modification time is kept.
+pub fn utimensat(
+    m: &mut GuestMemory<'_>,
+    cx: &mut EmContext,
+    dirfd: i32,
+    path: u32,
+    times: u32,
+    flags: i32,
+) -> i32 {
+    sys(|| {
+        let mtime = if times == 0 {
+            Some(crate::vfs::now_ms())
+        } else {
+            let [_atime, mtime] = m.read::<[Timespec; 2]>(times)?;
+            requested_mtime(&mtime)?
+        };
+        let abs = cx.vfs.at_path(dirfd, m.cstr(path)?, true)?;
+        let node = cx.vfs.resolve(&abs, flags & AT_SYMLINK_NOFOLLOW == 0)?;
+        cx.vfs.utime_node(node, mtime).map(|_| 0)
+    })
+}
+
+/// `fchmod(fd, mode)`.
+pub fn fchmod(_: &mut GuestMemory<'_>, cx: &mut EmContext, fd: i32, mode: u32) -> i32 {
+    sys(|| {
+        let node = cx.vfs.file(fd)?.node;
+        cx.vfs.chmod_node(node, mode).map(|_| 0)
+    })
+}
+
+/// `chmod(path, mode)`.
+pub fn chmod(m: &mut GuestMemory<'_>, cx: &mut EmContext, path: u32, mode: u32) -> i32 {
+    sys(|| {
+        let abs = cx.vfs.at_path(AT_FDCWD, m.cstr(path)?, false)?;
+        let node = cx.vfs.resolve(&abs, true)?;
+        cx.vfs.chmod_node(node, mode).map(|_| 0)
+    })
+}
+
+/// `fchmodat2(dirfd, path, mode, flags)`.
+pub fn fchmodat2(
+    m: &mut GuestMemory<'_>,
+    cx: &mut EmContext,
+    dirfd: i32,
+    path: u32,
+    mode: u32,
+    flags: i32,
+) -> i32 {
+    sys(|| {
+        let abs = cx.vfs.at_path(dirfd, m.cstr(path)?, false)?;
+        let node = cx.vfs.resolve(&abs, flags & AT_SYMLINK_NOFOLLOW == 0)?;
+        cx.vfs.chmod_node(node, mode).map(|_| 0)
+    })
+}
+
+/// `fchown(fd, uid, gid)`: there is one user; succeeds on an open fd and changes nothing.
+pub fn fchown32(_: &mut GuestMemory<'_>, cx: &mut EmContext, fd: i32, _uid: i32, _gid: i32) -> i32 {
+    sys(|| cx.vfs.file(fd).map(|_| 0))
+}
+
+/// `fchownat(dirfd, path, uid, gid, flags)`: succeeds on what exists and changes nothing.
+pub fn fchownat(
+    m: &mut GuestMemory<'_>,
+    cx: &mut EmContext,
+    dirfd: i32,
+    path: u32,
+    _uid: i32,
+    _gid: i32,
+    flags: i32,
+) -> i32 {
+    sys(|| {
+        cx.vfs
+            .stat_at(
+                dirfd,
+                m.cstr(path)?,
+                flags & AT_SYMLINK_NOFOLLOW == 0,
+                flags & AT_EMPTY_PATH != 0,
+            )
+            .map(|_| 0)
+    })
+}
+
+/// `dup(fd)`.
+pub fn dup(_: &mut GuestMemory<'_>, cx: &mut EmContext, fd: i32) -> i32 {
+    sys(|| {
+        let file = cx.vfs.file(fd)?.clone();
+        cx.vfs.insert_fd(file, 0)
+    })
+}
+
+/// `dup3(fd, newfd, flags)`.
+pub fn dup3(_: &mut GuestMemory<'_>, cx: &mut EmContext, fd: i32, newfd: i32, _flags: i32) -> i32 {
+    sys(|| {
+        let file = cx.vfs.file(fd)?.clone();
+        if fd == newfd {
+            return Err(Errno::INVAL);
+        }
+        cx.vfs.set_fd(newfd, file).map(|_| newfd)
+    })
+}
+
+/// `fdatasync(fd)`: memory is the storage, so there is nothing to flush.
+pub fn fdatasync(_: &mut GuestMemory<'_>, cx: &mut EmContext, fd: i32) -> i32 {
+    sys(|| cx.vfs.file(fd).map(|_| 0))
+}
+
+/// `posix_fadvise(fd, offset, len, advice)`: advice is accepted and ignored.
+pub fn fadvise64(
+    _: &mut GuestMemory<'_>,
+    cx: &mut EmContext,
+    fd: i32,
+    _offset: i64,
+    _len: i64,
+    _advice: i32,
+) -> i32 {
+    sys(|| cx.vfs.file(fd).map(|_| 0))
+}
+
+/// `fallocate(fd, mode, offset, len)`: grows the file to `offset + len` if it is shorter.
+pub fn fallocate(
+    _: &mut GuestMemory<'_>,
+    cx: &mut EmContext,
+    fd: i32,
+    mode: i32,
+    offset: i64,
+    len: i64,
+) -> i32 {
+    sys(|| {
+        if mode != 0 {
+            return Err(Errno::NOTSUP);
+        }
+        if offset < 0 || len <= 0 {
+            return Err(Errno::INVAL);
+        }
+        // Linux answers EFBIG when the end would pass the largest file size.
+        let want = offset.checked_add(len).ok_or(Errno::FBIG)? as u64;
+        let node = cx.vfs.file(fd)?.node;
+        if cx.vfs.stat_node(node)?.size < want {
+            cx.vfs.truncate_node(node, want)?;
+        }
+        Ok(0)
+    })
+}
+
+/// `statfs(path, buf)`; `size` is the guest's `sizeof(struct statfs)`.
+pub fn statfs64(
+    m: &mut GuestMemory<'_>,
+    cx: &mut EmContext,
+    path: u32,
+    _size: u32,
+    buf: u32,
+) -> i32 {
+    sys(|| {
+        cx.vfs.stat_at(AT_FDCWD, m.cstr(path)?, true, false)?;
+        write_statfs(m, buf)
+    })
+}
+
+/// `fstatfs(fd, buf)`.
+pub fn fstatfs64(
+    m: &mut GuestMemory<'_>,
+    cx: &mut EmContext,
+    fd: i32,
+    _size: u32,
+    buf: u32,
+) -> i32 {
+    sys(|| {
+        cx.vfs.file(fd)?;
+        write_statfs(m, buf)
+    })
+}
+
+/// `poll(fds, nfds, timeout)`: files and the standard streams are always ready, as in Emscripten's MEMFS; a
+/// closed descriptor reports `POLLNVAL` whatever was asked, as on Linux.
+pub fn poll(
+    m: &mut GuestMemory<'_>,
+    cx: &mut EmContext,
+    fds: u32,
+    nfds: i32,
+    _timeout: i32,
+) -> i32 {
+    const POLLIN_POLLOUT: i16 = 1 | 4;
+    const POLLNVAL: i16 = 32;
+    sys(|| {
+        let mut ready = 0;
+        for i in 0..u64::try_from(nfds).unwrap_or(0) {
+            let at = element::<Pollfd>(fds, i)?;
+            let mut entry: Pollfd = m.read(at)?;
+            let revents = if cx.vfs.file(entry.fd.get()).is_ok() {
+                POLLIN_POLLOUT & entry.events.get()
+            } else {
+                POLLNVAL
+            };
+            if revents != 0 {
+                ready += 1;
+            }
+            entry.revents = revents.into();
+            m.write(at, &entry)?;
+        }
+        Ok(ready)
+    })
+}
+
+/// `umask(mask)`: returns the previous mask.
+pub fn umask(_: &mut GuestMemory<'_>, cx: &mut EmContext, mask: u32) -> i32 {
+    std::mem::replace(&mut cx.umask, mask & 0o777) as i32
 }
 
 pub(super) fn add_to_linker<T: EmscriptenView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
-    linker.func_wrap(
-        ENV,
-        "__syscall_openat",
-        |mut c: Caller<'_, T>, dirfd: i32, path: i32, flags: i32, varargs: i32| {
-            sys(&mut c, |m, cx| {
-                let mode = if varargs != 0 {
-                    m.read_u32(varargs as u32)?
-                } else {
-                    0
-                };
-                cx.vfs
-                    .open_at(dirfd, m.cstr(path as u32)?, flags, mode & !cx.umask)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "__syscall_fstat64",
-        |mut c: Caller<'_, T>, fd: i32, buf: i32| {
-            sys(&mut c, |m, cx| {
-                let st = cx.vfs.stat_node(cx.vfs.file(fd)?.node)?;
-                write_stat(m, buf as u32, &st)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "__syscall_stat64",
-        |mut c: Caller<'_, T>, path: i32, buf: i32| {
-            sys(&mut c, |m, cx| {
-                let st = cx
-                    .vfs
-                    .stat_at(AT_FDCWD, m.cstr(path as u32)?, true, false)?;
-                write_stat(m, buf as u32, &st)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "__syscall_lstat64",
-        |mut c: Caller<'_, T>, path: i32, buf: i32| {
-            sys(&mut c, |m, cx| {
-                let st = cx
-                    .vfs
-                    .stat_at(AT_FDCWD, m.cstr(path as u32)?, false, false)?;
-                write_stat(m, buf as u32, &st)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "__syscall_newfstatat",
-        |mut c: Caller<'_, T>, dirfd: i32, path: i32, buf: i32, flags: i32| {
-            sys(&mut c, |m, cx| {
-                let follow = flags & AT_SYMLINK_NOFOLLOW == 0;
-                let st = cx.vfs.stat_at(
-                    dirfd,
-                    m.cstr(path as u32)?,
-                    follow,
-                    flags & AT_EMPTY_PATH != 0,
-                )?;
-                write_stat(m, buf as u32, &st)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "__syscall_getdents64",
-        |mut c: Caller<'_, T>, fd: i32, dirp: i32, count: i32| {
-            sys(&mut c, |m, cx| {
-                let entries = cx.vfs.dir_entries(fd)?;
-                let start = (cx.vfs.file(fd)?.pos / DIRENT_SIZE) as usize;
-                let room = (count as u32 as u64 / DIRENT_SIZE) as usize;
-                if room == 0 {
-                    return Err(Errno::INVAL);
-                }
-                let mut written = 0u32;
-                let mut idx = start;
-                for entry in entries.iter().skip(start).take(room) {
-                    idx += 1;
-                    let at = dirp as u32 + written;
-                    m.write_u64(at, entry.ino)?;
-                    m.write_u64(at + 8, idx as u64 * DIRENT_SIZE)?;
-                    m.write_u16(at + 16, DIRENT_SIZE as u16)?;
-                    m.write_u8(at + 18, entry.kind)?;
-                    m.write_cstr(at + 19, &entry.name, 256)?;
-                    written += DIRENT_SIZE as u32;
-                }
-                cx.vfs.file_mut(fd)?.pos = idx as u64 * DIRENT_SIZE;
-                Ok(written as i32)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "__syscall_getcwd",
-        |mut c: Caller<'_, T>, buf: i32, size: i32| {
-            sys(&mut c, |m, cx| {
-                let cwd = cx.vfs.cwd();
-                if size == 0 {
-                    return Err(Errno::INVAL);
-                }
-                if (size as u32 as usize) < cwd.len() + 1 {
-                    return Err(Errno::RANGE);
-                }
-                m.write_cstr(buf as u32, cwd, cwd.len() + 1)?;
-                Ok(cwd.len() as i32 + 1)
-            })
-        },
-    )?;
-    linker.func_wrap(ENV, "__syscall_chdir", |mut c: Caller<'_, T>, path: i32| {
-        sys(&mut c, |m, cx| {
-            cx.vfs.chdir(m.cstr(path as u32)?).map(|_| 0)
-        })
-    })?;
-    linker.func_wrap(ENV, "__syscall_fchdir", |mut c: Caller<'_, T>, fd: i32| {
-        sys(&mut c, |_, cx| {
-            let path = cx.vfs.file(fd)?.path.clone();
-            cx.vfs.chdir(&path).map(|_| 0)
-        })
-    })?;
-    linker.func_wrap(
-        ENV,
-        "__syscall_fcntl64",
-        |mut c: Caller<'_, T>, fd: i32, cmd: i32, varargs: i32| {
-            sys(&mut c, |m, cx| {
-                let file = cx.vfs.file(fd)?.clone();
-                match cmd {
-                    // F_DUPFD, F_DUPFD_CLOEXEC
-                    0 | 1030 => {
-                        let min = m.read_u32(varargs as u32)? as i32;
-                        if min < 0 {
-                            return Err(Errno::INVAL);
-                        }
-                        cx.vfs.insert_fd(file, min as usize)
-                    }
-                    1 | 2 => Ok(0), // F_GETFD / F_SETFD: there is no exec to close on.
-                    3 => Ok(file.flags),
-                    4 => {
-                        let arg = m.read_u32(varargs as u32)? as i32;
-                        // Only O_APPEND and O_NONBLOCK may change after open.
-                        let settable = crate::vfs::oflags::O_APPEND | 0o4000;
-                        let f = cx.vfs.file_mut(fd)?;
-                        f.flags = (f.flags & !settable) | (arg & settable);
-                        Ok(0)
-                    }
-                    // F_GETLK: report "unlocked"; locks are per-process and there is one process.
-                    5 | 12 => {
-                        let arg = m.read_u32(varargs as u32)?;
-                        m.write_u16(arg, 2)?;
-                        Ok(0)
-                    }
-                    6 | 7 | 13 | 14 => Ok(0), // F_SETLK / F_SETLKW
-                    _ => Err(Errno::INVAL),
-                }
-            })
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "__syscall_ioctl",
-        |mut c: Caller<'_, T>, fd: i32, op: i32, _varargs: i32| {
-            sys(&mut c, |_, cx| match op {
-                // TCGETS, TIOCGWINSZ and friends: only terminals answer; Python uses this for isatty().
-                21505 | 21523 | 21509..=21512 => {
-                    if cx.vfs.is_tty(fd)? {
-                        Ok(0)
-                    } else {
-                        Err(Errno::NOTTY)
-                    }
-                }
-                _ => {
-                    cx.vfs.file(fd)?;
-                    Err(Errno::NOTTY)
-                }
-            })
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "__syscall_faccessat",
-        |mut c: Caller<'_, T>, dirfd: i32, path: i32, amode: i32, _flags: i32| {
-            sys(&mut c, |m, cx| {
-                if amode & !7 != 0 {
-                    return Err(Errno::INVAL);
-                }
-                let abs = cx.vfs.at_path(dirfd, m.cstr(path as u32)?, false)?;
-                let node = cx.vfs.resolve(&abs, true)?;
-                // W_OK on something the guest may not change is refused, as a read-only mount would be.
-                if amode & 2 != 0
-                    && !matches!(
-                        node,
-                        crate::vfs::NodeRef::Mem { .. } | crate::vfs::NodeRef::Stdio(_)
-                    )
-                {
-                    return Err(Errno::ROFS);
-                }
-                Ok(0)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "__syscall_mkdirat",
-        |mut c: Caller<'_, T>, dirfd: i32, path: i32, mode: i32| {
-            sys(&mut c, |m, cx| {
-                cx.vfs
-                    .mkdir_at(dirfd, m.cstr(path as u32)?, mode as u32 & !cx.umask)
-                    .map(|_| 0)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "__syscall_unlinkat",
-        |mut c: Caller<'_, T>, dirfd: i32, path: i32, flags: i32| {
-            sys(&mut c, |m, cx| {
-                let dir = match flags {
-                    0 => false,
-                    AT_REMOVEDIR => true,
-                    _ => return Err(Errno::INVAL),
-                };
-                cx.vfs
-                    .unlink_at(dirfd, m.cstr(path as u32)?, dir)
-                    .map(|_| 0)
-            })
-        },
-    )?;
-    linker.func_wrap(ENV, "__syscall_rmdir", |mut c: Caller<'_, T>, path: i32| {
-        sys(&mut c, |m, cx| {
-            cx.vfs
-                .unlink_at(AT_FDCWD, m.cstr(path as u32)?, true)
-                .map(|_| 0)
-        })
-    })?;
-    linker.func_wrap(
-        ENV,
-        "__syscall_renameat",
-        |mut c: Caller<'_, T>, od: i32, op: i32, nd: i32, np: i32| {
-            sys(&mut c, |m, cx| {
-                cx.vfs
-                    .rename_at(od, m.cstr(op as u32)?, nd, m.cstr(np as u32)?)
-                    .map(|_| 0)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "__syscall_symlinkat",
-        |mut c: Caller<'_, T>, target: i32, dirfd: i32, path: i32| {
-            sys(&mut c, |m, cx| {
-                cx.vfs
-                    .symlink_at(m.cstr(target as u32)?, dirfd, m.cstr(path as u32)?)
-                    .map(|_| 0)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "__syscall_readlinkat",
-        |mut c: Caller<'_, T>, dirfd: i32, path: i32, buf: i32, size: i32| {
-            sys(&mut c, |m, cx| {
-                if size <= 0 {
-                    return Err(Errno::INVAL);
-                }
-                let target = cx.vfs.readlink_at(dirfd, m.cstr(path as u32)?)?;
-                // readlink does not NUL-terminate.
-                let n = target.len().min(size as usize);
-                m.slice_mut(buf as u32, n as u32)?
-                    .copy_from_slice(&target.as_bytes()[..n]);
-                Ok(n as i32)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "__syscall_ftruncate64",
-        |mut c: Caller<'_, T>, fd: i32, len: i64| {
-            sys(&mut c, |_, cx| {
-                if len < 0 {
-                    return Err(Errno::INVAL);
-                }
-                let node = cx.vfs.file(fd)?.node;
-                cx.vfs.truncate_node(node, len as u64).map(|_| 0)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "__syscall_truncate64",
-        |mut c: Caller<'_, T>, path: i32, len: i64| {
-            sys(&mut c, |m, cx| {
-                if len < 0 {
-                    return Err(Errno::INVAL);
-                }
-                let abs = cx.vfs.at_path(AT_FDCWD, m.cstr(path as u32)?, false)?;
-                let node = cx.vfs.resolve(&abs, true)?;
-                cx.vfs.truncate_node(node, len as u64).map(|_| 0)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "__syscall_utimensat",
-        |mut c: Caller<'_, T>, dirfd: i32, path: i32, times: i32, flags: i32| {
-            sys(&mut c, |m, cx| {
-                let abs = cx.vfs.at_path(dirfd, m.cstr(path as u32)?, true)?;
-                let node = cx.vfs.resolve(&abs, flags & AT_SYMLINK_NOFOLLOW == 0)?;
-                let mtime = if times == 0 {
-                    Some(crate::vfs::now_ms())
-                } else {
-                    let secs = m.read_i64(times as u32 + 16)?;
-                    let nsec = m.read_u32(times as u32 + 24)?;
-                    match nsec {
-                        0x3fff_ffff => Some(crate::vfs::now_ms()), // UTIME_NOW
-                        0x3fff_fffe => None,                       // UTIME_OMIT
-                        n => Some(secs as f64 * 1000.0 + n as f64 / 1e6),
-                    }
-                };
-                cx.vfs.utime_node(node, mtime).map(|_| 0)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "__syscall_fchmod",
-        |mut c: Caller<'_, T>, fd: i32, mode: i32| {
-            sys(&mut c, |_, cx| {
-                let node = cx.vfs.file(fd)?.node;
-                cx.vfs.chmod_node(node, mode as u32).map(|_| 0)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "__syscall_chmod",
-        |mut c: Caller<'_, T>, path: i32, mode: i32| {
-            sys(&mut c, |m, cx| {
-                let abs = cx.vfs.at_path(AT_FDCWD, m.cstr(path as u32)?, false)?;
-                let node = cx.vfs.resolve(&abs, true)?;
-                cx.vfs.chmod_node(node, mode as u32).map(|_| 0)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "__syscall_fchmodat2",
-        |mut c: Caller<'_, T>, dirfd: i32, path: i32, mode: i32, flags: i32| {
-            sys(&mut c, |m, cx| {
-                let abs = cx.vfs.at_path(dirfd, m.cstr(path as u32)?, false)?;
-                let node = cx.vfs.resolve(&abs, flags & AT_SYMLINK_NOFOLLOW == 0)?;
-                cx.vfs.chmod_node(node, mode as u32).map(|_| 0)
-            })
-        },
-    )?;
-    // There is one user; ownership changes succeed on what exists and change nothing.
-    linker.func_wrap(
-        ENV,
-        "__syscall_fchown32",
-        |mut c: Caller<'_, T>, fd: i32, _u: i32, _g: i32| {
-            sys(&mut c, |_, cx| cx.vfs.file(fd).map(|_| 0))
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "__syscall_fchownat",
-        |mut c: Caller<'_, T>, dirfd: i32, path: i32, _u: i32, _g: i32, flags: i32| {
-            sys(&mut c, |m, cx| {
-                cx.vfs
-                    .stat_at(
-                        dirfd,
-                        m.cstr(path as u32)?,
-                        flags & AT_SYMLINK_NOFOLLOW == 0,
-                        flags & AT_EMPTY_PATH != 0,
-                    )
-                    .map(|_| 0)
-            })
-        },
-    )?;
-    linker.func_wrap(ENV, "__syscall_dup", |mut c: Caller<'_, T>, fd: i32| {
-        sys(&mut c, |_, cx| {
-            let file = cx.vfs.file(fd)?.clone();
-            cx.vfs.insert_fd(file, 0)
-        })
-    })?;
-    linker.func_wrap(
-        ENV,
-        "__syscall_dup3",
-        |mut c: Caller<'_, T>, fd: i32, newfd: i32, _flags: i32| {
-            sys(&mut c, |_, cx| {
-                let file = cx.vfs.file(fd)?.clone();
-                if fd == newfd {
-                    return Err(Errno::INVAL);
-                }
-                cx.vfs.set_fd(newfd, file).map(|_| newfd)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "__syscall_fdatasync",
-        |mut c: Caller<'_, T>, fd: i32| sys(&mut c, |_, cx| cx.vfs.file(fd).map(|_| 0)),
-    )?;
-    linker.func_wrap(
-        ENV,
-        "__syscall_fadvise64",
-        |mut c: Caller<'_, T>, fd: i32, _o: i64, _l: i64, _a: i32| {
-            sys(&mut c, |_, cx| cx.vfs.file(fd).map(|_| 0))
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "__syscall_fallocate",
-        |mut c: Caller<'_, T>, fd: i32, mode: i32, off: i64, len: i64| {
-            sys(&mut c, |_, cx| {
-                if mode != 0 {
-                    return Err(Errno::NOTSUP);
-                }
-                if off < 0 || len <= 0 {
-                    return Err(Errno::INVAL);
-                }
-                let node = cx.vfs.file(fd)?.node;
-                let want = (off + len) as u64;
-                if cx.vfs.stat_node(node)?.size < want {
-                    cx.vfs.truncate_node(node, want)?;
-                }
-                Ok(0)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "__syscall_statfs64",
-        |mut c: Caller<'_, T>, path: i32, _size: i32, buf: i32| {
-            sys(&mut c, |m, cx| {
-                cx.vfs
-                    .stat_at(AT_FDCWD, m.cstr(path as u32)?, true, false)?;
-                write_statfs(m, buf as u32)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "__syscall_fstatfs64",
-        |mut c: Caller<'_, T>, fd: i32, _size: i32, buf: i32| {
-            sys(&mut c, |m, cx| {
-                cx.vfs.file(fd)?;
-                write_statfs(m, buf as u32)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "__syscall_poll",
-        |mut c: Caller<'_, T>, fds: i32, nfds: i32, _timeout: i32| {
-            // Files and the standard streams are always ready, as in Emscripten's MEMFS.
-            sys(&mut c, |m, cx| {
-                let mut ready = 0;
-                for i in 0..nfds.max(0) as u32 {
-                    let at = fds as u32 + 8 * i;
-                    let fd = m.read_u32(at)? as i32;
-                    let events =
-                        u16::from_le_bytes(m.slice(at + 4, 2)?.try_into().unwrap_or_default());
-                    let revents = if cx.vfs.file(fd).is_ok() {
-                        5 & events
-                    } else {
-                        32
-                    }; // POLLIN|POLLOUT, or POLLNVAL
-                    if revents != 0 {
-                        ready += 1;
-                    }
-                    m.write_u16(at + 6, revents)?;
-                }
-                Ok(ready)
-            })
-        },
-    )?;
+    imports! { linker, T, ENV, -> i32, no_memory: -i32::from(Errno::FAULT.0);
+        "__syscall_openat" => openat[dirfd: i32, path: u32, flags: i32, varargs: u32];
+        "__syscall_fstat64" => fstat64[fd: i32, buf: u32];
+        "__syscall_stat64" => stat64[path: u32, buf: u32];
+        "__syscall_lstat64" => lstat64[path: u32, buf: u32];
+        "__syscall_newfstatat" => newfstatat[dirfd: i32, path: u32, buf: u32, flags: i32];
+        "__syscall_getdents64" => getdents64[fd: i32, dirp: u32, count: u32];
+        "__syscall_getcwd" => getcwd[buf: u32, size: u32];
+        "__syscall_chdir" => chdir[path: u32];
+        "__syscall_fchdir" => fchdir[fd: i32];
+        "__syscall_fcntl64" => fcntl64[fd: i32, cmd: i32, varargs: u32];
+        "__syscall_ioctl" => ioctl[fd: i32, op: i32, varargs: u32];
+        "__syscall_faccessat" => faccessat[dirfd: i32, path: u32, amode: i32, flags: i32];
+        "__syscall_mkdirat" => mkdirat[dirfd: i32, path: u32, mode: u32];
+        "__syscall_unlinkat" => unlinkat[dirfd: i32, path: u32, flags: i32];
+        "__syscall_rmdir" => rmdir[path: u32];
+        "__syscall_renameat" => renameat[olddirfd: i32, old: u32, newdirfd: i32, new: u32];
+        "__syscall_symlinkat" => symlinkat[target: u32, dirfd: i32, path: u32];
+        "__syscall_readlinkat" => readlinkat[dirfd: i32, path: u32, buf: u32, size: u32];
+        "__syscall_ftruncate64" => ftruncate64[fd: i32, len: i64];
+        "__syscall_truncate64" => truncate64[path: u32, len: i64];
+        "__syscall_utimensat" => utimensat[dirfd: i32, path: u32, times: u32, flags: i32];
+        "__syscall_fchmod" => fchmod[fd: i32, mode: u32];
+        "__syscall_chmod" => chmod[path: u32, mode: u32];
+        "__syscall_fchmodat2" => fchmodat2[dirfd: i32, path: u32, mode: u32, flags: i32];
+        "__syscall_fchown32" => fchown32[fd: i32, uid: i32, gid: i32];
+        "__syscall_fchownat" => fchownat[dirfd: i32, path: u32, uid: i32, gid: i32, flags: i32];
+        "__syscall_dup" => dup[fd: i32];
+        "__syscall_dup3" => dup3[fd: i32, newfd: i32, flags: i32];
+        "__syscall_fdatasync" => fdatasync[fd: i32];
+        "__syscall_fadvise64" => fadvise64[fd: i32, offset: i64, len: i64, advice: i32];
+        "__syscall_fallocate" => fallocate[fd: i32, mode: i32, offset: i64, len: i64];
+        "__syscall_statfs64" => statfs64[path: u32, size: u32, buf: u32];
+        "__syscall_fstatfs64" => fstatfs64[fd: i32, size: u32, buf: u32];
+        "__syscall_poll" => poll[fds: u32, nfds: i32, timeout: i32];
+        "__syscall_umask_js" => umask[mask: u32];
+    }
+    // Answers that need neither memory nor context.
     linker.func_wrap(ENV, "__syscall_getuid32_js", || 0i32)?;
-    linker.func_wrap(
-        ENV,
-        "__syscall_umask_js",
-        |mut c: Caller<'_, T>, mask: i32| {
-            let cx = c.data_mut().em();
-            std::mem::replace(&mut cx.umask, mask as u32 & 0o777) as i32
-        },
-    )?;
     // `_try_*`: Pyodide asks whether a JS socket wants this call; there are none.
     linker.func_wrap(ENV, "_try_fcntl64", |_: i32, _: i32, _: i32, _: i32| 0i32)?;
     linker.func_wrap(ENV, "_try_shutdown", |_: i32, _: i32, _: i32| 0i32)?;
@@ -554,7 +667,7 @@ pub(super) fn add_to_linker<T: EmscriptenView>(linker: &mut Linker<T>) -> wasmti
     linker.func_wrap(
         ENV,
         "_mmap_js",
-        |_: i32, _: i32, _: i32, _: i32, _: i64, _: i32, _: i32| -(Errno::NODEV.0 as i32),
+        |_: i32, _: i32, _: i32, _: i32, _: i64, _: i32, _: i32| -i32::from(Errno::NODEV.0),
     )?;
     linker.func_wrap(
         ENV,

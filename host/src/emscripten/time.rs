@@ -1,9 +1,13 @@
 //! Calendar and clock imports. Workers run in UTC (as Cloudflare's do): local time is UTC, with no daylight
 //! saving, so results never depend on the host's time zone.
 
-use super::{with_memory, EmscriptenView, GuestMemory, ENV};
+use super::layout::Tm;
+use super::memory::EOVERFLOW;
+use super::table::imports;
+use super::{EmContext, EmscriptenView, GuestMemory, ENV};
 use crate::vfs::Result;
 use wasmtime::{Caller, Linker};
+use zerocopy::little_endian::I32;
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (month 1–12); Howard Hinnant's `days_from_civil`.
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
@@ -29,65 +33,88 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
-/// Fill a `struct tm` at `tm` for `secs` since the epoch, in UTC.
-fn write_tm(m: &mut GuestMemory<'_>, tm: u32, secs: i64) -> Result<()> {
+/// `secs` since the epoch as a UTC `struct tm`; `EOVERFLOW` if its year does not fit `tm_year`.
+pub fn tm_of(secs: i64) -> Result<Tm> {
     let days = secs.div_euclid(86400);
     let rem = secs.rem_euclid(86400);
     let (y, mon, d) = civil_from_days(days);
-    let fields = [
-        rem % 60,
-        rem / 60 % 60,
-        rem / 3600,
-        d,
-        mon - 1,
-        y - 1900,
-        (days + 4).rem_euclid(7), // 1970-01-01 was a Thursday
-        days - days_from_civil(y, 1, 1),
-        0, // tm_isdst
-        0, // tm_gmtoff
-    ];
-    for (i, v) in fields.iter().enumerate() {
-        m.write_i32(tm + 4 * i as u32, *v as i32)?;
-    }
-    Ok(())
+    let year = y
+        .checked_sub(1900)
+        .and_then(|y| i32::try_from(y).ok())
+        .ok_or(EOVERFLOW)?;
+    // Every other field is small by construction (seconds of a day, day of a year, ...).
+    let small = |v: i64| I32::new(v as i32);
+    Ok(Tm {
+        tm_sec: small(rem % 60),
+        tm_min: small(rem / 60 % 60),
+        tm_hour: small(rem / 3600),
+        tm_mday: small(d),
+        tm_mon: small(mon - 1),
+        tm_year: year.into(),
+        tm_wday: small((days + 4).rem_euclid(7)), // 1970-01-01 was a Thursday
+        tm_yday: small(days - days_from_civil(y, 1, 1)),
+        tm_isdst: 0.into(),
+        tm_gmtoff: 0.into(),
+    })
 }
 
-/// Seconds since the epoch of the (possibly denormalised) `struct tm` at `tm`, which is rewritten normalised.
-fn read_tm(m: &mut GuestMemory<'_>, tm: u32) -> Result<i64> {
-    let f = |i: u32| -> Result<i64> { Ok(m.read_u32(tm + 4 * i)? as i32 as i64) };
-    let (sec, min, hour, mday, mon, year) = (f(0)?, f(1)?, f(2)?, f(3)?, f(4)?, f(5)?);
+/// Seconds since the epoch of a (possibly denormalised) UTC `struct tm`, as `timegm` computes them. Fields are
+/// `i32`, so every intermediate fits an `i64`.
+pub fn secs_of(tm: &Tm) -> i64 {
+    let f = |v: I32| i64::from(v.get());
+    let (mon, year) = (f(tm.tm_mon), f(tm.tm_year));
     let y = year + 1900 + mon.div_euclid(12);
-    let days = days_from_civil(y, mon.rem_euclid(12) + 1, 1) + mday - 1;
-    let secs = days * 86400 + hour * 3600 + min * 60 + sec;
-    write_tm(m, tm, secs)?;
-    Ok(secs)
+    let days = days_from_civil(y, mon.rem_euclid(12) + 1, 1) + f(tm.tm_mday) - 1;
+    days * 86400 + f(tm.tm_hour) * 3600 + f(tm.tm_min) * 60 + f(tm.tm_sec)
+}
+
+/// `_tzset_js(*timezone, *daylight, std_name, dst_name)`: UTC, no daylight saving.
+pub fn tzset(
+    m: &mut GuestMemory<'_>,
+    _: &mut EmContext,
+    timezone: u32,
+    daylight: u32,
+    std_name: u32,
+    dst_name: u32,
+) {
+    // A bad pointer leaves the rest unset; tzset has no way to report it.
+    let _ = (|| -> Result<()> {
+        m.write_i32(timezone, 0)?;
+        m.write_i32(daylight, 0)?;
+        m.write_cstr(std_name, "UTC", 17)?;
+        m.write_cstr(dst_name, "UTC", 17)?;
+        Ok(())
+    })();
+}
+
+/// `_localtime_js(secs, *tm)` and `_gmtime_js`: the same here, local time being UTC. A time whose year does not
+/// fit, or a bad pointer, leaves `*tm` unchanged (the import returns nothing).
+pub fn localtime(m: &mut GuestMemory<'_>, _: &mut EmContext, secs: i64, tm: u32) {
+    if let Ok(fields) = tm_of(secs) {
+        let _ = m.write(tm, &fields);
+    }
+}
+
+/// `_mktime_js(*tm)` and `_timegm_js`: the seconds of `*tm`, which is rewritten normalised; -1 if it is
+/// unreadable or its normalised year does not fit.
+pub fn mktime(m: &mut GuestMemory<'_>, _: &mut EmContext, tm: u32) -> i64 {
+    let mut normalise = || -> Result<i64> {
+        let secs = secs_of(&m.read::<Tm>(tm)?);
+        m.write(tm, &tm_of(secs)?)?;
+        Ok(secs)
+    };
+    normalise().unwrap_or(-1)
 }
 
 pub(super) fn add_to_linker<T: EmscriptenView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
-    linker.func_wrap(
-        ENV,
-        "_tzset_js",
-        |mut c: Caller<'_, T>, timezone: i32, daylight: i32, std: i32, dst: i32| {
-            with_memory(&mut c, |m, _| -> Result<()> {
-                m.write_i32(timezone as u32, 0)?;
-                m.write_i32(daylight as u32, 0)?;
-                m.write_cstr(std as u32, "UTC", 17)?;
-                m.write_cstr(dst as u32, "UTC", 17)?;
-                Ok(())
-            });
-        },
-    )?;
-    for name in ["_localtime_js", "_gmtime_js"] {
-        linker.func_wrap(ENV, name, |mut c: Caller<'_, T>, secs: i64, tm: i32| {
-            with_memory(&mut c, |m, _| write_tm(m, tm as u32, secs));
-        })?;
+    imports! { linker, T, ENV, -> (), no_memory: ();
+        "_tzset_js" => tzset[timezone: u32, daylight: u32, std_name: u32, dst_name: u32];
+        "_localtime_js" => localtime[secs: i64, tm: u32];
+        "_gmtime_js" => localtime[secs: i64, tm: u32];
     }
-    for name in ["_mktime_js", "_timegm_js"] {
-        linker.func_wrap(ENV, name, |mut c: Caller<'_, T>, tm: i32| -> i64 {
-            with_memory(&mut c, |m, _| read_tm(m, tm as u32))
-                .and_then(|r| r.ok())
-                .unwrap_or(-1)
-        })?;
+    imports! { linker, T, ENV, -> i64, no_memory: -1;
+        "_mktime_js" => mktime[tm: u32];
+        "_timegm_js" => mktime[tm: u32];
     }
     linker.func_wrap(ENV, "emscripten_date_now", |mut c: Caller<'_, T>| {
         c.data_mut().em().clock.realtime_ms()

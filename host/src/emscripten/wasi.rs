@@ -1,34 +1,61 @@
-//! The `wasi_snapshot_preview1` imports Emscripten uses for fd I/O, clocks, the environment and randomness.
-//! WASI functions return a positive errno (0 = success), unlike the `__syscall_*` family.
+//! The `wasi_snapshot_preview1` imports Emscripten uses for fd I/O, clocks, the environment and randomness. Each
+//! is a plain function over the guest's memory and the context; unlike the `__syscall_*` family they return a
+//! positive errno (0 = success). Scatter/gather follows `doReadv`/`doWritev` in `pyodide.asm.mjs`.
 
-use super::{with_memory, EmContext, EmscriptenView, GuestExit, GuestMemory, WASI};
+use super::layout::{Fdstat, Iovec};
+use super::memory::{element, offset, EOVERFLOW};
+use super::table::imports;
+use super::{EmContext, EmscriptenView, GuestExit, GuestMemory, WASI};
 use crate::vfs::{Errno, NodeRef, Result};
-use wasmtime::{Caller, Linker};
+use wasmtime::Linker;
 
-fn wasi<T: EmscriptenView>(
-    caller: &mut Caller<'_, T>,
-    f: impl FnOnce(&mut GuestMemory<'_>, &mut EmContext) -> Result<()>,
-) -> i32 {
-    match with_memory(caller, f).unwrap_or(Err(Errno::FAULT)) {
+/// Most buffers one `readv`/`writev` may name (Linux's `IOV_MAX`).
+pub const IOV_MAX: u32 = 1024;
+
+/// Fold a WASI body's result into the guest's convention: 0, or the errno.
+fn wasi(body: impl FnOnce() -> Result<()>) -> i32 {
+    match body() {
         Ok(()) => 0,
-        Err(e) => e.0 as i32,
+        Err(e) => i32::from(e.0),
     }
 }
 
-/// Read into the iovecs at `iov`; stops at the first short read, as readv does.
-fn readv(
+/// The iovec list at `iov`, checked as Linux checks it: at most [`IOV_MAX`] buffers whose lengths sum to a
+/// valid `ssize_t`, so the byte count returned can never overflow.
+fn iovec_list(m: &GuestMemory<'_>, iov: u32, count: u32) -> Result<Vec<Iovec>> {
+    if count > IOV_MAX {
+        return Err(Errno::INVAL);
+    }
+    let list = m.iovecs(iov, count)?;
+    let total: u64 = list.iter().map(|v| u64::from(v.iov_len.get())).sum();
+    if total > i32::MAX as u64 {
+        return Err(Errno::INVAL);
+    }
+    Ok(list)
+}
+
+/// The file position after `n` more bytes at `at` (`None`: the fd's own position, which `vfs` advances).
+fn advance(at: Option<u64>, n: usize) -> Result<Option<u64>> {
+    at.map(|a| a.checked_add(n as u64).ok_or(EOVERFLOW))
+        .transpose()
+}
+
+/// Read into the buffers of `iov` in order; stops at the first short read, as `readv` does.
+pub fn readv(
     m: &mut GuestMemory<'_>,
     cx: &mut EmContext,
     fd: i32,
-    iov: i32,
-    cnt: i32,
+    iov: u32,
+    count: u32,
     mut at: Option<u64>,
 ) -> Result<u32> {
     let mut total = 0u32;
-    for (ptr, len) in m.iovecs(iov as u32, cnt as u32)? {
-        let n = cx.vfs.read(fd, m.slice_mut(ptr, len)?, at)?;
+    for v in iovec_list(m, iov, count)? {
+        let len = v.iov_len.get();
+        let n = cx.vfs.read(fd, m.slice_mut(v.iov_base.get(), len)?, at)?;
+        // `iovec_list` bounds the sum of lengths, and `n` is at most `len`.
         total += n as u32;
-        at = at.map(|a| a + n as u64);
+        at = advance(at, n)?;
         if n < len as usize {
             break;
         }
@@ -36,21 +63,170 @@ fn readv(
     Ok(total)
 }
 
-fn writev(
+/// Write the buffers of `iov` in order; stops at the first short write, as `writev` does.
+pub fn writev(
     m: &mut GuestMemory<'_>,
     cx: &mut EmContext,
     fd: i32,
-    iov: i32,
-    cnt: i32,
+    iov: u32,
+    count: u32,
     mut at: Option<u64>,
 ) -> Result<u32> {
     let mut total = 0u32;
-    for (ptr, len) in m.iovecs(iov as u32, cnt as u32)? {
-        let n = cx.vfs.write(fd, m.slice(ptr, len)?, at)?;
+    for v in iovec_list(m, iov, count)? {
+        let len = v.iov_len.get();
+        let n = cx.vfs.write(fd, m.slice(v.iov_base.get(), len)?, at)?;
         total += n as u32;
-        at = at.map(|a| a + n as u64);
+        at = advance(at, n)?;
+        if n < len as usize {
+            break;
+        }
     }
     Ok(total)
+}
+
+/// A guest `off_t` as a file position.
+fn position(offset: i64) -> Result<u64> {
+    u64::try_from(offset).map_err(|_| Errno::INVAL)
+}
+
+/// `fd_read(fd, iov, iovcnt, *nread)`.
+pub fn fd_read(
+    m: &mut GuestMemory<'_>,
+    cx: &mut EmContext,
+    fd: i32,
+    iov: u32,
+    count: u32,
+    pnum: u32,
+) -> i32 {
+    wasi(|| {
+        let n = readv(m, cx, fd, iov, count, None)?;
+        m.write_u32(pnum, n)
+    })
+}
+
+/// `fd_pread(fd, iov, iovcnt, offset, *nread)`.
+pub fn fd_pread(
+    m: &mut GuestMemory<'_>,
+    cx: &mut EmContext,
+    fd: i32,
+    iov: u32,
+    count: u32,
+    offset: i64,
+    pnum: u32,
+) -> i32 {
+    wasi(|| {
+        let n = readv(m, cx, fd, iov, count, Some(position(offset)?))?;
+        m.write_u32(pnum, n)
+    })
+}
+
+/// `fd_write(fd, iov, iovcnt, *nwritten)`.
+pub fn fd_write(
+    m: &mut GuestMemory<'_>,
+    cx: &mut EmContext,
+    fd: i32,
+    iov: u32,
+    count: u32,
+    pnum: u32,
+) -> i32 {
+    wasi(|| {
+        let n = writev(m, cx, fd, iov, count, None)?;
+        m.write_u32(pnum, n)
+    })
+}
+
+/// `fd_pwrite(fd, iov, iovcnt, offset, *nwritten)`.
+pub fn fd_pwrite(
+    m: &mut GuestMemory<'_>,
+    cx: &mut EmContext,
+    fd: i32,
+    iov: u32,
+    count: u32,
+    offset: i64,
+    pnum: u32,
+) -> i32 {
+    wasi(|| {
+        let n = writev(m, cx, fd, iov, count, Some(position(offset)?))?;
+        m.write_u32(pnum, n)
+    })
+}
+
+/// `fd_seek(fd, offset, whence, *newoffset)`.
+pub fn fd_seek(
+    m: &mut GuestMemory<'_>,
+    cx: &mut EmContext,
+    fd: i32,
+    offset: i64,
+    whence: i32,
+    pnew: u32,
+) -> i32 {
+    wasi(|| {
+        let whence = u8::try_from(whence).map_err(|_| Errno::INVAL)?;
+        let pos = cx.vfs.seek(fd, offset, whence)?;
+        m.write_u64(pnew, pos)
+    })
+}
+
+/// `fd_close(fd)`.
+pub fn fd_close(_: &mut GuestMemory<'_>, cx: &mut EmContext, fd: i32) -> i32 {
+    wasi(|| cx.vfs.close(fd))
+}
+
+/// `fd_sync(fd)`: memory is the storage, so there is nothing to flush.
+pub fn fd_sync(_: &mut GuestMemory<'_>, cx: &mut EmContext, fd: i32) -> i32 {
+    wasi(|| cx.vfs.file(fd).map(|_| ()))
+}
+
+/// `fd_fdstat_get(fd, *fdstat)`.
+pub fn fd_fdstat_get(m: &mut GuestMemory<'_>, cx: &mut EmContext, fd: i32, buf: u32) -> i32 {
+    wasi(|| {
+        let node = cx.vfs.file(fd)?.node;
+        let st = cx.vfs.stat_node(node)?;
+        // musl's isatty() asks for a character device here, so only a real terminal is one; a pipe or captured
+        // stream is "unknown".
+        let filetype = match node {
+            NodeRef::Stdio(_) if cx.vfs.is_tty(fd)? => 2,
+            NodeRef::Stdio(_) => 0,
+            _ if st.is_dir() => 3,
+            _ => 4, // regular file
+        };
+        m.write(
+            buf,
+            &Fdstat {
+                fs_filetype: filetype,
+                ..Fdstat::default()
+            },
+        )
+    })
+}
+
+/// `environ_sizes_get(*count, *bufsize)`.
+pub fn environ_sizes_get(
+    m: &mut GuestMemory<'_>,
+    cx: &mut EmContext,
+    pcount: u32,
+    psize: u32,
+) -> i32 {
+    wasi(|| {
+        let count = u32::try_from(cx.environ.len()).map_err(|_| EOVERFLOW)?;
+        let size: usize = cx.environ.iter().map(|s| s.len() + 1).sum();
+        m.write_u32(pcount, count)?;
+        m.write_u32(psize, u32::try_from(size).map_err(|_| EOVERFLOW)?)
+    })
+}
+
+/// `environ_get(*environ, *buf)`: the pointer array at `environ`, the NUL-terminated strings packed at `buf`.
+pub fn environ_get(m: &mut GuestMemory<'_>, cx: &mut EmContext, environ: u32, buf: u32) -> i32 {
+    wasi(|| {
+        let mut at = buf;
+        for (i, s) in cx.environ.iter().enumerate() {
+            m.write_u32(element::<u32>(environ, i as u64)?, at)?;
+            m.write_cstr(at, s, s.len() + 1)?;
+            at = offset(at, s.len() as u64 + 1)?;
+        }
+        Ok(())
+    })
 }
 
 /// Nanoseconds on clock `id`: 0 realtime, 1 monotonic, 2–3 CPU time (served by the monotonic clock).
@@ -62,156 +238,53 @@ pub(super) fn clock_ns(cx: &mut EmContext, id: i32) -> Result<u64> {
     }
 }
 
+/// `clock_time_get(id, precision, *time)`.
+pub fn clock_time_get(
+    m: &mut GuestMemory<'_>,
+    cx: &mut EmContext,
+    id: i32,
+    _precision: i64,
+    ptime: u32,
+) -> i32 {
+    wasi(|| m.write_u64(ptime, clock_ns(cx, id)?))
+}
+
+/// `clock_res_get(id, *resolution)`.
+pub fn clock_res_get(m: &mut GuestMemory<'_>, _: &mut EmContext, id: i32, pres: u32) -> i32 {
+    wasi(|| {
+        let res = match id {
+            0 => 1_000,
+            1..=3 => 1,
+            _ => return Err(Errno::INVAL),
+        };
+        m.write_u64(pres, res)
+    })
+}
+
+/// `random_get(buf, len)`: every random byte the guest sees comes from the context's entropy.
+pub fn random_get(m: &mut GuestMemory<'_>, cx: &mut EmContext, buf: u32, len: u32) -> i32 {
+    wasi(|| {
+        cx.entropy.fill(m.slice_mut(buf, len)?);
+        Ok(())
+    })
+}
+
 pub(super) fn add_to_linker<T: EmscriptenView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
-    linker.func_wrap(
-        WASI,
-        "fd_read",
-        |mut c: Caller<'_, T>, fd: i32, iov: i32, cnt: i32, pnum: i32| {
-            wasi(&mut c, |m, cx| {
-                let n = readv(m, cx, fd, iov, cnt, None)?;
-                m.write_u32(pnum as u32, n)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        WASI,
-        "fd_pread",
-        |mut c: Caller<'_, T>, fd: i32, iov: i32, cnt: i32, off: i64, pnum: i32| {
-            wasi(&mut c, |m, cx| {
-                let n = readv(
-                    m,
-                    cx,
-                    fd,
-                    iov,
-                    cnt,
-                    Some(u64::try_from(off).map_err(|_| Errno::INVAL)?),
-                )?;
-                m.write_u32(pnum as u32, n)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        WASI,
-        "fd_write",
-        |mut c: Caller<'_, T>, fd: i32, iov: i32, cnt: i32, pnum: i32| {
-            wasi(&mut c, |m, cx| {
-                let n = writev(m, cx, fd, iov, cnt, None)?;
-                m.write_u32(pnum as u32, n)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        WASI,
-        "fd_pwrite",
-        |mut c: Caller<'_, T>, fd: i32, iov: i32, cnt: i32, off: i64, pnum: i32| {
-            wasi(&mut c, |m, cx| {
-                let n = writev(
-                    m,
-                    cx,
-                    fd,
-                    iov,
-                    cnt,
-                    Some(u64::try_from(off).map_err(|_| Errno::INVAL)?),
-                )?;
-                m.write_u32(pnum as u32, n)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        WASI,
-        "fd_seek",
-        |mut c: Caller<'_, T>, fd: i32, off: i64, whence: i32, pnew: i32| {
-            wasi(&mut c, |m, cx| {
-                let pos = cx.vfs.seek(fd, off, whence as u8)?;
-                m.write_u64(pnew as u32, pos)
-            })
-        },
-    )?;
-    linker.func_wrap(WASI, "fd_close", |mut c: Caller<'_, T>, fd: i32| {
-        wasi(&mut c, |_, cx| cx.vfs.close(fd))
-    })?;
-    linker.func_wrap(WASI, "fd_sync", |mut c: Caller<'_, T>, fd: i32| {
-        wasi(&mut c, |_, cx| cx.vfs.file(fd).map(|_| ()))
-    })?;
-    linker.func_wrap(
-        WASI,
-        "fd_fdstat_get",
-        |mut c: Caller<'_, T>, fd: i32, buf: i32| {
-            wasi(&mut c, |m, cx| {
-                let node = cx.vfs.file(fd)?.node;
-                let st = cx.vfs.stat_node(node)?;
-                // musl's isatty() asks for a character device here, so only a real terminal is one; a pipe or
-                // captured stream is "unknown".
-                let filetype = match node {
-                    NodeRef::Stdio(_) if cx.vfs.is_tty(fd)? => 2,
-                    NodeRef::Stdio(_) => 0,
-                    _ if st.is_dir() => 3,
-                    _ => 4, // regular file
-                };
-                m.slice_mut(buf as u32, 24)?.fill(0);
-                m.write_u8(buf as u32, filetype)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        WASI,
-        "environ_sizes_get",
-        |mut c: Caller<'_, T>, pcount: i32, psize: i32| {
-            wasi(&mut c, |m, cx| {
-                m.write_u32(pcount as u32, cx.environ.len() as u32)?;
-                m.write_u32(
-                    psize as u32,
-                    cx.environ.iter().map(|s| s.len() as u32 + 1).sum(),
-                )
-            })
-        },
-    )?;
-    linker.func_wrap(
-        WASI,
-        "environ_get",
-        |mut c: Caller<'_, T>, environ: i32, buf: i32| {
-            wasi(&mut c, |m, cx| {
-                let mut at = buf as u32;
-                for (i, s) in cx.environ.iter().enumerate() {
-                    m.write_u32(environ as u32 + 4 * i as u32, at)?;
-                    m.write_cstr(at, s, s.len() + 1)?;
-                    at += s.len() as u32 + 1;
-                }
-                Ok(())
-            })
-        },
-    )?;
-    linker.func_wrap(
-        WASI,
-        "clock_time_get",
-        |mut c: Caller<'_, T>, id: i32, _precision: i64, ptime: i32| {
-            wasi(&mut c, |m, cx| m.write_u64(ptime as u32, clock_ns(cx, id)?))
-        },
-    )?;
-    linker.func_wrap(
-        WASI,
-        "clock_res_get",
-        |mut c: Caller<'_, T>, id: i32, pres: i32| {
-            wasi(&mut c, |m, _| {
-                let res = match id {
-                    0 => 1_000,
-                    1..=3 => 1,
-                    _ => return Err(Errno::INVAL),
-                };
-                m.write_u64(pres as u32, res)
-            })
-        },
-    )?;
-    linker.func_wrap(
-        WASI,
-        "random_get",
-        |mut c: Caller<'_, T>, buf: i32, len: i32| {
-            wasi(&mut c, |m, cx| {
-                cx.entropy.fill(m.slice_mut(buf as u32, len as u32)?);
-                Ok(())
-            })
-        },
-    )?;
+    imports! { linker, T, WASI, -> i32, no_memory: i32::from(Errno::FAULT.0);
+        "fd_read" => fd_read[fd: i32, iov: u32, count: u32, pnum: u32];
+        "fd_pread" => fd_pread[fd: i32, iov: u32, count: u32, offset: i64, pnum: u32];
+        "fd_write" => fd_write[fd: i32, iov: u32, count: u32, pnum: u32];
+        "fd_pwrite" => fd_pwrite[fd: i32, iov: u32, count: u32, offset: i64, pnum: u32];
+        "fd_seek" => fd_seek[fd: i32, offset: i64, whence: i32, pnew: u32];
+        "fd_close" => fd_close[fd: i32];
+        "fd_sync" => fd_sync[fd: i32];
+        "fd_fdstat_get" => fd_fdstat_get[fd: i32, buf: u32];
+        "environ_sizes_get" => environ_sizes_get[pcount: u32, psize: u32];
+        "environ_get" => environ_get[environ: u32, buf: u32];
+        "clock_time_get" => clock_time_get[id: i32, precision: i64, ptime: u32];
+        "clock_res_get" => clock_res_get[id: i32, pres: u32];
+        "random_get" => random_get[buf: u32, len: u32];
+    }
     linker.func_wrap(WASI, "proc_exit", |code: i32| -> wasmtime::Result<()> {
         Err(GuestExit(code).into())
     })?;
