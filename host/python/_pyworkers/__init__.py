@@ -3,6 +3,8 @@
 Mounted read-only at /lib/pyworkers. Kept small and import-light: everything here runs on every cold start.
 """
 
-from . import eventloop
+from . import eventloop, ffi, httpclient
 
 eventloop.install()
+ffi.install()
+httpclient.install()
