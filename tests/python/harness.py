@@ -64,3 +64,12 @@ def header(headers, name):
 
 def done():
     print("ok")
+
+
+def run_now(coro):
+    """Run a coroutine that never suspends (the instance's loop is 'running', so asyncio.run cannot)."""
+    try:
+        coro.send(None)
+    except StopIteration as stop:
+        return stop.value
+    raise AssertionError("the coroutine suspended")

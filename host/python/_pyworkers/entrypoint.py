@@ -40,8 +40,8 @@ _dumps = marshal.dumps
 _names = ()
 #: Event kind → callable(event object, ctx) returning the handler's result (a value or an awaitable).
 _invokers = {}
-#: Event kind → the name the worker would have to define (for "not-defined" errors).
-_wanted = {"fetch": "on_fetch", "scheduled": "on_scheduled", "queue": "on_queue"}
+#: Event kind → the name the worker would have to define (for "not-defined" errors); set by ``load``.
+_wanted = {}
 
 _env = Env()
 _name = ""
@@ -76,9 +76,10 @@ def load(module_name):
     module = importlib.import_module(name)
     cls = _entrypoint_class(module)
     invokers = {}
+    for kind in ("fetch", "scheduled", "queue"):
+        _wanted[kind] = f"{cls.__name__}.{kind}" if cls is not None else f"on_{kind}"
     if cls is not None:
         for kind in ("fetch", "scheduled", "queue"):
-            _wanted[kind] = f"{cls.__name__}.{kind}"
             method = getattr(cls, kind, None)
             if callable(method):
                 invokers[kind] = _class_invoker(cls, kind, _arity(method) - 1)
@@ -243,7 +244,7 @@ def _on_fetch(rid, method, url, headers, body):
     request = Request._from_host(method, url, headers, body)
     invoke = _invokers.get("fetch")
     if invoke is None:
-        _outbox.append(("error", rid, "not-defined", _wanted["fetch"]))
+        _outbox.append(("error", rid, "not-defined", _wanted.get("fetch", "on_fetch")))
         return
     _run_handler(rid, invoke, request, _respond)
 
@@ -251,7 +252,7 @@ def _on_fetch(rid, method, url, headers, body):
 def _on_scheduled(rid, cron, scheduled_time):
     invoke = _invokers.get("scheduled")
     if invoke is None:
-        _outbox.append(("error", rid, "not-defined", _wanted["scheduled"]))
+        _outbox.append(("error", rid, "not-defined", _wanted.get("scheduled", "on_scheduled")))
         return
     _run_handler(rid, invoke, ScheduledController(cron, scheduled_time), _done)
 
@@ -259,7 +260,7 @@ def _on_scheduled(rid, cron, scheduled_time):
 def _on_queue(rid, queue, messages):
     invoke = _invokers.get("queue")
     if invoke is None:
-        _outbox.append(("error", rid, "not-defined", _wanted["queue"]))
+        _outbox.append(("error", rid, "not-defined", _wanted.get("queue", "on_queue")))
         return
     import datetime
     import json

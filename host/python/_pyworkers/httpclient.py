@@ -25,18 +25,25 @@ class HostSocket:
         self._authority = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
         self._timeout = timeout
         self._sent = bytearray()
+        self._replies = []
 
     def sendall(self, data):
         self._sent += data
+        # Exchange as soon as a whole request is here, so failures surface from `request()` as a refused
+        # connection would (urllib.request then raises URLError), not later from `getresponse()`.
+        if _request_length(self._sent) is not None:
+            self._replies.append(self._exchange())
 
     def send(self, data):
-        self._sent += data
+        self.sendall(data)
         return len(data)
 
     def makefile(self, mode="rb", buffering=None, **kwargs):
         import io
 
-        return io.BytesIO(self._exchange())
+        if not self._replies:
+            raise ConnectionError("http.client read a response before sending a whole request")
+        return io.BytesIO(self._replies.pop(0))
 
     def settimeout(self, timeout):
         self._timeout = timeout
@@ -96,6 +103,27 @@ class HostSocket:
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _request_length(data):
+    """The length of the first whole request in ``data``, or None while it is still incomplete."""
+    head_end = data.find(b"\r\n\r\n")
+    if head_end < 0:
+        return None
+    start = head_end + 4
+    for line in bytes(data[:head_end]).split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"content-length":
+            end = start + int(value)
+            return end if len(data) >= end else None
+        if name == b"transfer-encoding" and b"chunked" in value.lower():
+            try:
+                _, used = _dechunk(bytes(data[start:]))
+            except (ConnectionError, ValueError):
+                return None
+            return start + used
+    return start
 
 
 def _dechunk(data):

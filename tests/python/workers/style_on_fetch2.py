@@ -1,0 +1,6 @@
+from workers import Response, handler
+
+
+@handler
+def on_fetch(request, env):
+    return Response("two " + env.GREETING)
