@@ -23,6 +23,7 @@ imports, inspects or parses: all of that happens once, in ``load``.
 """
 
 import asyncio
+import heapq
 import marshal
 import sys
 import traceback
@@ -177,11 +178,20 @@ def _ensure_loop():
     if _loop is None:
         loop = eventloop.loop_class()(blocking=False)
         loop.set_task_factory(asyncio.eager_task_factory)
+        loop.set_exception_handler(_exception_handler)
         # The host is the outer loop (as a GUI toolkit's is, the case this hook exists for): the asyncio loop
         # counts as running for the instance's whole life, and each step runs its iterations.
         loop._run_forever_setup()
         _loop = loop
     return _loop
+
+
+def _exception_handler(loop, context):
+    # A handler's task that raised SystemExit in its eager first run never reaches _run_handler as a task (the
+    # exception does, and is reported as the request's error): don't report it a second time when it is dropped.
+    if isinstance(context.get("exception"), (SystemExit, KeyboardInterrupt)) and "future" in context:
+        return
+    loop.default_exception_handler(context)
 
 
 def env():
@@ -199,25 +209,37 @@ def step(frame):
     if _to_start:
         _start_background()
     for event in _loads(frame):
-        kind = event[0]
-        if kind == "fetch":
-            _on_fetch(*event[1:])
-        elif kind == "result":
-            _on_result(*event[1:])
-        elif kind == "scheduled":
-            _on_scheduled(*event[1:])
-        elif kind == "queue":
-            _on_queue(*event[1:])
-        elif kind == "cancel":
-            _on_cancel(event[1])
-        else:
-            print(f"pyworkers: ignoring unknown host event {kind!r}", file=sys.stderr)
+        try:
+            _dispatch(event)
+        except Exception as exc:
+            # A malformed event is the host's bug; it must not lose the other events of this step.
+            print(f"pyworkers: cannot handle host event {event!r:.200}: {exc!r}", file=sys.stderr)
     ready = loop._ready
     while ready or _timer_due(loop):
-        loop._run_once()
+        try:
+            loop._run_once()
+        except (SystemExit, KeyboardInterrupt):
+            # Raised in a handler's task: the task holds the exception too and reports it as that request's error.
+            pass
     outbox = _outbox
     _outbox = []
     return _dumps((outbox, _next_timer(loop), len(_background) + len(_to_start)), 2)
+
+
+def _dispatch(event):
+    kind = event[0]
+    if kind == "fetch":
+        _on_fetch(*event[1:])
+    elif kind == "result":
+        _on_result(*event[1:])
+    elif kind == "scheduled":
+        _on_scheduled(*event[1:])
+    elif kind == "queue":
+        _on_queue(*event[1:])
+    elif kind == "cancel":
+        _on_cancel(event[1])
+    else:
+        raise ValueError(f"unknown event kind {kind!r}")
 
 
 def _timer_due(loop):
@@ -231,8 +253,6 @@ def _next_timer(loop):
     scheduled = loop._scheduled
     # Cancelled timers stay in the heap until the loop drops them; don't wake the host for one.
     while scheduled and scheduled[0]._cancelled:
-        import heapq
-
         loop._timer_cancelled_count -= 1
         heapq.heappop(scheduled)._scheduled = False
     if not scheduled:
@@ -292,7 +312,8 @@ def _run_handler(rid, invoke, event, finish):
                 task.add_done_callback(partial(_task_done, rid, finish))
                 return
             result = task.result()
-    except Exception as exc:
+    except BaseException as exc:
+        # Even SystemExit: a handler calling sys.exit() fails its request, not the instance.
         _fail(rid, exc)
         return
     finish(rid, result)
