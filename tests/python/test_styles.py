@@ -4,7 +4,10 @@ from harness import *
 from _pyworkers import entrypoint
 import marshal
 
+import workers
+module_env = workers.env
 configure({"GREETING": "hi"})
+assert module_env.GREETING == "hi" and workers.env["GREETING"] == "hi" and list(module_env) == ["GREETING"]
 
 assert load("style_class_sync") == ("fetch", "scheduled")
 assert marshal.loads(entrypoint.handlers(b"")) == ("fetch", "scheduled")

@@ -165,9 +165,11 @@ def _function_invoker(fn, arity):
 
 def configure(frame):
     """Set ``env`` and this instance's name, and make its event loop: marshal(None)."""
-    global _env, _name
+    global _name
     config = _loads(frame) if frame else {}
-    _env = Env(config.get("vars") or {})
+    # In place: a worker module may hold `env` from `from workers import env`, imported before this instance ran.
+    _env._vars.clear()
+    _env._vars.update(config.get("vars") or {})
     _name = config.get("name") or ""
     _ensure_loop()
     return _dumps(None, 2)
