@@ -86,7 +86,8 @@ for bad in ("a\r\nb", "a\nb"):
         raise AssertionError("a header value with CR/LF must be refused")
 
 r = Response.json([1, "é"], status=418, headers=[("x", "y")])
-assert (r.status, r.ok, r.headers.items(), r.body) == (418, False, [("x", "y"), ("content-type", "application/json")], '[1, "\\u00e9"]'.encode())
+assert (r.status, r.ok, r.body) == (418, False, '[1, "\\u00e9"]'.encode())
+assert r.headers.items() == [("x", "y"), ("content-type", "application/json")]
 assert Response("x", headers={"content-type": "text/csv"}).headers.items() == [("content-type", "text/csv")]
 assert Response("x").ok and Response(b"x").headers.items() == []
 for bad in (lambda: Response("x", status=99), lambda: Response.redirect("/", 200), lambda: Response({"a": 1})):
@@ -103,7 +104,8 @@ async def bodies():
     r = Response.json({"k": "v"})
     assert await r.json() == {"k": "v"} and await r.text() == '{"k": "v"}' and await r.bytes() == b'{"k": "v"}'
     req = Request("https://example.invalid/x", method="post", headers={"a": "b"}, body="hi")
-    assert (req.method, req.url, req.headers.items()) == ("POST", "https://example.invalid/x", [("a", "b"), ("content-type", TEXT)])
+    assert (req.method, req.url) == ("POST", "https://example.invalid/x")
+    assert req.headers.items() == [("a", "b"), ("content-type", TEXT)]
     assert await req.text() == "hi" and Request(req).method == "POST"
     form = FormData({"a": "1"})
     form.append("f", File(b"\x01", "f.txt", "text/plain"))

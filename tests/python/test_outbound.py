@@ -13,9 +13,10 @@ _, op, method, url, headers, body = out[0]
 assert (method, url, body) == ("POST", "https://upstream.example/data", b"ping"), out
 assert headers == [("x-k", "v"), ("content-type", "text/plain;charset=UTF-8")], headers
 assert (timer, background) == (None, 0)
-out, _, _ = step(("result", op, True, (200, [("x-up", "u"), ("content-type", "application/json")], b'{"n": 1}', url)))
-assert out == [("response", event[1], 200, [("content-type", "text/plain;charset=UTF-8")],
-                b"200 True https://upstream.example/data u {'n': 1}")], out
+upstream = (200, [("x-up", "u"), ("content-type", "application/json")], b'{"n": 1}', url)
+out, _, _ = step(("result", op, True, upstream))
+text = b"200 True https://upstream.example/data u {'n': 1}"
+assert out == [("response", event[1], 200, [("content-type", "text/plain;charset=UTF-8")], text)], out
 
 event = fetch_event("/request-object")
 (out,), _, _ = step(event)
@@ -26,8 +27,9 @@ assert resp[0] == "response" and resp[2] == 404 and resp[4] == b"gone", resp
 # denied → PermissionError (the message is the host's)
 event = fetch_event("/denied")
 (out,), _, _ = step(event)
-(resp,), _, _ = step(("result", out[1], False, ("denied", "forbidden.example is not allowed: pass --allow-host forbidden.example")))
-assert resp[2] == 403 and resp[4] == b"denied: forbidden.example is not allowed: pass --allow-host forbidden.example", resp
+message = "forbidden.example is not allowed: pass --allow-host forbidden.example"
+(resp,), _, _ = step(("result", out[1], False, ("denied", message)))
+assert resp[2] == 403 and resp[4] == f"denied: {message}".encode(), resp
 
 # timeout → TimeoutError, an exception event
 event = fetch_event("/timeout")
@@ -67,4 +69,15 @@ time.sleep(timer)
 out, timer, background = step()
 assert (out, timer, background) == ([], None, 0), (out, timer, background)
 assert json.loads(response("/log")[2]) == ["handler returned", "bg started", "bg finished"]
+
+outbound.log.clear()
+event = fetch_event("/wait-until-task")
+out, timer, background = step(event)
+assert out[0][:3] == ("response", event[1], 200) and background == 1 and 0 < timer <= 0.05, (out, timer, background)
+assert outbound.log == ["task started"], outbound.log
+time.sleep(timer)
+assert step()[1:] == (None, 0) and outbound.log == ["task started", "task finished"], outbound.log
+
+out = request("/wait-until-bad")
+assert out[2] == "exception" and "TypeError: wait_until() needs an awaitable" in out[3], out
 done()

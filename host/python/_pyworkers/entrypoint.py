@@ -27,6 +27,7 @@ import heapq
 import marshal
 import sys
 import traceback
+import types
 from functools import partial
 
 from workers._entrypoint import Context, Env, Message, MessageBatch, ScheduledController, WorkerEntrypoint
@@ -36,6 +37,7 @@ from . import eventloop, hostcall
 
 _loads = marshal.loads
 _dumps = marshal.dumps
+_Coroutine = types.CoroutineType
 
 #: The handler names ``load`` found, in a fixed order.
 _names = ()
@@ -303,12 +305,15 @@ def _on_queue(rid, queue, messages):
 
 def _run_handler(rid, invoke, event, finish):
     """Call a handler; ``finish(rid, result)`` emits its outcome, now if it completes at once, else when it does."""
-    ctx = Context(partial(_wait_until, rid))
+    ctx = Context(_wait_until, rid)
     _active.add(rid)
     try:
         result = invoke(event, ctx)
         if type(result) is not Response and hasattr(result, "__await__"):
-            task = _loop.create_task(result) if asyncio.iscoroutine(result) else asyncio.ensure_future(result)
+            if type(result) is _Coroutine or asyncio.iscoroutine(result):
+                task = _loop.create_task(result)
+            else:
+                task = asyncio.ensure_future(result)
             if not task.done():
                 _tasks[rid] = task
                 task.add_done_callback(partial(_task_done, rid, finish))
@@ -381,7 +386,8 @@ def _on_cancel(rid):
 
 def _wait_until(rid, awaitable):
     if not hasattr(awaitable, "__await__"):
-        raise TypeError(f"wait_until() needs an awaitable (a coroutine, task or future), not {type(awaitable).__name__}")
+        kind = type(awaitable).__name__
+        raise TypeError(f"wait_until() needs an awaitable (a coroutine, task or future), not {kind}")
     if not asyncio.iscoroutine(awaitable):
         # Already running (a task or future): only keep count of it.
         _track(asyncio.ensure_future(awaitable))

@@ -51,14 +51,16 @@ class Env:
 class Context:
     """A handler's ``ctx``: ``wait_until(awaitable)`` keeps work going after the response is sent."""
 
-    __slots__ = ("_wait_until",)
+    __slots__ = ("_wait_until", "_event")
 
-    def __init__(self, wait_until):
+    def __init__(self, wait_until, event=None):
+        # wait_until(event, awaitable): the runtime's, told which event this ctx belongs to.
         self._wait_until = wait_until
+        self._event = event
 
     def wait_until(self, awaitable):
         """Run ``awaitable`` after the response has gone out; the instance takes no new request until it is done."""
-        self._wait_until(awaitable)
+        self._wait_until(self._event, awaitable)
 
     waitUntil = wait_until
 

@@ -12,6 +12,7 @@ from ._headers import Headers
 _TEXT = "text/plain;charset=UTF-8"
 _JSON = "application/json"
 _REDIRECTS = frozenset((301, 302, 303, 307, 308))
+_new_headers = Headers.__new__
 
 
 def _encode_body(body, headers):
@@ -103,7 +104,8 @@ class Request(_Body):
         request = cls.__new__(cls)
         request.method = method
         request.url = url
-        request.headers = Headers._from_list(headers)
+        h = request.headers = _new_headers(Headers)
+        h._list = headers
         request._body = body
         return request
 
@@ -142,7 +144,8 @@ class Response(_Body):
         self.status_text = status_text
         # Fast path for the commonest response there is: Response("text").
         if headers is None and type(body) is str:
-            self.headers = Headers._from_list([("content-type", _TEXT)])
+            h = self.headers = _new_headers(Headers)
+            h._list = [("content-type", _TEXT)]
             self._body = body.encode()
         else:
             self.headers = Headers(headers)

@@ -12,7 +12,8 @@ class Default(WorkerEntrypoint):
 
     def queue(self, batch, env):
         for message in batch.messages:
-            seen.append(("queue", batch.queue, message.id, message.body, message.attempts, message.timestamp.isoformat()))
+            when = message.timestamp.isoformat()
+            seen.append(("queue", batch.queue, message.id, message.body, message.attempts, when))
             message.ack()
         batch.retry_all()
         if batch.queue == "bad":

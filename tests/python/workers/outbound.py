@@ -35,6 +35,12 @@ class Default(WorkerEntrypoint):
             self.ctx.wait_until(later("bg"))
             log.append("handler returned")
             return Response("soon")
+        if path == "/wait-until-task":
+            # An already running task is only counted, not deferred.
+            self.ctx.waitUntil(asyncio.ensure_future(later("task")))
+            return Response("task")
+        if path == "/wait-until-bad":
+            self.ctx.wait_until(1)
         if path == "/log":
             return Response.json(log)
         return Response("?", status=404)
