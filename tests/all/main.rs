@@ -6,6 +6,7 @@ mod cli;
 mod emscripten;
 mod entropy;
 mod schema;
+mod sdk;
 mod snapshot;
 mod support;
 mod tarfs;

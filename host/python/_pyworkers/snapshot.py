@@ -43,14 +43,19 @@ BASELINE_IMPORTS = (
 WORKER_ROOT = "/app"
 
 
+#: The runtime's own modules every snapshot holds, so no request pays for importing them.
+RUNTIME_IMPORTS = ("workers", "_pyworkers.entrypoint")
+
+
 def prepare(kind, worker_module=None, strict=True):
-    """Import what a ``kind`` snapshot holds: the baseline modules, and for ``dedicated`` the worker module."""
+    """Import what a ``kind`` snapshot holds: the baseline modules and the ``workers`` SDK, and for ``dedicated``
+    the worker module, whose handlers are then found (``entrypoint.load``)."""
     from . import entropy
 
     if kind not in ("baseline", "dedicated"):
         raise ValueError(f"unknown snapshot kind {kind!r}")
     entropy.before_prepare()
-    for name in BASELINE_IMPORTS:
+    for name in BASELINE_IMPORTS + RUNTIME_IMPORTS:
         importlib.import_module(name)
     if kind == "dedicated":
         if not worker_module:
@@ -58,6 +63,9 @@ def prepare(kind, worker_module=None, strict=True):
         if WORKER_ROOT not in sys.path:
             sys.path.insert(0, WORKER_ROOT)
         importlib.import_module(worker_module)
+        from . import entrypoint
+
+        entrypoint.load(worker_module.encode())
     entropy.after_prepare(strict=strict)
     # Output buffered now would be written again by every restored instance.
     for stream in (sys.stdout, sys.stderr):

@@ -1,0 +1,5 @@
+from workers import Response
+
+
+async def on_fetch(request):
+    return Response("one " + request.url)

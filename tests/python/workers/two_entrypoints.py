@@ -1,0 +1,9 @@
+from workers import WorkerEntrypoint
+
+
+class A(WorkerEntrypoint):
+    pass
+
+
+class B(WorkerEntrypoint):
+    pass
