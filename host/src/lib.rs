@@ -10,6 +10,7 @@ pub mod emscripten;
 pub mod entropy;
 pub mod interpreter;
 pub mod runtime;
+pub mod serve;
 pub mod snapshot;
 pub mod tarfs;
 pub mod vfs;

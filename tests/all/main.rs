@@ -4,6 +4,7 @@ mod bytecode;
 mod cli;
 mod entropy;
 mod schema;
+mod serve;
 mod snapshot;
 mod support;
 mod tarfs;
