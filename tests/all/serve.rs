@@ -404,7 +404,7 @@ fn bad_flags_are_refused_before_serving() {
 /// A local upstream for outbound tests:
 /// `/echo` answers the method, the request's `x-a` values and body, with repeated and latin-1 response headers;
 /// `/slow` answers after 2 s; `/big` is 2 MiB with a length, `/big-chunked` without one;
-/// `/redirect?to=URL` is a 302 to URL; `/hop` is a 307 to `/echo`.
+/// `/redirect?to=URL` is a 302 to URL; `/loop` is a 302 to itself; `/hop` is a 307 to `/echo`.
 struct Upstream {
     addr: SocketAddr,
 }
@@ -477,6 +477,11 @@ impl Upstream {
             "/redirect" => http::Response::builder()
                 .status(302)
                 .header("location", query.strip_prefix("to=").unwrap_or("/"))
+                .body(full(Bytes::new()))
+                .unwrap(),
+            "/loop" => http::Response::builder()
+                .status(302)
+                .header("location", "/loop")
                 .body(full(Bytes::new()))
                 .unwrap(),
             "/hop" => http::Response::builder()
@@ -624,7 +629,7 @@ fn outbound_redirects_are_followed_and_each_hop_is_checked() {
     assert!(error.message.contains("--allow-host localhost"), "{error}");
 
     // A redirect loop gives up.
-    let looping = upstream.url("/redirect?to=/redirect");
+    let looping = upstream.url("/loop");
     let error = rt
         .block_on(outbound.fetch(request("GET", looping)))
         .unwrap_err();

@@ -59,7 +59,12 @@ impl ComponentHandler {
         let component = super::compiled::load(&engine, &options.home, &wasm)
             .with_context(|| format!("loading {}", path.display()))?;
         let mut linker = Linker::<Host>::new(&engine);
-        wasmtime_wasi_http::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;
+        // All of WASI, not just the proxy world's interfaces: components built with a language's standard
+        // library import e.g. `wasi:cli/environment` even when they only serve HTTP (`wasmtime serve -Scli`). It
+        // grants nothing: no directory is preopened and every socket address is refused.
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+            .map_err(anyhow::Error::from)?;
         let pre = linker
             .instantiate_pre(&component)
             .and_then(ProxyPre::new)
@@ -221,7 +226,10 @@ impl ComponentHandler {
         let mut wasi = WasiCtx::builder();
         wasi.stdout(GuestLog::new(prefix))
             .stderr(GuestLog::new(prefix))
-            .envs(&self.vars);
+            .envs(&self.vars)
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false);
         let host = Host {
             table: ResourceTable::new(),
             wasi: wasi.build(),

@@ -55,7 +55,7 @@ impl AllowList {
             HostRule::Any => true,
             HostRule::Subdomains(suffix) => host
                 .strip_suffix(suffix.as_str())
-                .is_some_and(|head| head.ends_with('.') && head.len() > 1),
+                .is_some_and(|head| !head.is_empty()),
             HostRule::Host { host: h, port: p } => *h == host && p.is_none_or(|p| p == port),
         })
     }
