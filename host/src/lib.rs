@@ -20,6 +20,17 @@ pub mod vfs;
 /// Where the runtime's own Python packages (`_pyworkers`, later `workers`) are mounted in the guest.
 pub const PYWORKERS_LIB: &str = "/lib/pyworkers";
 
+/// This build's identity as snapshots record it: the crate version plus a digest of the runtime's own Python, which
+/// a snapshot's memory holds, so a build whose embedded Python differs never restores another build's snapshot.
+pub fn build_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        use sha2::Digest;
+        let digest = hex::encode(sha2::Sha256::digest(PYWORKERS_LIB_TAR));
+        format!("{}+{}", env!("CARGO_PKG_VERSION"), &digest[..12])
+    })
+}
+
 /// The runtime's own Python packages, as a tar archive built from `host/python/` at compile time.
 pub static PYWORKERS_LIB_TAR: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/pyworkers_lib.tar"));

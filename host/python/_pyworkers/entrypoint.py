@@ -93,6 +93,9 @@ def load(module_name):
                 invokers[kind] = _function_invoker(fn, _arity(fn))
     _invokers = invokers
     _names = tuple(invokers)
+    # Made now, while the snapshot is prepared, so every restored instance starts with its loop already built
+    # (building one costs more than the rest of an instance's start-up).
+    _ensure_loop()
     return _dumps(_names, 2)
 
 

@@ -150,7 +150,7 @@ pub fn capture(
     Ok(SnapshotData {
         kind,
         pyodide_sha256: pyodide_sha256.into(),
-        pyworkers_version: env!("CARGO_PKG_VERSION").into(),
+        pyworkers_version: crate::build_id().into(),
         worker,
         hash_seed,
         stdlib_bytecode_sha256: String::new(),

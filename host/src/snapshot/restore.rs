@@ -36,11 +36,11 @@ impl Restorer {
             );
         }
         // The runtime's own Python is part of the captured memory and of the mounted files: both must match.
-        if data.pyworkers_version != env!("CARGO_PKG_VERSION") {
+        if data.pyworkers_version != crate::build_id() {
             bail!(
                 "snapshot was made by pyworkers {}, this is pyworkers {}: make the snapshot again",
                 data.pyworkers_version,
-                env!("CARGO_PKG_VERSION")
+                crate::build_id()
             );
         }
         // Modules imported after restore load from the bytecode archive mounted now; the snapshot's memory already

@@ -25,7 +25,7 @@ pub fn restorer(pyodide: &Arc<Pyodide>, worker: &Worker) -> Result<(Restorer, bo
         worker.sha256,
         worker.module,
         pyodide.sha256(),
-        env!("CARGO_PKG_VERSION")
+        crate::build_id()
     )));
     let path = runtime.home().join("snapshots").join(format!("{key}.snap"));
     let vfs = || -> Result<crate::vfs::Vfs> {
