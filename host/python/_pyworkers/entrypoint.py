@@ -93,9 +93,10 @@ def load(module_name):
                 invokers[kind] = _function_invoker(fn, _arity(fn))
     _invokers = invokers
     _names = tuple(invokers)
-    # Made now, while the snapshot is prepared, so every restored instance starts with its loop already built
-    # (building one costs more than the rest of an instance's start-up).
-    _ensure_loop()
+    # Built now, while the snapshot is prepared, so every restored instance starts with its loop already made
+    # (building one costs more than the rest of an instance's start-up). It starts running only in `configure`,
+    # so code run from the snapshot outside `serve` can still call `asyncio.run`.
+    _build_loop()
     return _dumps(_names, 2)
 
 
@@ -180,12 +181,23 @@ def configure(frame):
     return _dumps(None, 2)
 
 
-def _ensure_loop():
-    global _loop
-    if _loop is None:
+_built = None
+
+
+def _build_loop():
+    global _built
+    if _built is None:
         loop = eventloop.loop_class()(blocking=False)
         loop.set_task_factory(asyncio.eager_task_factory)
         loop.set_exception_handler(_exception_handler)
+        _built = loop
+    return _built
+
+
+def _ensure_loop():
+    global _loop
+    if _loop is None:
+        loop = _build_loop()
         # The host is the outer loop (as a GUI toolkit's is, the case this hook exists for): the asyncio loop
         # counts as running for the instance's whole life, and each step runs its iterations.
         loop._run_forever_setup()
