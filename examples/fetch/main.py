@@ -11,7 +11,7 @@ flag) and answers 403 with that message.
 
 import urllib.error
 import urllib.request
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from workers import Response, WorkerEntrypoint, fetch
 
@@ -19,7 +19,9 @@ from workers import Response, WorkerEntrypoint, fetch
 class Default(WorkerEntrypoint):
     async def fetch(self, request):
         url = urlsplit(request.url)
-        target = self.env.UPSTREAM.rstrip("/") + parse_qs(url.query).get("path", ["/"])[0]
+        # The query holds the path decoded; a URL must carry it encoded (http.client refuses non-ASCII).
+        path = quote(parse_qs(url.query).get("path", ["/"])[0])
+        target = self.env.UPSTREAM.rstrip("/") + path
         try:
             if url.path == "/async":
                 upstream = await fetch(target, headers={"x-from": "pyworkers"})
