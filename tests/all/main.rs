@@ -8,6 +8,7 @@ mod entropy;
 mod schema;
 mod sdk;
 mod serve;
+mod serve_python;
 mod snapshot;
 mod support;
 mod tarfs;

@@ -53,18 +53,23 @@ fn home() -> PathBuf {
 
 // ---- a running server ----------------------------------------------------------------------------------------
 
-/// `pyworkers serve GUEST --addr 127.0.0.1:0 ARGS...`, with its log collected.
-struct Server {
+/// `pyworkers serve PATH --addr 127.0.0.1:0 ARGS...`, with its log collected (also used by `serve_python`).
+pub(crate) struct Server {
     child: Child,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
     log: Arc<Mutex<String>>,
 }
 
 impl Server {
     fn start(args: &[&str]) -> Server {
+        Server::serve(guest(), args)
+    }
+
+    /// Serve `path` (a component, a `.py` file, a worker or project directory).
+    pub(crate) fn serve(path: &Path, args: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_pyworkers"))
             .arg("serve")
-            .arg(guest())
+            .arg(path)
             .args(["--addr", "127.0.0.1:0"])
             .args(args)
             .env("PYWORKERS_HOME", home())
@@ -112,16 +117,16 @@ impl Server {
         Server { child, addr, log }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
 
     /// Wait up to 5 s for the log to contain `needle` (guest output and log lines arrive asynchronously).
-    fn wait_for_log(&self, needle: &str) -> String {
+    pub(crate) fn wait_for_log(&self, needle: &str) -> String {
         let until = Instant::now() + Duration::from_secs(5);
         loop {
             let log = self.log();
@@ -132,13 +137,13 @@ impl Server {
         }
     }
 
-    fn sigterm(&self) {
+    pub(crate) fn sigterm(&self) {
         let pid = libc::pid_t::try_from(self.child.id()).unwrap();
         // SAFETY: sending a signal to our own child process.
         assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
     }
 
-    fn wait(&mut self, limit: Duration) -> Option<ExitStatus> {
+    pub(crate) fn wait(&mut self, limit: Duration) -> Option<ExitStatus> {
         let until = Instant::now() + limit;
         while Instant::now() < until {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -159,7 +164,7 @@ impl Drop for Server {
 
 // ---- an HTTP client --------------------------------------------------------------------------------------------
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -167,13 +172,19 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-type TestClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+pub(crate) type TestClient =
+    Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
 
-fn client() -> TestClient {
+pub(crate) fn client() -> TestClient {
     Client::builder(TokioExecutor::new()).build_http()
 }
 
-async fn send(client: &TestClient, method: &str, url: &str, body: Vec<u8>) -> (u16, Bytes) {
+pub(crate) async fn send(
+    client: &TestClient,
+    method: &str,
+    url: &str,
+    body: Vec<u8>,
+) -> (u16, Bytes) {
     let request = http::Request::builder()
         .method(method)
         .uri(url)
@@ -185,11 +196,11 @@ async fn send(client: &TestClient, method: &str, url: &str, body: Vec<u8>) -> (u
     (status, body)
 }
 
-fn get(url: &str) -> (u16, Bytes) {
+pub(crate) fn get(url: &str) -> (u16, Bytes) {
     runtime().block_on(send(&client(), "GET", url, Vec::new()))
 }
 
-fn text(body: &Bytes) -> String {
+pub(crate) fn text(body: &Bytes) -> String {
     String::from_utf8_lossy(body).into_owned()
 }
 
@@ -536,7 +547,7 @@ impl Upstream {
         self.addr.port()
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.addr.port())
     }
 

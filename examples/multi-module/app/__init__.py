@@ -1,0 +1,3 @@
+"""The worker's application code, a package of its own."""
+
+NAME = "multi-module"
