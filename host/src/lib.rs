@@ -11,6 +11,7 @@ pub mod entropy;
 pub mod entrypoint;
 pub mod interpreter;
 pub mod runtime;
+pub mod serve;
 pub mod snapshot;
 pub mod stdlib;
 pub mod tarfs;

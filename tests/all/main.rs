@@ -7,6 +7,7 @@ mod emscripten;
 mod entropy;
 mod schema;
 mod sdk;
+mod serve;
 mod snapshot;
 mod support;
 mod tarfs;

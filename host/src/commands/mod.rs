@@ -3,6 +3,7 @@
 mod bench;
 mod cache;
 mod run;
+mod serve;
 mod setup;
 mod snapshot;
 
@@ -51,6 +52,8 @@ pub enum Command {
     Run(run::Run),
     /// Prepare an interpreter (baseline, or with a worker imported) and write its memory snapshot.
     Snapshot(snapshot::Snapshot),
+    /// Serve a Python Worker (or a `wasi:http/proxy` component) over HTTP.
+    Serve(serve::Serve),
     /// Measure load, boot and import times; prints a table for BENCHMARKS.md.
     Bench(bench::Bench),
     /// Show what the cache holds (kind, size, last use), or empty it with `cache clean`.
@@ -64,6 +67,7 @@ impl Command {
             Command::Setup(c) => c.execute(),
             Command::Run(c) => c.execute(),
             Command::Snapshot(c) => c.execute(),
+            Command::Serve(c) => c.execute(),
             Command::Bench(c) => c.execute(),
             Command::Cache(c) => c.execute(),
         }
