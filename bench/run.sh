@@ -8,14 +8,16 @@
 #   bench/run.sh --quick                # every phase shortened (a smoke test of the script, not figures)
 #
 # Options: --fresh-seconds N (10) --reuse-seconds N (15) --rss-seconds N (60) --starts N (5) --quick
-# Environment: PYWORKERS_BIN, PYWORKERS_HOME (the snapshot cache), WASMTIME_BIN, PEER_CWASM, WRK.
+# Environment: PYWORKERS_BIN, PYWORKERS_HOME (the snapshot cache), WASMTIME_BIN, PEER (the .cwasm dir), WRK.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
 PYWORKERS_BIN=${PYWORKERS_BIN:-target/release/pyworkers}
 WASMTIME_BIN=${WASMTIME_BIN:-bench/.tools/bin/wasmtime}
-PEER_CWASM=${PEER_CWASM:-bench/.tools/peer/hello.cwasm}
+PEER=${PEER:-bench/.tools/peer}
+PEER_HELLO=$PEER/hello.cwasm
+PEER_OUTBOUND=$PEER/outbound.cwasm
 WRK=${WRK:-wrk}
 HELLO=bench/workers/hello.py
 OUTBOUND=bench/workers/outbound.py
@@ -37,7 +39,7 @@ while (($#)); do
     esac
 done
 
-for tool in "$PYWORKERS_BIN" "$WASMTIME_BIN" "$PEER_CWASM"; do
+for tool in "$PYWORKERS_BIN" "$WASMTIME_BIN" "$PEER_HELLO" "$PEER_OUTBOUND"; do
     [[ -e $tool ]] || { echo "missing $tool: build pyworkers (cargo build --release) and run bench/setup.sh" >&2; exit 1; }
 done
 command -v "$WRK" >/dev/null || { echo "missing wrk: run bench/setup.sh" >&2; exit 1; }
@@ -156,7 +158,7 @@ note "== warm-up: pyworkers makes and caches the hello worker's snapshot; both a
 start pyworkers-warmup "${pyworkers[@]}" "$HELLO" "${addr0[@]}"
 expect "$URL/" "hello world"
 stop
-start wasmtime-warmup "${wasmtime[@]}" "${addr0[@]}" "$PEER_CWASM"
+start wasmtime-warmup "${wasmtime[@]}" "${addr0[@]}" "$PEER_HELLO"
 expect "$URL/" "hello world"
 stop
 
@@ -168,7 +170,7 @@ wrk_run pyworkers-fresh "$URL/" -t1 -c1 -d"${fresh_seconds}s" --latency
 fresh_py=$(cell_latency "$l")
 stop
 l=$(load)
-start wasmtime-fresh "${wasmtime[@]}" "${addr0[@]}" "$PEER_CWASM"
+start wasmtime-fresh "${wasmtime[@]}" "${addr0[@]}" "$PEER_HELLO"
 expect "$URL/" "hello world"
 wrk_run wasmtime-fresh "$URL/" -t1 -c1 -d"${fresh_seconds}s" --latency
 fresh_wt=$(cell_latency "$l")
@@ -182,7 +184,7 @@ wrk_run pyworkers-reuse "$URL/" -t2 -c16 -d"${reuse_seconds}s" --latency
 reuse_py=$(cell_latency "$l")
 stop
 l=$(load)
-start wasmtime-reuse "${wasmtime[@]}" "${addr0[@]}" "${wasmtime_reuse[@]}" "$PEER_CWASM"
+start wasmtime-reuse "${wasmtime[@]}" "${addr0[@]}" "${wasmtime_reuse[@]}" "$PEER_HELLO"
 expect "$URL/" "hello world"
 wrk_run wasmtime-reuse "$URL/" -t2 -c16 -d"${reuse_seconds}s" --latency
 reuse_wt=$(cell_latency "$l")
@@ -204,7 +206,7 @@ starts_cell() { # NAME CMD... — set CELL to the median and range of $starts st
 }
 starts_cell pyworkers-start "${pyworkers[@]}" "$HELLO" --addr 127.0.0.1:@PORT@
 start_py=$CELL
-starts_cell wasmtime-start "${wasmtime[@]}" --addr 127.0.0.1:@PORT@ "$PEER_CWASM"
+starts_cell wasmtime-start "${wasmtime[@]}" --addr 127.0.0.1:@PORT@ "$PEER_HELLO"
 start_wt=$CELL
 
 note "== RSS after ${rss_seconds}s of wrk -t2 -c64 (the reuse configurations above)"
@@ -227,28 +229,39 @@ expect "$URL/" "hello world"
 rss_cell pyworkers-rss "$URL/"
 rss_py=$CELL
 stop
-start wasmtime-rss "${wasmtime[@]}" "${addr0[@]}" "${wasmtime_reuse[@]}" "$PEER_CWASM"
+start wasmtime-rss "${wasmtime[@]}" "${addr0[@]}" "${wasmtime_reuse[@]}" "$PEER_HELLO"
 expect "$URL/" "hello world"
 rss_cell wasmtime-rss "$URL/"
 rss_wt=$CELL
 stop
 
 note "== outbound: $burst concurrent requests, each awaiting a 100 ms upstream"
+burst_cell() { # NAME URL — set CELL to the wall time of $burst concurrent requests to URL, all expected 200
+    local name=$1 url=$2 l t0 t1 ok slowest
+    l=$(load)
+    # The peer reads the upstream from this header (its environment is frozen at build time); pyworkers ignores it.
+    local cmd=(curl -s --parallel --parallel-immediate --parallel-max "$burst" -H "x-upstream: ${upstream#http://}"
+        -o "$logs/$name-#1" -w '%{http_code} %{time_total}\n' "$url[1-$burst]")
+    record "${cmd[@]}"
+    t0=$(date +%s%N)
+    "${cmd[@]}" >"$logs/$name.codes"
+    t1=$(date +%s%N)
+    ok=$(grep -c '^200 ' "$logs/$name.codes" || true)
+    slowest=$(awk '{ if ($2 > m) m = $2 } END { printf "%.0f", m * 1000 }' "$logs/$name.codes")
+    CELL="$(((t1 - t0) / 1000000)) ms for all $burst ($ok × 200, slowest $slowest ms; load $l)"
+}
 start upstream python3 bench/upstream/slow.py 0.1
 upstream_pid=$PID
 upstream=$URL
 start pyworkers-outbound "${pyworkers[@]}" "$OUTBOUND" "${addr0[@]}" --allow-host 127.0.0.1 --var "UPSTREAM=$upstream/"
 expect "$URL/" "upstream"
-l=$(load)
-burst_cmd=(curl -s --parallel --parallel-immediate --parallel-max "$burst" -o "$logs/burst-#1"
-    -w '%{http_code} %{time_total}\n' "$URL/[1-$burst]")
-record "${burst_cmd[@]}"
-t0=$(date +%s%N)
-"${burst_cmd[@]}" >"$logs/burst.codes"
-t1=$(date +%s%N)
-ok=$(grep -c '^200 ' "$logs/burst.codes" || true)
-slowest=$(awk '{ if ($2 > m) m = $2 } END { printf "%.0f", m * 1000 }' "$logs/burst.codes")
-outbound_py="$(((t1 - t0) / 1000000)) ms for all $burst ($ok × 200, slowest $slowest ms; load $l)"
+burst_cell pyworkers-burst "$URL/?"
+outbound_py=$CELL
+stop
+start wasmtime-outbound "${wasmtime[@]}" "${addr0[@]}" "$PEER_OUTBOUND"
+curl -s -H "x-upstream: ${upstream#http://}" "$URL/" | grep -qx upstream || { note "peer outbound failed"; exit 1; }
+burst_cell wasmtime-burst "$URL/?"
+outbound_wt=$CELL
 stop
 PID=$upstream_pid
 stop
@@ -267,7 +280,7 @@ $(bench/.tools/venv/bin/componentize-py --version 2>/dev/null || echo componenti
 | reused instances, \`wrk -t2 -c16 -d${reuse_seconds}s\` | $reuse_py | $reuse_wt |
 | process start → first 200, median of $starts | $start_py | $start_wt |
 | RSS at the end of ${rss_seconds} s of \`wrk -t2 -c64\` | $rss_py | $rss_wt |
-| outbound: $burst concurrent requests, each awaiting a 100 ms upstream | $outbound_py | not measured |
+| outbound: $burst concurrent requests, each awaiting a 100 ms upstream | $outbound_py | $outbound_wt |
 
 Configurations: pyworkers fresh = \`--max-requests-per-instance 1\`, otherwise its defaults (instances reused,
 \`--instances\` = one per core). wasmtime serve fresh = its default for a WASIp2 component (one instance per

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs the benchmark's peer and load generator into bench/.tools/ (git-ignored), from public packages only,
-# and builds the componentize-py hello component. Idempotent: each step is skipped when its result is current.
+# and builds the componentize-py peer components. Idempotent: each step is skipped when its result is current.
 #
 #   wrk             Debian package (apt-get) when `wrk` is not on PATH
 #   wasmtime        wasmtime-cli 48.0.8 from crates.io (the Wasmtime pyworkers embeds) -> bench/.tools/bin/wasmtime
 #   componentize-py from PyPI, in the venv bench/.tools/venv
-#   peer            bench/.tools/peer/hello.wasm (wasi:http/proxy component) and hello.cwasm (precompiled)
+#   peer            bench/.tools/peer/{hello,outbound}.wasm (wasi:http/proxy components) and .cwasm (precompiled)
 #
 # The wasi:* WIT comes from the wasmtime-wasi-http 48.0.8 crate cargo fetched for wasmtime-cli, so the component
 # targets exactly the wasi:http that `wasmtime serve` 48 implements.
@@ -70,26 +70,26 @@ cp "$wit_deps"/*.wit "$peer/wit/deps/"
 cp "$bench/peer/world.wit" "$peer/wit/world.wit"
 echo "WIT: $wit_deps" >&2
 
-step "peer component (componentize-py, wasi:http/proxy@$WASI_HTTP_VERSION)"
-cp "$bench/peer/app.py" "$peer/app.py"
-if [[ ! -f $peer/hello.wasm || $bench/peer/app.py -nt $peer/hello.wasm || $bench/peer/world.wit -nt $peer/hello.wasm ]]; then
-    # componentize-py's documented flow: generate the bindings next to the app, then componentize the app.
-    (
-        cd "$peer"
-        rm -rf wit_world componentize_py_async_support componentize_py_types.py componentize_py_runtime.pyi poll_loop.py
-        run "$componentize" -d wit -w "wasi:http/proxy@$WASI_HTTP_VERSION" bindings .
-        run "$componentize" -d wit -w "wasi:http/proxy@$WASI_HTTP_VERSION" componentize app -o hello.wasm
-    )
-else
-    echo "present: $peer/hello.wasm" >&2
+step "peer components (componentize-py, wasi:http/proxy@$WASI_HTTP_VERSION): hello, outbound"
+# componentize-py's documented flow: generate the bindings next to the apps, then componentize each app.
+cp "$bench/peer/hello.py" "$bench/peer/outbound.py" "$peer/"
+if [[ ! -d $peer/wit_world || $bench/peer/world.wit -nt $peer/wit_world ]]; then
+    rm -rf "$peer/wit_world"
+    (cd "$peer" && run "$componentize" -d wit -w "wasi:http/proxy@$WASI_HTTP_VERSION" bindings .)
 fi
-
-step "precompile the peer (wasmtime compile), so its start-up does not include Cranelift"
-if [[ ! -f $peer/hello.cwasm || $peer/hello.wasm -nt $peer/hello.cwasm || $wasmtime -nt $peer/hello.cwasm ]]; then
-    run "$wasmtime" compile "$peer/hello.wasm" -o "$peer/hello.cwasm"
-else
-    echo "present: $peer/hello.cwasm" >&2
-fi
+for app in hello outbound; do
+    if [[ ! -f $peer/$app.wasm || $bench/peer/$app.py -nt $peer/$app.wasm || $peer/wit_world -nt $peer/$app.wasm ]]; then
+        (cd "$peer" && run "$componentize" -d wit -w "wasi:http/proxy@$WASI_HTTP_VERSION" componentize "$app" -o "$app.wasm")
+    else
+        echo "present: $peer/$app.wasm" >&2
+    fi
+    # Precompiled, so the peer's start-up does not include Cranelift (pyworkers caches its compiled module too).
+    if [[ ! -f $peer/$app.cwasm || $peer/$app.wasm -nt $peer/$app.cwasm || $wasmtime -nt $peer/$app.cwasm ]]; then
+        run "$wasmtime" compile "$peer/$app.wasm" -o "$peer/$app.cwasm"
+    else
+        echo "present: $peer/$app.cwasm" >&2
+    fi
+done
 
 step "done"
-ls -la "$wasmtime" "$peer/hello.wasm" "$peer/hello.cwasm" >&2
+ls -la "$wasmtime" "$peer"/*.wasm "$peer"/*.cwasm >&2
