@@ -399,6 +399,109 @@ fn bad_flags_are_refused_before_serving() {
     }
 }
 
+// ---- the front end, in process ----------------------------------------------------------------------------------
+
+/// Records what the front end hands it; `/hang` never answers.
+struct Recorder {
+    seen: Mutex<Vec<(String, Option<u64>)>>,
+}
+
+impl pyworkers::serve::Handler for Recorder {
+    async fn handle(&self, req: http::Request<Bytes>) -> http::Response<Bytes> {
+        let context = req
+            .extensions()
+            .get::<pyworkers::serve::RequestContext>()
+            .copied();
+        self.seen
+            .lock()
+            .unwrap()
+            .push((req.uri().to_string(), context.map(|c| c.id)));
+        if req.uri().path() == "/hang" {
+            std::future::pending::<()>().await;
+        }
+        http::Response::new(req.into_body())
+    }
+}
+
+/// Run the front end in process around a [`Recorder`]; returns its address and a shutdown trigger.
+async fn front_end(
+    timeout: Duration,
+) -> (
+    SocketAddr,
+    Arc<Recorder>,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let recorder = Arc::new(Recorder {
+        seen: Mutex::new(Vec::new()),
+    });
+    let mut options = pyworkers::serve::ServeOptions::new(PathBuf::from("unused"), home());
+    options.timeout = timeout;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let handler = recorder.clone();
+    let server = tokio::spawn(async move {
+        pyworkers::serve::serve_with(listener, &options, handler, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    (addr, recorder, stop, server)
+}
+
+#[test]
+fn front_end_gives_handlers_an_absolute_uri_and_a_context() {
+    let rt = runtime();
+    rt.block_on(async {
+        let (addr, recorder, stop, server) = front_end(Duration::from_secs(5)).await;
+        let client = client();
+        let (status, body) = send(
+            &client,
+            "POST",
+            &format!("http://{addr}/p?q=1"),
+            b"abc".to_vec(),
+        )
+        .await;
+        assert_eq!((status, &body[..]), (200, &b"abc"[..]));
+        let request = http::Request::get(format!("http://{addr}/named"))
+            .header("host", "example.test:8080")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        assert_eq!(client.request(request).await.unwrap().status(), 200);
+        let seen = recorder.seen.lock().unwrap().clone();
+        assert_eq!(
+            seen,
+            [
+                (format!("http://{addr}/p?q=1"), Some(1)),
+                ("http://example.test:8080/named".to_string(), Some(2)),
+            ]
+        );
+        stop.send(()).unwrap();
+        server.await.unwrap().unwrap();
+    });
+}
+
+#[test]
+fn front_end_answers_for_a_handler_past_its_deadline() {
+    let rt = runtime();
+    rt.block_on(async {
+        let (addr, _recorder, stop, server) = front_end(Duration::from_millis(300)).await;
+        let start = Instant::now();
+        let (status, body) =
+            send(&client(), "GET", &format!("http://{addr}/hang"), Vec::new()).await;
+        let took = start.elapsed();
+        assert_eq!(status, 503);
+        assert!(text(&body).contains("--timeout"), "{}", text(&body));
+        assert!(
+            took >= Duration::from_millis(300) && took < Duration::from_secs(2),
+            "{took:?}"
+        );
+        stop.send(()).unwrap();
+        server.await.unwrap().unwrap();
+    });
+}
+
 // ---- outbound ----------------------------------------------------------------------------------------------------
 
 /// A local upstream for outbound tests:

@@ -200,14 +200,7 @@ fn py_list(items: &[String]) -> String {
 
 /// The guest's environment: a fixed base plus `--env` entries.
 pub fn guest_environment(extra: &[String]) -> Result<Vec<String>> {
-    let mut env = vec![
-        format!("HOME={}", layout::HOME),
-        "USER=pyworkers".into(),
-        "LOGNAME=pyworkers".into(),
-        "PATH=/".into(),
-        "LANG=C.UTF-8".into(),
-        "TZ=UTC".into(),
-    ];
+    let mut env = layout::environment();
     for kv in extra {
         let (k, _) = kv
             .split_once('=')

@@ -88,6 +88,9 @@ impl Serve {
             .build()
             .context("starting the async runtime")?;
         let is_component = options.path.extension().is_some_and(|e| e == "wasm");
+        if is_component {
+            self.warn_unused_for_components();
+        }
         let result = runtime.block_on(async {
             if is_component {
                 let handler = ComponentHandler::load(&options)?;
@@ -100,6 +103,27 @@ impl Serve {
         // Requests still running after the drain period are abandoned, not waited for.
         runtime.shutdown_timeout(Duration::from_millis(100));
         result.map(|()| 0)
+    }
+
+    /// Flags that only mean something for Python workers are accepted for components too, but said to be unused.
+    fn warn_unused_for_components(&self) {
+        let mut unused = Vec::new();
+        if self.max_requests_per_instance.is_some_and(|n| n != 1) {
+            unused
+                .push("--max-requests-per-instance (components get a fresh instance per request)");
+        }
+        if self.watch {
+            unused.push("--watch");
+        }
+        if self.test_scheduled {
+            unused.push("--test-scheduled");
+        }
+        if !unused.is_empty() {
+            pyworkers::serve::log::line(&format!(
+                "warning: ignored for a component: {}",
+                unused.join(", ")
+            ));
+        }
     }
 
     fn options(&self) -> Result<ServeOptions> {

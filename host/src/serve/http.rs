@@ -36,8 +36,20 @@ pub async fn serve(options: &ServeOptions, handler: Arc<impl Handler>) -> Result
         .await
         .with_context(|| format!("listening on {}", options.addr))?;
     let local = listener.local_addr().context("reading the bound address")?;
+    let shutdown = shutdown_signal()?;
     println!("serving http://{local}");
+    serve_with(listener, options, handler, shutdown).await
+}
 
+/// [`serve`] on a listener the caller bound, until `shutdown` resolves (for embedding and tests: nothing is
+/// printed and no signal handler is installed). `options.addr` is not used.
+pub async fn serve_with(
+    listener: TcpListener,
+    options: &ServeOptions,
+    handler: Arc<impl Handler>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<()> {
+    let local = listener.local_addr().context("reading the bound address")?;
     let front = Arc::new(Front {
         handler,
         local,
@@ -47,7 +59,6 @@ pub async fn serve(options: &ServeOptions, handler: Arc<impl Handler>) -> Result
     });
     let builder = auto::Builder::new(TokioExecutor::new());
     let graceful = GracefulShutdown::new();
-    let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
 
     loop {
@@ -107,26 +118,18 @@ pub fn text_response(status: StatusCode, line: &str) -> Response<Bytes> {
     response
 }
 
-/// Resolves on the first Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
+/// A future that resolves on the first Ctrl-C (SIGINT) or SIGTERM. The handlers are installed here, before the
+/// address is printed, so a signal sent as soon as the server says it is up is never the default (fatal) one.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt()).context("handling SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("handling SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
         }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+    })
 }
 
 /// What every connection shares.

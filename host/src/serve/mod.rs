@@ -15,7 +15,7 @@ pub mod options;
 pub mod outbound;
 pub mod worker;
 
-pub use self::http::{serve, text_response};
+pub use self::http::{serve, serve_with, text_response};
 pub use options::ServeOptions;
 
 use bytes::Bytes;

@@ -52,6 +52,18 @@ pub fn standard(stdlib_zip: Arc<[u8]>, stdlib_bytecode: Option<Arc<Archive>>) ->
     Ok(vfs)
 }
 
+/// The guest's environment in the standard layout: its home, user, locale and time zone; nothing of the host's.
+pub fn environment() -> Vec<String> {
+    vec![
+        format!("HOME={HOME}"),
+        "USER=pyworkers".into(),
+        "LOGNAME=pyworkers".into(),
+        "PATH=/".into(),
+        "LANG=C.UTF-8".into(),
+        "TZ=UTC".into(),
+    ]
+}
+
 /// A `SOURCE:GUEST_PATH` mount request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MountSpec {

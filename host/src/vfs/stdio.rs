@@ -26,7 +26,7 @@ pub enum Output {
 }
 
 /// A callback that receives what the guest writes to a standard stream.
-pub type Sink = Box<dyn FnMut(&[u8]) + Send>;
+pub type Sink = Box<dyn FnMut(&[u8]) + Send + Sync>;
 
 impl Input {
     pub(crate) fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {

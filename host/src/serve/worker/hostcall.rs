@@ -1,0 +1,119 @@
+//! `/dev/pyworkers`: the blocking host-call channel for guest code that cannot return to the host mid-call (the
+//! standard library's `http.client`, hence `urllib.request`).
+//!
+//! The guest writes one request frame (`marshal` of `("fetch", method, url, headers, body, timeout_seconds)`), then
+//! reads the reply: a 4-byte little-endian length and `marshal((ok, value))`. The request runs on the async
+//! runtime through the same outbound client and `--allow-host` policy as `workers.fetch`; only this instance's
+//! thread waits for it.
+
+use crate::entrypoint::marshal::{self, Value};
+use crate::serve::outbound::{self, Outbound};
+use crate::vfs::{Device, Errno};
+use std::time::Duration;
+
+/// Where the device is mounted in every served instance.
+pub const DEVICE: &str = "/dev/pyworkers";
+
+/// Largest request frame accepted (the body included).
+const MAX_FRAME: usize = 64 << 20;
+
+/// One instance's host-call device.
+pub struct HostcallDevice {
+    outbound: Outbound,
+    runtime: tokio::runtime::Handle,
+    timeout: Duration,
+    request: Vec<u8>,
+    reply: Vec<u8>,
+    read: usize,
+}
+
+impl HostcallDevice {
+    /// A device whose calls go through `outbound` on `runtime`, with `timeout` when the guest sets none.
+    pub fn new(outbound: Outbound, runtime: tokio::runtime::Handle, timeout: Duration) -> HostcallDevice {
+        HostcallDevice { outbound, runtime, timeout, request: Vec::new(), reply: Vec::new(), read: 0 }
+    }
+
+    fn serve(&self, frame: &[u8]) -> Value {
+        let failure = |kind: &str, message: String| {
+            Value::Tuple(vec![Value::Bool(false), Value::Tuple(vec![Value::str(kind), Value::Str(message)])])
+        };
+        let request = match parse(frame, self.timeout) {
+            Ok(r) => r,
+            Err(e) => return failure("error", format!("bad host call: {e:#}")),
+        };
+        match crate::serve::worker::pool::convert(self.outbound.fetch_blocking(&self.runtime, request)) {
+            Ok(r) => Value::Tuple(vec![
+                Value::Bool(true),
+                Value::Tuple(vec![
+                    Value::Int(r.status as i64),
+                    Value::List(
+                        r.headers
+                            .into_iter()
+                            .map(|(k, v)| Value::Tuple(vec![Value::Str(k), Value::Str(v)]))
+                            .collect(),
+                    ),
+                    Value::Bytes(r.body),
+                    Value::Str(r.url),
+                ]),
+            ]),
+            Err(e) => failure(&e.kind, e.message),
+        }
+    }
+}
+
+fn parse(frame: &[u8], default_timeout: Duration) -> anyhow::Result<outbound::OutboundRequest> {
+    let value = marshal::loads(frame)?;
+    let items = value.as_seq("host call")?;
+    let [kind, method, url, headers, body, timeout] = items else {
+        anyhow::bail!("expected (kind, method, url, headers, body, timeout)");
+    };
+    if kind.as_str("kind")? != "fetch" {
+        anyhow::bail!("unknown host call {:?}", kind);
+    }
+    let headers = headers
+        .as_seq("headers")?
+        .iter()
+        .map(|h| match h.as_seq("header")? {
+            [k, v] => Ok((k.as_str("name")?.to_string(), v.as_str("value")?.to_string())),
+            _ => anyhow::bail!("a header is not a pair"),
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let timeout = match timeout {
+        Value::Float(s) if s.is_finite() && *s > 0.0 => Duration::from_secs_f64(*s).min(default_timeout),
+        Value::Int(s) if *s > 0 => Duration::from_secs(*s as u64).min(default_timeout),
+        _ => default_timeout,
+    };
+    Ok(outbound::OutboundRequest {
+        method: method.as_str("method")?.to_string(),
+        url: url.as_str("url")?.to_string(),
+        headers,
+        body: body.as_bytes("body")?.to_vec().into(),
+        timeout,
+    })
+}
+
+impl Device for HostcallDevice {
+    fn write(&mut self, data: &[u8]) -> Result<usize, Errno> {
+        if self.request.len() + data.len() > MAX_FRAME {
+            return Err(Errno::FBIG);
+        }
+        self.request.extend_from_slice(data);
+        // A frame is complete when it parses; a partial write waits for the rest.
+        if marshal::loads(&self.request).is_ok() {
+            let frame = std::mem::take(&mut self.request);
+            let reply = marshal::dumps(&self.serve(&frame));
+            self.reply = (reply.len() as u32).to_le_bytes().to_vec();
+            self.reply.extend_from_slice(&reply);
+            self.read = 0;
+        }
+        Ok(data.len())
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Errno> {
+        let rest = &self.reply[self.read..];
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        self.read += n;
+        Ok(n)
+    }
+}

@@ -1,0 +1,212 @@
+//! What `pyworkers serve PATH` serves: PATH resolved to a worker (its files and top-level module) plus the parts of
+//! a Wrangler configuration that apply — `main`, `vars`, `triggers.crons` — the way `wrangler dev` reads them.
+//!
+//! PATH is a `.py` file (the worker is that one module), a directory holding a Wrangler configuration
+//! (`wrangler.jsonc`, `wrangler.json` or `wrangler.toml`: `main` names the entry module, whose directory is the
+//! worker's module root, as Cloudflare's Python Workers do with `src/`), or a plain directory whose entry module is
+//! `main.py`, `entry.py` or `worker.py`. This module reads files only; it runs nothing.
+
+use crate::entrypoint::marshal::Value;
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+
+/// The configuration files looked for, in order.
+const CONFIG_FILES: [&str; 3] = ["wrangler.jsonc", "wrangler.json", "wrangler.toml"];
+
+/// Entry modules looked for in a directory without configuration.
+const ENTRY_MODULES: [&str; 3] = ["main", "entry", "worker"];
+
+/// Configuration keys this server understands (the rest is listed in one warning line).
+const SUPPORTED_KEYS: [&str; 7] = [
+    "name",
+    "main",
+    "vars",
+    "triggers",
+    "compatibility_date",
+    "compatibility_flags",
+    "$schema",
+];
+
+/// A resolved worker project.
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// The worker's name (from the configuration, else the entry file's or directory's name).
+    pub name: String,
+    /// The worker's files: a `.py` file or the module-root directory.
+    pub source: PathBuf,
+    /// Its top-level module.
+    pub module: String,
+    /// `vars` from the configuration, in order (JSON values).
+    pub vars: Vec<(String, Value)>,
+    /// `triggers.crons`.
+    pub crons: Vec<String>,
+    /// Configuration keys and bindings that are present but not supported yet.
+    pub unsupported: Vec<String>,
+    /// The configuration file read, if any.
+    pub config: Option<PathBuf>,
+}
+
+impl Project {
+    /// Resolve `path` (see the module docs).
+    pub fn resolve(path: &Path) -> Result<Project> {
+        if path.is_file() {
+            let module = module_of(path)?;
+            return Ok(Project {
+                name: module.clone(),
+                source: path.to_path_buf(),
+                module,
+                vars: Vec::new(),
+                crons: Vec::new(),
+                unsupported: Vec::new(),
+                config: None,
+            });
+        }
+        if !path.is_dir() {
+            bail!("{} does not exist: give a .py file, a worker directory, or a project directory", path.display());
+        }
+        if let Some(config) = CONFIG_FILES.iter().map(|f| path.join(f)).find(|p| p.is_file()) {
+            return Self::from_config(path, &config);
+        }
+        let module = ENTRY_MODULES
+            .iter()
+            .find(|m| path.join(format!("{m}.py")).is_file())
+            .with_context(|| {
+                format!(
+                    "{} has no Wrangler configuration ({}) and no entry module ({})",
+                    path.display(),
+                    CONFIG_FILES.join(", "),
+                    ENTRY_MODULES.map(|m| format!("{m}.py")).join(", ")
+                )
+            })?;
+        Ok(Project {
+            name: dir_name(path),
+            source: path.to_path_buf(),
+            module: module.to_string(),
+            vars: Vec::new(),
+            crons: Vec::new(),
+            unsupported: Vec::new(),
+            config: None,
+        })
+    }
+
+    fn from_config(dir: &Path, config: &Path) -> Result<Project> {
+        let text = std::fs::read_to_string(config).with_context(|| format!("reading {}", config.display()))?;
+        let json: serde_json::Value = if config.extension().is_some_and(|e| e == "toml") {
+            let toml: toml::Value =
+                toml::from_str(&text).with_context(|| format!("{} is not valid TOML", config.display()))?;
+            serde_json::to_value(toml)?
+        } else {
+            json5::from_str(&text).with_context(|| format!("{} is not valid JSON (with comments)", config.display()))?
+        };
+        let object = json
+            .as_object()
+            .with_context(|| format!("{} must hold an object", config.display()))?;
+        let main = object
+            .get("main")
+            .and_then(|m| m.as_str())
+            .with_context(|| format!("{} has no `main` (the worker's entry file, e.g. \"src/entry.py\")", config.display()))?;
+        let entry = dir.join(main);
+        if !entry.is_file() {
+            bail!("{}: `main` is {main}, which does not exist", config.display());
+        }
+        let module = module_of(&entry)?;
+        let source = entry.parent().unwrap_or(dir).to_path_buf();
+        let vars = match object.get("vars") {
+            None => Vec::new(),
+            Some(serde_json::Value::Object(vars)) => {
+                vars.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect()
+            }
+            Some(_) => bail!("{}: `vars` must be an object", config.display()),
+        };
+        let crons = match object.get("triggers").and_then(|t| t.get("crons")) {
+            None => Vec::new(),
+            Some(serde_json::Value::Array(list)) => list
+                .iter()
+                .map(|c| c.as_str().map(str::to_string).context("`triggers.crons` holds a non-string"))
+                .collect::<Result<_>>()?,
+            Some(_) => bail!("{}: `triggers.crons` must be a list", config.display()),
+        };
+        let mut unsupported: Vec<String> = object
+            .keys()
+            .filter(|k| !SUPPORTED_KEYS.contains(&k.as_str()))
+            .cloned()
+            .collect();
+        unsupported.sort();
+        let name = object
+            .get("name")
+            .and_then(|n| n.as_str())
+            .map(str::to_string)
+            .unwrap_or_else(|| dir_name(dir));
+        Ok(Project {
+            name,
+            source: if source.as_os_str().is_empty() { dir.to_path_buf() } else { source },
+            module,
+            vars,
+            crons,
+            unsupported,
+            config: Some(config.to_path_buf()),
+        })
+    }
+}
+
+fn module_of(file: &Path) -> Result<String> {
+    let stem = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_suffix(".py"))
+        .with_context(|| format!("{} is not a .py file", file.display()))?;
+    Ok(stem.to_string())
+}
+
+fn dir_name(dir: &Path) -> String {
+    std::path::absolute(dir)
+        .ok()
+        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "worker".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrangler_jsonc_main_vars_crons_and_unsupported_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("src")).unwrap();
+        std::fs::write(dir.path().join("src/entry.py"), "").unwrap();
+        std::fs::write(
+            dir.path().join("wrangler.jsonc"),
+            r#"{
+                // a comment
+                "name": "demo",
+                "main": "src/entry.py",
+                "vars": { "GREETING": "hi", "LIMITS": { "n": 3 } },
+                "triggers": { "crons": ["*/5 * * * *"] },
+                "kv_namespaces": [{ "binding": "KV", "id": "x" }],
+            }"#,
+        )
+        .unwrap();
+        let p = Project::resolve(dir.path()).unwrap();
+        assert_eq!((p.name.as_str(), p.module.as_str()), ("demo", "entry"));
+        assert_eq!(p.source, dir.path().join("src"));
+        assert_eq!(p.vars[0], ("GREETING".into(), Value::str("hi")));
+        assert_eq!(p.crons, vec!["*/5 * * * *".to_string()]);
+        assert_eq!(p.unsupported, vec!["kv_namespaces".to_string()]);
+    }
+
+    #[test]
+    fn toml_and_plain_directories_and_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("worker.py"), "").unwrap();
+        let p = Project::resolve(dir.path()).unwrap();
+        assert_eq!(p.module, "worker");
+        std::fs::write(dir.path().join("wrangler.toml"), "main = \"worker.py\"\n[vars]\nA = \"b\"\n").unwrap();
+        let p = Project::resolve(dir.path()).unwrap();
+        assert_eq!(p.vars, vec![("A".into(), Value::str("b"))]);
+        let p = Project::resolve(&dir.path().join("worker.py")).unwrap();
+        assert_eq!(p.module, "worker");
+        let empty = tempfile::tempdir().unwrap();
+        let err = Project::resolve(empty.path()).unwrap_err().to_string();
+        assert!(err.contains("main.py"), "{err}");
+    }
+}
