@@ -49,7 +49,12 @@ mkdir -p "$logs"
 commands=() # every measured command, echoed in the report
 
 note() { printf '%s\n' "$*" >&2; }
-record() { commands+=("$*"); note "\$ $*"; }
+record() { # shell-quoted, so a recorded command can be pasted back
+    local quoted
+    quoted=$(printf '%q ' "$@")
+    commands+=("${quoted% }")
+    note "\$ ${quoted% }"
+}
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
 # The servers started so far, stopped on any exit.
@@ -244,7 +249,7 @@ burst_cell() { # NAME URL — set CELL to the wall time of $burst concurrent req
         -o "$logs/$name-#1" -w '%{http_code} %{time_total}\n' "$url[1-$burst]")
     record "${cmd[@]}"
     t0=$(date +%s%N)
-    "${cmd[@]}" >"$logs/$name.codes"
+    "${cmd[@]}" >"$logs/$name.codes" 2>"$logs/$name.err"
     t1=$(date +%s%N)
     ok=$(grep -c '^200 ' "$logs/$name.codes" || true)
     slowest=$(awk '{ if ($2 > m) m = $2 } END { printf "%.0f", m * 1000 }' "$logs/$name.codes")

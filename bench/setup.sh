@@ -32,7 +32,7 @@ else
 fi
 
 step "wasmtime-cli $WASMTIME_VERSION"
-if [[ -x $tools/bin/wasmtime ]] && "$tools/bin/wasmtime" --version | grep -q " $WASMTIME_VERSION "; then
+if [[ -x $tools/bin/wasmtime ]] && "$tools/bin/wasmtime" --version | grep -qw "$WASMTIME_VERSION"; then
     echo "present: $("$tools/bin/wasmtime" --version)" >&2
 else
     # A long compile (about 15 min on 2 cores); its own target dir keeps pyworkers' build cache untouched.
