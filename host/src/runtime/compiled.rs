@@ -42,7 +42,7 @@ pub(crate) fn key(engine: &Engine, wasm_sha256: &str) -> String {
 }
 
 /// A `std::hash::Hasher` that feeds every byte into SHA-256, so `Hash` values can contribute to a stable digest.
-struct Sha256Hasher(Sha256);
+pub struct Sha256Hasher(pub Sha256);
 
 impl Hasher for Sha256Hasher {
     fn write(&mut self, bytes: &[u8]) {

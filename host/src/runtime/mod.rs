@@ -50,6 +50,7 @@ pub mod usage;
 
 use anyhow::{Context, Result};
 pub use bytecode::{StdlibBytecode, STDLIB_BYTECODE_SCRIPT};
+pub use compiled::Sha256Hasher;
 use cache::HomeLock;
 use npm::Tools;
 use std::ffi::OsString;

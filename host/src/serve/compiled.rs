@@ -7,7 +7,7 @@
 
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
-use std::hash::{Hash, Hasher};
+use std::hash::Hash;
 use std::path::Path;
 use wasmtime::component::Component;
 use wasmtime::Engine;
@@ -45,6 +45,7 @@ pub(super) fn load(engine: &Engine, home: &Path, wasm: &[u8]) -> Result<Componen
 
 /// Hex SHA-256 over the recipe, the component's bytes and everything Wasmtime says makes compiled code compatible.
 fn key(engine: &Engine, wasm: &[u8]) -> String {
+    use crate::runtime::Sha256Hasher;
     let mut hasher = Sha256Hasher(Sha256::new());
     KEY_RECIPE.hash(&mut hasher);
     hasher.0.update(Sha256::digest(wasm));
@@ -52,18 +53,3 @@ fn key(engine: &Engine, wasm: &[u8]) -> String {
     hex::encode(hasher.0.finalize())
 }
 
-/// Feeds `Hash` values into SHA-256, whose output (unlike `DefaultHasher`'s) is stable across Rust releases.
-struct Sha256Hasher(Sha256);
-
-impl Hasher for Sha256Hasher {
-    fn write(&mut self, bytes: &[u8]) {
-        self.0.update(bytes);
-    }
-
-    fn finish(&self) -> u64 {
-        let digest = self.0.clone().finalize();
-        let mut first = [0u8; 8];
-        first.copy_from_slice(&digest[..8]);
-        u64::from_le_bytes(first)
-    }
-}
