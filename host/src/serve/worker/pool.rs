@@ -22,7 +22,7 @@ use crate::snapshot::Restorer;
 use crate::vfs::Output;
 use anyhow::Result;
 use crossbeam_channel::{Receiver, Sender};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -104,7 +104,6 @@ pub fn start(count: usize, shared: Arc<Shared>, jobs: Receiver<Job>) -> Result<(
 struct Pending {
     reply: tokio::sync::oneshot::Sender<Answer>,
     deadline: Instant,
-    fetch: bool,
 }
 
 /// A live instance.
@@ -124,7 +123,7 @@ struct Thread {
     instance: Option<Instance>,
     pending: HashMap<u64, Pending>,
     /// Outbound calls in flight (their results are ignored if the instance is gone).
-    ops: HashMap<u64, u64>,
+    ops: HashSet<u64>,
     next_id: u64,
     next_timer: Option<Instant>,
     background: u32,
@@ -142,7 +141,7 @@ impl Thread {
             done_rx,
             instance: None,
             pending: HashMap::new(),
-            ops: HashMap::new(),
+            ops: HashSet::new(),
             next_id: 1,
             next_timer: None,
             background: 0,
@@ -178,7 +177,7 @@ impl Thread {
                     Err(_) => {}
                 },
                 recv(self.done_rx) -> done => if let Ok((op, result)) = done {
-                    if self.ops.remove(&op).is_some() {
+                    if self.ops.remove(&op) {
                         inbox.push(Event::Completed { op, result });
                     }
                 },
@@ -186,7 +185,7 @@ impl Thread {
             }
             // Take whatever else is already there, so one step handles it all.
             while let Ok((op, result)) = self.done_rx.try_recv() {
-                if self.ops.remove(&op).is_some() {
+                if self.ops.remove(&op) {
                     inbox.push(Event::Completed { op, result });
                 }
             }
@@ -234,8 +233,7 @@ impl Thread {
     fn admit(&mut self, job: Job) -> Event {
         let id = self.next_id;
         self.next_id += 1;
-        let fetch = matches!(job.work, Work::Fetch(_));
-        self.pending.insert(id, Pending { reply: job.reply, deadline: job.deadline, fetch });
+        self.pending.insert(id, Pending { reply: job.reply, deadline: job.deadline });
         match job.work {
             Work::Fetch(request) => Event::Fetch { id, request },
             Work::Scheduled(event) => Event::Scheduled { id, event },
@@ -350,17 +348,15 @@ impl Thread {
 
     fn answer(&mut self, id: u64, answer: Answer) {
         if let Some(p) = self.pending.remove(&id) {
-            if p.fetch || !matches!(answer, Answer::Response(_)) {
-                if let Some(instance) = self.instance.as_mut() {
-                    instance.served += 1;
-                }
+            if let Some(instance) = self.instance.as_mut() {
+                instance.served += 1;
             }
             let _ = p.reply.send(answer);
         }
     }
 
     fn start_fetch(&mut self, op: u64, request: crate::entrypoint::OutboundRequest) {
-        self.ops.insert(op, op);
+        self.ops.insert(op);
         let outbound = self.shared.outbound.clone();
         let done = self.done_tx.clone();
         let timeout = self.shared.timeout;
