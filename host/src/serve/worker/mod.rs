@@ -33,8 +33,8 @@ pub fn handler(options: &ServeOptions) -> Result<Arc<PythonWorkers>> {
     }
     let runtime = crate::runtime::Runtime::ensure(&options.home)?
         .with_cache_cap(crate::runtime::usage::cap_from_env().map_err(anyhow::Error::msg)?);
-    // One instance per thread, one being replaced at a time per thread, plus preparing a snapshot.
-    let slots = (options.instances * 2 + 2) as u32;
+    // The pool's instances, plus two for preparing a snapshot (at start and on --watch).
+    let slots = pool::instance_slots(options.instances) + 2;
     let engine = crate::interpreter::engine(slots)?;
     let pyodide = Arc::new(Pyodide::load(&runtime, &engine)?);
     let worker = Worker::load(&project.source, &project.module)?;
@@ -67,6 +67,7 @@ pub fn handler(options: &ServeOptions) -> Result<Arc<PythonWorkers>> {
         timeout: options.timeout,
         outbound: Outbound::new(options.allow_hosts.clone(), OutboundLimits::default()),
         runtime: tokio::runtime::Handle::current(),
+        instances_made: Default::default(),
     });
     let (jobs, queue) = crossbeam_channel::unbounded();
     pool::start(options.instances.max(1), shared.clone(), queue)?;

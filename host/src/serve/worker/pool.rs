@@ -7,8 +7,12 @@
 //! their results. Deadlines: epoch interruption stops a step that runs too long (the instance is thrown away, its
 //! requests answered 503); a request waiting too long is cancelled and answered 503. An instance that traps or
 //! fails in any way is thrown away and the next one is restored fresh, so no request ever sees what it left behind.
-//! A new instance is restored *before* the next job arrives, so `--max-requests-per-instance 1` costs a restore
-//! between requests, not during one.
+//!
+//! Instances are made and destroyed off the serving path by the [factory](Factory): threads at the lowest CPU
+//! priority (`SCHED_IDLE`) restore the next instances ahead of need and drop retired ones. So
+//! `--max-requests-per-instance 1` costs a serving thread only the hand-over of a ready instance, and the restore
+//! never competes for a core with a request being served. On a machine too busy to give the factory time, a
+//! serving thread that finds no ready instance makes one itself, at its own priority.
 
 use super::hostcall::HostcallDevice;
 use crate::entrypoint::marshal::Value;
@@ -23,6 +27,7 @@ use crate::vfs::Output;
 use anyhow::Result;
 use crossbeam_channel::{Receiver, Sender};
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -86,18 +91,126 @@ pub struct Shared {
     pub outbound: Outbound,
     /// The async runtime outbound calls run on.
     pub runtime: tokio::runtime::Handle,
+    /// Instances made so far (numbers them in the log).
+    pub instances_made: AtomicU64,
 }
 
-/// Start `count` instance threads taking jobs from `jobs`.
+/// How many live instances a pool of `count` serving threads can hold at once: one per serving thread, one ready
+/// in each factory thread, and up to `count` retired ones not yet dropped (one more for a race on that bound).
+/// The engine is sized for it.
+pub fn instance_slots(count: usize) -> u32 {
+    (count.max(1) * 3 + 1) as u32
+}
+
+/// Start `count` instance threads taking jobs from `jobs`, and `count` factory threads making their instances.
 pub fn start(count: usize, shared: Arc<Shared>, jobs: Receiver<Job>) -> Result<()> {
+    // A rendezvous channel: a factory holds the instance it made until a serving thread takes it, so there are
+    // never more ready instances than factory threads.
+    let (ready_tx, ready_rx) = crossbeam_channel::bounded(0);
+    let (retired_tx, retired_rx) = crossbeam_channel::unbounded();
     for index in 0..count {
-        let shared = shared.clone();
-        let jobs = jobs.clone();
-        std::thread::Builder::new()
-            .name(format!("worker-{index}"))
-            .spawn(move || Thread::new(index, shared, jobs).run())?;
+        let factory = Factory { shared: shared.clone(), ready: ready_tx.clone(), retired: retired_rx.clone() };
+        std::thread::Builder::new().name(format!("factory-{index}")).spawn(move || factory.run())?;
+    }
+    for index in 0..count {
+        let thread = Thread::new(shared.clone(), jobs.clone(), ready_rx.clone(), retired_tx.clone(), count);
+        std::thread::Builder::new().name(format!("worker-{index}")).spawn(move || thread.run())?;
     }
     Ok(())
+}
+
+/// An instance restored and configured, not yet serving.
+struct Made {
+    entry: NativeEntrypoint,
+    generation: u64,
+    number: u64,
+}
+
+/// Makes instances ahead of need and drops retired ones, at the lowest CPU priority.
+struct Factory {
+    shared: Arc<Shared>,
+    /// Ready instances (or why one could not be made) for the serving threads.
+    ready: Sender<std::result::Result<Made, String>>,
+    /// Instances the serving threads are done with.
+    retired: Receiver<NativeEntrypoint>,
+}
+
+impl Factory {
+    fn run(self) {
+        lowest_cpu_priority();
+        loop {
+            let made = make(&self.shared).map_err(|e| format!("{e:#}"));
+            let failed = made.is_err();
+            let mut made = Some(made);
+            // Drop retired instances while waiting for a serving thread to take this one.
+            while let Some(item) = made.take() {
+                let mut select = crossbeam_channel::Select::new();
+                let send = select.send(&self.ready);
+                let drop = select.recv(&self.retired);
+                let operation = select.select();
+                match operation.index() {
+                    i if i == send => {
+                        if operation.send(&self.ready, item).is_err() {
+                            return; // The server is gone.
+                        }
+                    }
+                    i if i == drop => {
+                        let _ = operation.recv(&self.retired);
+                        made = Some(item);
+                    }
+                    _ => unreachable!("two operations were registered"),
+                }
+            }
+            if failed {
+                // Do not spin on a snapshot that cannot be restored; each failure still answers one request.
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+    }
+}
+
+/// Restore and configure one instance from the current snapshot.
+fn make(shared: &Shared) -> Result<Made> {
+    let (restorer, generation) = {
+        let source = shared.source.read().map_err(|_| anyhow::anyhow!("source lock poisoned"))?;
+        (source.restorer.clone(), source.generation)
+    };
+    let number = shared.instances_made.fetch_add(1, Ordering::Relaxed) + 1;
+    let prefix = format!("[instance {number}]");
+    let max_memory = shared.max_memory;
+    let device = HostcallDevice::new(shared.outbound.clone(), shared.runtime.clone(), shared.timeout);
+    let mut interp = restorer.instantiate(|em| {
+        em.heap_max = max_memory;
+        let mut out = log::PrefixedLines::new(prefix.clone());
+        let mut err = log::PrefixedLines::new(prefix.clone());
+        em.vfs.stdout = Output::Sink(Box::new(move |b| out.write(b)));
+        em.vfs.stderr = Output::Sink(Box::new(move |b| err.write(b)));
+        if let Err(e) = em.vfs.mount_device(super::hostcall::DEVICE, Box::new(device)) {
+            tracing::warn!("cannot mount {}: {e}", super::hostcall::DEVICE);
+        }
+    })?;
+    Restorer::restored(&mut interp)?;
+    let entry = NativeEntrypoint::new(interp, &shared.vars, &prefix)?;
+    Ok(Made { entry, generation, number })
+}
+
+/// Run the calling thread only when no other thread wants the CPU (Linux `SCHED_IDLE`; elsewhere, or if refused,
+/// the lowest `nice`). A thread cannot take back a priority it gave up without privilege, which is why making
+/// instances has threads of its own.
+fn lowest_cpu_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        let param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: pid 0 is the calling thread; `param` is a valid sched_param.
+        if unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) } == 0 {
+            return;
+        }
+    }
+    #[cfg(unix)]
+    // SAFETY: plain syscall on the calling thread.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 19);
+    }
 }
 
 /// An event in an instance, waiting for its answer.
@@ -115,9 +228,12 @@ struct Instance {
 }
 
 struct Thread {
-    index: usize,
     shared: Arc<Shared>,
     jobs: Receiver<Job>,
+    ready: Receiver<std::result::Result<Made, String>>,
+    retired: Sender<NativeEntrypoint>,
+    /// Most retired instances left waiting for the factory.
+    backlog: usize,
     done_tx: Sender<(u64, std::result::Result<GuestOutboundResponse, GuestOutboundError>)>,
     done_rx: Receiver<(u64, std::result::Result<GuestOutboundResponse, GuestOutboundError>)>,
     instance: Option<Instance>,
@@ -127,16 +243,23 @@ struct Thread {
     next_id: u64,
     next_timer: Option<Instant>,
     background: u32,
-    instances_made: u64,
 }
 
 impl Thread {
-    fn new(index: usize, shared: Arc<Shared>, jobs: Receiver<Job>) -> Thread {
+    fn new(
+        shared: Arc<Shared>,
+        jobs: Receiver<Job>,
+        ready: Receiver<std::result::Result<Made, String>>,
+        retired: Sender<NativeEntrypoint>,
+        backlog: usize,
+    ) -> Thread {
         let (done_tx, done_rx) = crossbeam_channel::unbounded();
         Thread {
-            index,
             shared,
             jobs,
+            ready,
+            retired,
+            backlog,
             done_tx,
             done_rx,
             instance: None,
@@ -145,7 +268,6 @@ impl Thread {
             next_id: 1,
             next_timer: None,
             background: 0,
-            instances_made: 0,
         }
     }
 
@@ -153,18 +275,27 @@ impl Thread {
         let never = crossbeam_channel::never();
         loop {
             if self.instance.is_none() {
-                if let Err(e) = self.restore() {
-                    log::line(&format!("[worker {}] cannot restore an instance: {e:#}", self.index));
-                    // Answer one waiting job rather than spin, so a broken snapshot shows up as 500s.
-                    match self.jobs.recv_timeout(Duration::from_millis(200)) {
-                        Ok(job) => {
-                            let _ = job.reply.send(Answer::Failed(500, format!("cannot start the worker: {e:#}")));
+                // A ready instance if the factory has one; else make it here, at this thread's own priority,
+                // rather than wait on a factory the scheduler may be starving.
+                let made = match self.ready.try_recv() {
+                    Ok(made) => made,
+                    Err(_) => make(&self.shared).map_err(|e| format!("{e:#}")),
+                };
+                match made {
+                    Ok(made) => self.adopt(made),
+                    Err(e) => {
+                        log::line(&format!("cannot restore an instance: {e}"));
+                        // Answer one waiting job, so a broken snapshot shows up as 500s rather than hangs.
+                        match self.jobs.recv_timeout(Duration::from_millis(200)) {
+                            Ok(job) => {
+                                let _ = job.reply.send(Answer::Failed(500, format!("cannot start the worker: {e}")));
+                            }
+                            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
+                            Err(_) => {}
                         }
-                        Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
-                        Err(_) => {}
                     }
-                    continue;
                 }
+                continue;
             }
             let accepting = self.accepting();
             let jobs = if accepting { &self.jobs } else { &never };
@@ -253,32 +384,15 @@ impl Thread {
         }
     }
 
-    fn restore(&mut self) -> Result<()> {
-        let (restorer, generation) = {
-            let source = self.shared.source.read().map_err(|_| anyhow::anyhow!("source lock poisoned"))?;
-            (source.restorer.clone(), source.generation)
-        };
-        self.instances_made += 1;
-        let number = self.instances_made;
-        let prefix = format!("[worker {}.{}]", self.index, number);
-        let max_memory = self.shared.max_memory;
-        let device = HostcallDevice::new(self.shared.outbound.clone(), self.shared.runtime.clone(), self.shared.timeout);
-        let mut interp = restorer.instantiate(|em| {
-            em.heap_max = max_memory;
-            let mut out = log::PrefixedLines::new(prefix.clone());
-            let mut err = log::PrefixedLines::new(prefix.clone());
-            em.vfs.stdout = Output::Sink(Box::new(move |b| out.write(b)));
-            em.vfs.stderr = Output::Sink(Box::new(move |b| err.write(b)));
-            if let Err(e) = em.vfs.mount_device(super::hostcall::DEVICE, Box::new(device)) {
-                tracing::warn!("cannot mount {}: {e}", super::hostcall::DEVICE);
-            }
-        })?;
-        Restorer::restored(&mut interp)?;
-        let entry = NativeEntrypoint::new(interp, &self.shared.vars, &prefix)?;
-        self.instance = Some(Instance { entry, generation, served: 0, number });
+    /// Take a ready instance from the factory, unless its snapshot was replaced meanwhile.
+    fn adopt(&mut self, made: Made) {
+        let current = self.shared.source.read().map(|s| s.generation).unwrap_or(0);
+        if made.generation != current {
+            return; // Dropped here: stale instances come once per --watch change.
+        }
+        self.instance = Some(Instance { entry: made.entry, generation: made.generation, served: 0, number: made.number });
         self.next_timer = None;
         self.background = 0;
-        Ok(())
     }
 
     /// Throw the instance away when it has done its share (or its snapshot was replaced) and nothing is pending.
@@ -295,7 +409,13 @@ impl Thread {
     }
 
     fn drop_instance(&mut self) {
-        self.instance = None;
+        if let Some(instance) = self.instance.take() {
+            // Freeing an instance's memory is work too: the factory does it, unless it is so starved of CPU that
+            // retired instances pile up (they hold pool slots), in which case this thread does.
+            if self.retired.len() < self.backlog {
+                let _ = self.retired.send(instance.entry);
+            }
+        }
         self.ops.clear();
         self.next_timer = None;
         self.background = 0;
@@ -331,7 +451,7 @@ impl Thread {
                             format!("the worker defines no handler for this event (looked for {name})")
                         }
                         HandlerError::Exception(traceback) => {
-                            let prefix = format!("[worker {}.{}]", self.index, instance_number(&self.instance));
+                            let prefix = format!("[instance {}]", instance_number(&self.instance));
                             for l in traceback.lines() {
                                 log::line(&format!("{prefix} {l}"));
                             }
@@ -385,8 +505,7 @@ impl Thread {
             (500, "the worker's instance crashed and was discarded".to_string())
         };
         log::line(&format!(
-            "[worker {}.{}] instance discarded: {error:#}",
-            self.index,
+            "[instance {}] discarded: {error:#}",
             instance_number(&self.instance)
         ));
         for (_, p) in self.pending.drain() {
