@@ -136,13 +136,11 @@ fn native_entropy_implements_generated_host_trait() {
 
 // --- In the guest ---------------------------------------------------------------------------------------------
 
-fn stdlib() -> Arc<[u8]> {
-    static STDLIB: OnceLock<Arc<[u8]>> = OnceLock::new();
+fn stdlib() -> pyworkers::tarfs::SharedBytes {
+    static STDLIB: OnceLock<pyworkers::tarfs::SharedBytes> = OnceLock::new();
     STDLIB
         .get_or_init(|| {
-            std::fs::read(crate::support::pyodide().runtime().stdlib_zip_path())
-                .unwrap()
-                .into()
+            Arc::new(std::fs::read(crate::support::pyodide().runtime().stdlib_zip_path()).unwrap())
         })
         .clone()
 }

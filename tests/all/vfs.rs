@@ -18,7 +18,7 @@ fn tmp_vfs(limit: usize) -> Vfs {
 
 /// The standard layout over a stand-in stdlib zip (a blob: its bytes are never parsed here).
 fn standard() -> Vfs {
-    layout::standard(Arc::from(&b"not really a zip"[..]), None).unwrap()
+    layout::standard(Arc::new(&b"not really a zip"[..]), None).unwrap()
 }
 
 fn write_file(vfs: &mut Vfs, path: &str, data: &[u8]) {
@@ -263,7 +263,7 @@ fn mount_indices_stay_put_for_open_fds() {
     let before = vfs.file(fd).unwrap().node;
     for i in 0..5 {
         let data: Arc<[u8]> = Arc::from(format!("blob {i}").as_bytes());
-        vfs.mount(&format!("/blob{i}"), Fs::Blob(data), false)
+        vfs.mount(&format!("/blob{i}"), Fs::Blob(Arc::new(data)), false)
             .unwrap();
     }
     assert_eq!(vfs.file(fd).unwrap().node, before);

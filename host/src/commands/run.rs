@@ -90,10 +90,8 @@ impl Run {
                 .with_context(|| format!("--mount {}:{}", spec.source.display(), spec.guest))?;
         }
         if let Some((host, guest)) = &script {
-            let bytes: Arc<[u8]> = std::fs::read(host)
-                .with_context(|| format!("can't open file '{}'", host.display()))?
-                .into();
-            vfs.mount(guest, Fs::Blob(bytes), false)
+            let bytes = std::fs::read(host).with_context(|| format!("can't open file '{}'", host.display()))?;
+            vfs.mount(guest, Fs::Blob(Arc::new(bytes)), false)
                 .context("mounting the script")?;
         }
         let environ = guest_environment(&self.env)?;

@@ -37,7 +37,7 @@ mod cache;
 mod compiled;
 mod digest;
 mod exnref;
-mod mapped;
+pub(crate) mod mapped;
 mod npm;
 mod progress;
 mod pyodide;
@@ -129,6 +129,21 @@ impl Runtime {
     /// Record that the cache entry `file` was used now, so eviction keeps it longest.
     pub fn touch(&self, file: &Path) {
         usage::touch(file)
+    }
+
+    /// Give `file`, an entry of the cache, a stamp (unless it has one: hashing it is then the only cost), so that
+    /// [`touch`](Self::touch) marks its use on the stamp and never changes the file's own times (which would make
+    /// anything keyed on them, like a snapshot's verified record, stale on every use). `sha256` is the file's
+    /// digest if the caller has it.
+    pub fn stamp(&self, file: &Path, sha256: Option<&str>, source: &str) -> Result<()> {
+        if stamp::Stamp::read(file).is_some() {
+            return Ok(());
+        }
+        let sha256 = match sha256 {
+            Some(s) => s.to_string(),
+            None => digest::sha256_file(file)?,
+        };
+        stamp::Stamp::record(file, &sha256, source)
     }
 
     /// Evict least-recently-used entries until the cache is under its cap (after anything is written).
@@ -239,6 +254,11 @@ impl Runtime {
         build: impl FnOnce() -> Result<StdlibBytecode>,
     ) -> Result<PathBuf> {
         bytecode::ensure(self, build)
+    }
+
+    /// The standard library zip, mapped from the cache (it is verified when the cache is set up).
+    pub fn map_stdlib_zip(&self) -> Result<crate::tarfs::SharedBytes> {
+        mapped::map(&self.stdlib_zip_path).with_context(|| format!("reading {}", self.stdlib_zip_path.display()))
     }
 
     /// Map and index the bytecode archive at `path` (from [`ensure_stdlib_bytecode`](Self::ensure_stdlib_bytecode)).

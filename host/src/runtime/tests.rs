@@ -371,3 +371,30 @@ fn ensure_and_load_module_end_to_end() {
     let stamp = Stamp::read(&cwasm).unwrap();
     assert_eq!(sha256_file(&cwasm).unwrap(), stamp.sha256);
 }
+
+/// Using a stamped entry marks the stamp, never the file: anything keyed on the file's times (a snapshot's
+/// verified record) must stay valid across uses, or every start re-hashes the snapshot.
+#[test]
+fn touching_a_stamped_entry_leaves_the_file_times_alone() {
+    use std::os::unix::fs::MetadataExt;
+    let home = tempfile::tempdir().unwrap();
+    let runtime = Runtime::at(home.path());
+    let file = home.path().join("snapshots").join("k.snap");
+    fs::create_dir_all(file.parent().unwrap()).unwrap();
+    fs::write(&file, b"snapshot bytes").unwrap();
+    runtime.stamp(&file, None, "test").unwrap();
+    let stamp = Stamp::read(&file).expect("a stamp was written");
+    assert_eq!(stamp.sha256, sha256_hex(b"snapshot bytes"));
+    let before = fs::metadata(&file).unwrap();
+    let stamp_before = fs::metadata(Stamp::path_for(&file)).unwrap().modified().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    runtime.touch(&file);
+    let after = fs::metadata(&file).unwrap();
+    assert_eq!((before.mtime(), before.mtime_nsec()), (after.mtime(), after.mtime_nsec()));
+    assert_eq!((before.ctime(), before.ctime_nsec()), (after.ctime(), after.ctime_nsec()));
+    let stamp_after = fs::metadata(Stamp::path_for(&file)).unwrap().modified().unwrap();
+    assert!(stamp_after > stamp_before, "the use was recorded on the stamp");
+    // A second stamp() keeps the existing stamp rather than re-hashing.
+    runtime.stamp(&file, Some("not the digest"), "test").unwrap();
+    assert_eq!(Stamp::read(&file).unwrap().sha256, stamp.sha256);
+}

@@ -14,20 +14,20 @@ use std::path::{Path, PathBuf};
 /// Read and check the snapshot at `path` (see the module docs). Memory segments are left out when the file was
 /// verified before (`segments_elided`); the restorer reads them again only if it must rebuild the state module.
 pub fn read(runtime: &Runtime, path: &Path) -> Result<SnapshotData> {
-    let bytes =
-        std::fs::read(path).with_context(|| format!("reading snapshot {}", path.display()))?;
+    let bytes = contents(runtime, path).with_context(|| format!("reading snapshot {}", path.display()))?;
+    let bytes: &[u8] = (*bytes).as_ref();
     let context = || format!("snapshot {}", path.display());
-    let record = record_path(runtime, path, &bytes);
+    let record = record_path(runtime, path, bytes);
     if let Some(record) = &record {
         if record.exists() {
             runtime.touch(record);
-            if let Ok(mut data) = SnapshotData::decode_with(&bytes, Decode::Metadata) {
+            if let Ok(mut data) = SnapshotData::decode_with(bytes, Decode::Metadata) {
                 data.origin = Some(path.to_path_buf());
                 return Ok(data);
             }
         }
     }
-    let mut data = SnapshotData::decode(&bytes).with_context(context)?;
+    let mut data = SnapshotData::decode(bytes).with_context(context)?;
     data.origin = Some(path.to_path_buf());
     if let Some(record) = record {
         let written = record
@@ -42,6 +42,21 @@ pub fn read(runtime: &Runtime, path: &Path) -> Result<SnapshotData> {
         }
     }
     Ok(data)
+}
+
+/// A snapshot's bytes: mapped when it is in the cache (whose files are only ever replaced by renaming, so a
+/// mapping is safe: see `runtime::mapped`), which makes a verified start touch only the pages of its metadata
+/// rather than copy ~10 MB; read when it is anyone else's file, which could change under a mapping.
+fn contents(runtime: &Runtime, path: &Path) -> std::io::Result<crate::tarfs::SharedBytes> {
+    let home = std::path::absolute(runtime.home()).unwrap_or_else(|_| runtime.home().to_path_buf());
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    // `absolute` does not resolve `..`: a path that has one is read, never mapped.
+    let plain = !absolute.components().any(|c| matches!(c, std::path::Component::ParentDir));
+    if plain && absolute.starts_with(&home) {
+        crate::runtime::mapped::map(path)
+    } else {
+        Ok(std::sync::Arc::new(std::fs::read(path)?))
+    }
 }
 
 /// Where the record that `path` (with contents `bytes`) was verified lives; `None` if the file has no identity to

@@ -35,9 +35,8 @@ pub fn vfs(pyodide: &Pyodide) -> Result<Vfs> {
 /// The standard layout with `bytecode` mounted if given; without it every import compiles from source.
 pub fn vfs_with(pyodide: &Pyodide, bytecode: Option<Arc<Archive>>) -> Result<Vfs> {
     let runtime = pyodide.runtime();
-    let stdlib: Arc<[u8]> = std::fs::read(runtime.stdlib_zip_path())
-        .context("reading the standard library")?
-        .into();
+    // Mapped, not read: a start touches only the zip's directory and the few members not in the bytecode.
+    let stdlib = runtime.map_stdlib_zip().context("reading the standard library")?;
     layout::standard(stdlib, bytecode)
 }
 

@@ -2,12 +2,12 @@
 
 use super::backend::{mode, Backend, DirEnt, FileStat, NodeKind};
 use super::errno::{Errno, Result};
-use std::sync::Arc;
+use crate::tarfs::SharedBytes;
 
 /// The only node of a blob.
 const NODE: u64 = 1;
 
-impl Backend for Arc<[u8]> {
+impl Backend for SharedBytes {
     fn root(&self) -> u64 {
         NODE
     }
@@ -26,13 +26,13 @@ impl Backend for Arc<[u8]> {
             ino: NODE,
             mode: mode::S_IFREG | 0o444,
             nlink: 1,
-            size: self.len() as u64,
+            size: (**self).as_ref().len() as u64,
             mtime_ms: 0.0,
         })
     }
 
     fn read(&self, _node: u64, offset: u64, buf: &mut [u8]) -> Result<usize> {
-        Ok(super::memfs::copy_at(self, offset, buf))
+        Ok(super::memfs::copy_at((**self).as_ref(), offset, buf))
     }
 
     fn read_dir(&self, _node: u64) -> Result<Vec<DirEnt>> {

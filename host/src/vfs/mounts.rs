@@ -20,8 +20,8 @@ pub enum Fs {
     Tar(Arc<Archive>),
     /// A writable (or, for the root, read-only) in-memory tree.
     Mem(MemFs),
-    /// One read-only file, e.g. the standard library zip.
-    Blob(Arc<[u8]>),
+    /// One read-only file, e.g. the standard library zip (memory-mapped from the cache, or owned).
+    Blob(tarfs::SharedBytes),
     /// A character device (see [`Vfs::mount_device`]).
     Device(DeviceMount),
 }

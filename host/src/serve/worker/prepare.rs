@@ -37,6 +37,8 @@ pub fn restorer(pyodide: &Arc<Pyodide>, worker: &Worker) -> Result<(Restorer, bo
     if path.is_file() {
         match snapshot::read(runtime, &path).and_then(|data| Restorer::new(pyodide, data, vfs()?)) {
             Ok(restorer) => {
+                // Snapshots made before stamps were written get one now.
+                runtime.stamp(&path, None, RECIPE)?;
                 runtime.touch(&path);
                 return Ok((restorer, false));
             }
@@ -63,8 +65,9 @@ pub fn restorer(pyodide: &Arc<Pyodide>, worker: &Worker) -> Result<(Restorer, bo
     std::fs::create_dir_all(path.parent().unwrap_or(runtime.home()))
         .with_context(|| format!("creating {}", path.display()))?;
     crate::runtime::write_file_atomic(&path, &bytes)?;
-    runtime.touch(&path);
     data.file_sha256 = snapshot::SnapshotData::file_checksum(&bytes).unwrap_or_default();
+    runtime.stamp(&path, Some(&hex::encode(sha2::Sha256::digest(&bytes))), RECIPE)?;
+    runtime.touch(&path);
     let restorer = Restorer::new(pyodide, data, vfs()?)?;
     tracing::debug!(elapsed = ?start.elapsed(), "made the worker's snapshot");
     runtime.enforce_cap();
