@@ -176,6 +176,10 @@ def configure(frame):
     # In place: a worker module may hold `env` from `from workers import env`, imported before this instance ran.
     _env._vars.clear()
     _env._vars.update(config.get("vars") or {})
+    if config.get("bindings"):
+        from workers import _bindings
+
+        _env._vars.update(_bindings.make(config["bindings"]))
     _name = config.get("name") or ""
     _ensure_loop()
     return _dumps(None, 2)

@@ -31,6 +31,11 @@ pub fn handler(options: &ServeOptions) -> Result<Arc<PythonWorkers>> {
             project.unsupported.join(", ")
         ));
     }
+    // Bindings first: an unreadable state file stops the server before any instance starts.
+    let location = crate::serve::bindings::state::Location::from_flag(options.state.as_deref(), &project.dir);
+    let bindings = Arc::new(
+        crate::serve::bindings::Bindings::open(&project.bindings, &location).context("opening the bindings' state")?,
+    );
     let runtime = crate::runtime::Runtime::ensure(&options.home)?
         .with_cache_cap(crate::runtime::usage::cap_from_env().map_err(anyhow::Error::msg)?);
     // One instance per thread, one being replaced at a time per thread, plus preparing a snapshot.
@@ -67,6 +72,7 @@ pub fn handler(options: &ServeOptions) -> Result<Arc<PythonWorkers>> {
         timeout: options.timeout,
         outbound: Outbound::new(options.allow_hosts.clone(), OutboundLimits::default()),
         runtime: tokio::runtime::Handle::current(),
+        bindings: bindings.clone(),
     });
     let (jobs, queue) = crossbeam_channel::unbounded();
     pool::start(options.instances.max(1), shared.clone(), queue)?;
@@ -75,6 +81,7 @@ pub fn handler(options: &ServeOptions) -> Result<Arc<PythonWorkers>> {
         jobs,
         test_scheduled: options.test_scheduled,
         timeout: options.timeout,
+        assets: bindings.assets.as_ref().map(|(_, a)| a.clone()),
     });
     for expr in &project.crons {
         cron::schedule(expr, workers.clone())?;
@@ -126,6 +133,8 @@ pub struct PythonWorkers {
     jobs: crossbeam_channel::Sender<Job>,
     test_scheduled: bool,
     timeout: std::time::Duration,
+    /// Static assets, answered before the worker unless `run_worker_first`.
+    assets: Option<Arc<crate::serve::bindings::assets::Assets>>,
 }
 
 impl PythonWorkers {
@@ -211,6 +220,17 @@ impl Handler for PythonWorkers {
             .unwrap_or_else(|| Instant::now() + self.timeout);
         if let Some(response) = self.test_route(&req, deadline).await {
             return response;
+        }
+        if let Some(assets) = self.assets.as_ref().filter(|a| !a.run_worker_first) {
+            let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+            let navigate = header("sec-fetch-mode") == Some("navigate");
+            if let Some(served) = assets.serve(req.method().as_str(), req.uri().path(), header("if-none-match"), navigate) {
+                let mut builder = http::Response::builder().status(served.status);
+                for (k, v) in &served.headers {
+                    builder = builder.header(k.as_str(), v.as_str());
+                }
+                return builder.body(served.body).unwrap_or_else(|e| failed(500, &format!("asset response: {e}")));
+            }
         }
         let (parts, body) = req.into_parts();
         let headers = parts

@@ -86,6 +86,8 @@ pub struct Shared {
     pub outbound: Outbound,
     /// The async runtime outbound calls run on.
     pub runtime: tokio::runtime::Handle,
+    /// KV, D1 and assets bindings, shared by every instance.
+    pub bindings: Arc<crate::serve::bindings::Bindings>,
 }
 
 /// Start `count` instance threads taking jobs from `jobs`.
@@ -262,7 +264,12 @@ impl Thread {
         let number = self.instances_made;
         let prefix = format!("[worker {}.{}]", self.index, number);
         let max_memory = self.shared.max_memory;
-        let device = HostcallDevice::new(self.shared.outbound.clone(), self.shared.runtime.clone(), self.shared.timeout);
+        let device = HostcallDevice::new(
+            self.shared.outbound.clone(),
+            self.shared.runtime.clone(),
+            self.shared.timeout,
+            self.shared.bindings.clone(),
+        );
         let mut interp = restorer.instantiate(|em| {
             em.heap_max = max_memory;
             let mut out = log::PrefixedLines::new(prefix.clone());
@@ -274,7 +281,7 @@ impl Thread {
             }
         })?;
         Restorer::restored(&mut interp)?;
-        let entry = NativeEntrypoint::new(interp, &self.shared.vars, &prefix)?;
+        let entry = NativeEntrypoint::new(interp, &self.shared.vars, self.shared.bindings.descriptors(), &prefix)?;
         self.instance = Some(Instance { entry, generation, served: 0, number });
         self.next_timer = None;
         self.background = 0;
