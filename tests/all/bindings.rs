@@ -266,3 +266,51 @@ class Default(WorkerEntrypoint):
     assert!(err.contains("kv.sqlite3") && err.contains("cannot be read as SQLite"), "{err}");
     assert_eq!(std::fs::read(state.join("kv.sqlite3")).unwrap(), vec![0x5a; 8192]);
 }
+
+#[test]
+fn run_worker_first_reaches_assets_through_env_with_a_404_page_and_no_symlink_escape() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    std::fs::create_dir_all(root.join("site/img")).unwrap();
+    std::fs::write(root.join("site/index.html"), "<p>home</p>").unwrap();
+    std::fs::write(root.join("site/404.html"), "<p>lost</p>").unwrap();
+    std::fs::write(root.join("site/img/logo.svg"), "<svg/>").unwrap();
+    std::fs::write(root.join("secret.txt"), "top secret").unwrap();
+    std::os::unix::fs::symlink(root.join("secret.txt"), root.join("site/leak.txt")).unwrap();
+    std::fs::write(
+        root.join("wrangler.jsonc"),
+        r#"{ "main": "src/entry.py",
+             "assets": { "directory": "site", "binding": "ASSETS", "run_worker_first": true, "not_found_handling": "404-page" } }"#,
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("src/entry.py"),
+        r#"
+from workers import Response, WorkerEntrypoint
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        if "/api/" in request.url:
+            return Response("from the worker")
+        response = await self.env.ASSETS.fetch(request)
+        response.headers.set("x-via", "worker")
+        return response
+"#,
+    )
+    .unwrap();
+    let server = serve(root, &["--state", ":memory:"]);
+    let (status, headers, body) = request("GET", &server.url("/"), &[], b"");
+    assert_eq!((status, text(&body).as_str()), (200, "<p>home</p>"));
+    assert_eq!(headers["x-via"], "worker", "run_worker_first: the worker saw it");
+    assert_eq!(headers["content-type"], "text/html; charset=utf-8");
+    let (_, headers, _) = request("GET", &server.url("/img/logo.svg"), &[], b"");
+    assert_eq!(headers["content-type"], "image/svg+xml");
+    let (status, _, body) = request("GET", &server.url("/api/x"), &[], b"");
+    assert_eq!((status, text(&body).as_str()), (200, "from the worker"));
+    let (status, _, body) = request("GET", &server.url("/nowhere/deep"), &[], b"");
+    assert_eq!((status, text(&body).as_str()), (404, "<p>lost</p>"));
+    let (status, _, body) = request("GET", &server.url("/leak.txt"), &[], b"");
+    assert_eq!(status, 404);
+    assert!(!text(&body).contains("top secret"));
+}

@@ -67,9 +67,15 @@ impl Assets {
         Ok(Assets { root, run_worker_first, not_found })
     }
 
-    /// The answer to `method path` (`path` as in the request line, query included or not), `None` when the assets
-    /// have nothing for it and the worker should answer. `navigate`: the request is a browser navigation.
+    /// The answer to `method path` in front of the worker (`path` as in the request line, query included or not),
+    /// `None` when the assets have nothing for it and the worker should answer. `navigate`: the request is a
+    /// browser navigation (it gets the single-page application's `index.html`). A `404-page` is not served here:
+    /// as on Cloudflare, a miss goes to the worker, which can ask `env.ASSETS` for it.
     pub fn serve(&self, method: &str, path: &str, if_none_match: Option<&str>, navigate: bool) -> Option<Served> {
+        self.lookup(method, path, if_none_match, navigate, false)
+    }
+
+    fn lookup(&self, method: &str, path: &str, if_none_match: Option<&str>, navigate: bool, page404: bool) -> Option<Served> {
         if method != "GET" && method != "HEAD" {
             return None;
         }
@@ -87,6 +93,7 @@ impl Assets {
                 self.inside(&self.root.join("index.html")).map(|f| self.file(&f, 200, if_none_match, head))
             }
             NotFound::SinglePageApplication => None,
+            NotFound::Page404 if !page404 => None,
             NotFound::Page404 => {
                 let mut dir = relative.clone();
                 loop {
@@ -103,7 +110,7 @@ impl Assets {
 
     /// `env.ASSETS.fetch`: like [`serve`](Self::serve), but a miss is a 404, never the worker.
     pub fn fetch(&self, method: &str, path: &str, if_none_match: Option<&str>, navigate: bool) -> Served {
-        self.serve(method, path, if_none_match, navigate).unwrap_or_else(|| plain(404, "Not Found"))
+        self.lookup(method, path, if_none_match, navigate, true).unwrap_or_else(|| plain(404, "Not Found"))
     }
 
     /// The file for a cleaned path: itself, `PATH.html`, or `PATH/index.html`.
@@ -210,11 +217,13 @@ mod tests {
         assert_eq!(a.serve("GET", "/docs/about", None, false).unwrap().body, "about");
         assert_eq!(a.serve("GET", "/app.js?v=1", None, false).unwrap().headers[0].1, "text/javascript; charset=utf-8");
         for evil in ["/../secret.txt", "/%2e%2e/secret.txt", "/docs/%2E%2E/%2e%2e/secret.txt", "/link.txt", "/..%5csecret.txt"] {
-            let r = a.serve("GET", evil, None, false).unwrap();
+            let r = a.fetch("GET", evil, None, false);
             assert_ne!(&r.body[..], b"secret", "{evil}");
             assert_eq!(r.status, 404, "{evil}");
         }
-        assert_eq!(a.serve("GET", "/nope", None, false).unwrap().body, "missing");
+        assert!(a.serve("GET", "/nope", None, false).is_none(), "a miss goes to the worker");
+        let page = a.fetch("GET", "/docs/nope", None, false);
+        assert_eq!((page.status, &page.body[..]), (404, &b"missing"[..]));
         let spa = Assets::new(&dir, false, NotFound::SinglePageApplication).unwrap();
         assert_eq!(spa.serve("GET", "/route/x", None, true).unwrap().status, 200);
         assert!(spa.serve("GET", "/api/x", None, false).is_none());
