@@ -314,3 +314,64 @@ class Default(WorkerEntrypoint):
     assert_eq!(status, 404);
     assert!(!text(&body).contains("top secret"));
 }
+
+#[test]
+fn queue_messages_are_batched_acked_retried_and_dead_lettered() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    std::fs::write(
+        root.join("wrangler.jsonc"),
+        r#"{ "main": "src/entry.py",
+             "kv_namespaces": [{ "binding": "SEEN", "id": "seen" }],
+             "queues": {
+               "producers": [{ "binding": "JOBS", "queue": "jobs" }],
+               "consumers": [
+                 { "queue": "jobs", "max_batch_size": 3, "max_batch_timeout": 0.2, "max_retries": 1, "dead_letter_queue": "dead" },
+                 { "queue": "dead", "max_batch_timeout": 0 }
+               ] } }"#,
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("src/entry.py"),
+        r#"
+import json
+from workers import Response, WorkerEntrypoint
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        if request.method == "POST":
+            items = json.loads(await request.text())
+            await self.env.JOBS.send(items[0])
+            await self.env.JOBS.send_batch([{"body": b} for b in items[1:]])
+            return Response("queued")
+        return Response.json({k["name"]: await self.env.SEEN.get(k["name"]) for k in (await self.env.SEEN.list()).keys})
+
+    async def queue(self, batch):
+        for m in batch.messages:
+            if m.body.get("fail") and batch.queue == "jobs":
+                m.retry()
+            else:
+                m.ack()
+            await self.env.SEEN.put(f"{batch.queue}:{m.body['n']}", f"{len(batch.messages)}/{m.attempts}")
+"#,
+    )
+    .unwrap();
+    let server = serve(root, &[]);
+    let body = br#"[{"n": 1}, {"n": 2}, {"n": 3}, {"n": 4, "fail": true}]"#;
+    let (status, _, _) = request("POST", &server.url("/"), &[], body);
+    assert_eq!(status, 200);
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let seen = loop {
+        let seen = json(&server.url("/"));
+        if seen.get("dead:4").is_some() || std::time::Instant::now() > until {
+            break seen;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    // 1–3 filled a batch of 3; 4 came alone after the timeout, was retried once (attempt 2), then dead-lettered.
+    assert_eq!(seen["jobs:1"], "3/1", "{seen}\n{}", server.log());
+    assert_eq!(seen["jobs:3"], "3/1");
+    assert_eq!(seen["jobs:4"], "1/2");
+    assert_eq!(seen["dead:4"], "1/1");
+}

@@ -319,7 +319,29 @@ def _on_queue(rid, queue, messages):
     except Exception as exc:
         _fail(rid, exc)
         return
-    _run_handler(rid, invoke, batch, _done)
+    _run_handler(rid, _settling(invoke), batch, _done)
+
+
+def _settling(invoke):
+    """``invoke`` that, however it ends, tells the host which messages were explicitly acked or retried (the
+    host settles the rest by whether it raised). Without the host device (``/__queue`` tests under ``run``),
+    nothing is reported."""
+
+    async def run(batch, ctx):
+        try:
+            result = invoke(batch, ctx)
+            if hasattr(result, "__await__"):
+                result = await result
+            return result
+        finally:
+            outcomes = [(m.id, m._outcome == "ack") for m in batch.messages if m._outcome is not None]
+            if outcomes:
+                try:
+                    hostcall.call(_dumps(("queue.settle", outcomes), 2))
+                except OSError:
+                    pass
+
+    return run
 
 
 def _run_handler(rid, invoke, event, finish):

@@ -266,7 +266,32 @@ class Assets:
         return f"Assets({self._binding!r})"
 
 
-_KINDS = {"kv": KVNamespace, "d1": D1Database, "assets": Assets}
+class Queue:
+    """A queue producer (``queues.producers``): ``await env.Q.send(body)``, ``await env.Q.send_batch([...])``.
+    Bodies are JSON values; once the call returns the messages are stored durably."""
+
+    __slots__ = ("_binding",)
+
+    def __init__(self, binding):
+        self._binding = binding
+
+    async def send(self, body, content_type="json", delay_seconds=0, **options):
+        delay = options.get("delaySeconds", delay_seconds)
+        _call("queue.send", self._binding, [_json.dumps(body).encode()], delay)
+
+    async def send_batch(self, messages, delay_seconds=0, **options):
+        """``messages``: a list of ``{"body": ...}`` (as Cloudflare's ``sendBatch``)."""
+        delay = options.get("delaySeconds", delay_seconds)
+        bodies = [_json.dumps(m["body"] if isinstance(m, dict) else m).encode() for m in messages]
+        _call("queue.send", self._binding, bodies, delay)
+
+    sendBatch = send_batch
+
+    def __repr__(self):
+        return f"Queue({self._binding!r})"
+
+
+_KINDS = {"kv": KVNamespace, "d1": D1Database, "assets": Assets, "queue": Queue}
 
 
 def make(descriptors):

@@ -8,6 +8,7 @@
 pub mod assets;
 pub mod d1;
 pub mod kv;
+pub mod queues;
 pub mod state;
 
 use crate::entrypoint::marshal::Value;
@@ -70,6 +71,10 @@ pub struct Config {
     pub d1: Vec<D1Config>,
     /// `assets`.
     pub assets: Option<AssetsConfig>,
+    /// `queues.producers`: binding → queue name.
+    pub producers: Vec<(String, String)>,
+    /// `queues.consumers`.
+    pub consumers: Vec<queues::ConsumerConfig>,
 }
 
 impl Config {
@@ -97,6 +102,11 @@ pub struct Bindings {
     d1: HashMap<String, Arc<d1::D1>>,
     /// The assets, and their binding name.
     pub assets: Option<(Option<String>, Arc<assets::Assets>)>,
+    /// The queues, when any is produced or consumed.
+    pub queues: Option<Arc<queues::Queues>>,
+    producers: HashMap<String, String>,
+    /// The consumers to run.
+    pub consumers: Vec<queues::ConsumerConfig>,
 }
 
 /// A binding call that failed: `(kind, message)` for the guest (`kind` picks the Python exception).
@@ -112,6 +122,11 @@ impl Bindings {
         }
         for d in &config.d1 {
             b.d1.insert(d.binding.clone(), Arc::new(d1::D1::new(location.open(&d.file())?)?));
+        }
+        if !config.producers.is_empty() || !config.consumers.is_empty() {
+            b.queues = Some(Arc::new(queues::Queues::new(location.open("queues.sqlite3")?)?));
+            b.producers = config.producers.iter().cloned().collect();
+            b.consumers = config.consumers.clone();
         }
         if let Some(a) = &config.assets {
             b.assets = Some((
@@ -131,6 +146,9 @@ impl Bindings {
         for name in self.d1.keys() {
             out.push((Value::str(name.clone()), Value::str("d1")));
         }
+        for name in self.producers.keys() {
+            out.push((Value::str(name.clone()), Value::str("queue")));
+        }
         if let Some((Some(name), _)) = &self.assets {
             out.push((Value::str(name.clone()), Value::str("assets")));
         }
@@ -142,6 +160,7 @@ impl Bindings {
         let result = match kind.split_once('.') {
             Some(("kv", op)) => self.kv_call(op, args).map_err(|e| ("kv", format!("{e:#}"))),
             Some(("d1", op)) => self.d1_call(op, args).map_err(|e| ("d1", format!("{e:#}"))),
+            Some(("queue", op)) => self.queue_call(op, args).map_err(|e| ("error", format!("{e:#}"))),
             Some(("assets", "fetch")) => self.assets_call(args).map_err(|e| ("error", format!("{e:#}"))),
             _ => Err(("error", format!("unknown host call {kind:?}"))),
         };
@@ -231,6 +250,38 @@ impl Bindings {
             }
             _ => bail!("bad d1.{op} call"),
         })
+    }
+
+    fn queue_call(&self, op: &str, args: &[Value]) -> Result<Value> {
+        let queues = self.queues.as_ref().context("no queue bound")?;
+        match (op, args) {
+            ("send", [binding, bodies, delay]) => {
+                let binding = binding.as_str("binding")?;
+                let queue = self.producers.get(binding).with_context(|| format!("no queue bound as {binding:?}"))?;
+                let bodies = bodies
+                    .as_seq("bodies")?
+                    .iter()
+                    .map(|b| Ok(b.as_bytes("body")?.to_vec()))
+                    .collect::<Result<Vec<_>>>()?;
+                let delay = match delay {
+                    Value::Int(n) => *n as f64,
+                    Value::Float(f) => *f,
+                    _ => 0.0,
+                };
+                queues.send(queue, &bodies, delay)?;
+            }
+            ("settle", [outcomes]) => {
+                for o in outcomes.as_seq("outcomes")? {
+                    if let [id, ack] = o.as_seq("outcome")? {
+                        if let Ok(id) = id.as_str("id")?.parse::<i64>() {
+                            queues.report(id, matches!(ack, Value::Bool(true)));
+                        }
+                    }
+                }
+            }
+            _ => bail!("bad queue.{op} call"),
+        }
+        Ok(Value::None)
     }
 
     fn assets_call(&self, args: &[Value]) -> Result<Value> {

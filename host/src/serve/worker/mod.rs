@@ -83,6 +83,11 @@ pub fn handler(options: &ServeOptions) -> Result<Arc<PythonWorkers>> {
         timeout: options.timeout,
         assets: bindings.assets.as_ref().map(|(_, a)| a.clone()),
     });
+    if let Some(queues) = &bindings.queues {
+        for consumer in &bindings.consumers {
+            tokio::spawn(consume(queues.clone(), consumer.clone(), workers.clone()));
+        }
+    }
     for expr in &project.crons {
         cron::schedule(expr, workers.clone())?;
     }
@@ -90,6 +95,60 @@ pub fn handler(options: &ServeOptions) -> Result<Arc<PythonWorkers>> {
         watch(project, pyodide, shared, worker.sha256)?;
     }
     Ok(workers)
+}
+
+/// A queue consumer: deliver a batch when `max_batch_size` messages are ready or the oldest has waited
+/// `max_batch_timeout`, then settle it by how the handler ended (see [`crate::serve::bindings::queues`]).
+async fn consume(
+    queues: Arc<crate::serve::bindings::queues::Queues>,
+    config: crate::serve::bindings::queues::ConsumerConfig,
+    workers: Arc<PythonWorkers>,
+) {
+    let poll = std::time::Duration::from_millis(50);
+    loop {
+        tokio::time::sleep(poll).await;
+        let due = match queues.ready(&config.queue) {
+            Ok((0, _)) => false,
+            Ok((count, oldest)) => {
+                let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+                count >= config.max_batch_size as u64
+                    || oldest.is_some_and(|t| now - t >= (config.max_batch_timeout * 1000.0) as i64)
+            }
+            Err(e) => {
+                log::line(&format!("queue {}: cannot read its messages: {e:#}", config.queue));
+                false
+            }
+        };
+        if !due {
+            continue;
+        }
+        let leased = match queues.lease(&config.queue, config.max_batch_size) {
+            Ok(l) if !l.is_empty() => l,
+            Ok(_) => continue,
+            Err(e) => {
+                log::line(&format!("queue {}: cannot lease messages: {e:#}", config.queue));
+                continue;
+            }
+        };
+        let batch = MessageBatch {
+            queue: config.queue.clone(),
+            messages: leased
+                .iter()
+                .map(|m| Message { id: m.id.to_string(), timestamp: m.timestamp, body: m.body.clone(), attempts: m.attempts })
+                .collect(),
+        };
+        let answer = workers.submit(Work::Queue(batch), Instant::now() + workers.timeout).await;
+        let succeeded = match answer {
+            Answer::Failed(_, line) => {
+                log::line(&format!("queue {}: batch of {} failed, retrying: {line}", config.queue, leased.len()));
+                false
+            }
+            _ => true,
+        };
+        if let Err(e) = queues.settle(&config, &leased, succeeded) {
+            log::line(&format!("queue {}: cannot settle a batch: {e:#}", config.queue));
+        }
+    }
 }
 
 /// Advance the engine's epoch every [`pool::EPOCH_TICK`]: what CPU deadlines count.

@@ -18,7 +18,8 @@ const CONFIG_FILES: [&str; 3] = ["wrangler.jsonc", "wrangler.json", "wrangler.to
 const ENTRY_MODULES: [&str; 3] = ["main", "entry", "worker"];
 
 /// Configuration keys this server understands (the rest is listed in one warning line).
-const SUPPORTED_KEYS: [&str; 10] = [
+const SUPPORTED_KEYS: [&str; 11] = [
+    "queues",
     "kv_namespaces",
     "d1_databases",
     "assets",
@@ -198,6 +199,39 @@ fn parse_bindings(object: &serde_json::Map<String, serde_json::Value>, dir: &Pat
             database_id: text(o, "database_id", "d1_databases")?,
             migrations_dir: dir.join(migrations),
         });
+    }
+    if let Some(q) = object.get("queues") {
+        let q = q.as_object().context("`queues` must be an object")?;
+        let entries = |key: &str| -> Result<Vec<&serde_json::Map<String, serde_json::Value>>> {
+            match q.get(key) {
+                None => Ok(Vec::new()),
+                Some(serde_json::Value::Array(items)) => items
+                    .iter()
+                    .map(|i| i.as_object().with_context(|| format!("`queues.{key}` holds a non-object")))
+                    .collect(),
+                Some(_) => bail!("`queues.{key}` must be a list"),
+            }
+        };
+        for p in entries("producers")? {
+            let binding = text(p, "binding", "queues.producers")?.context("a queue producer has no `binding`")?;
+            let queue = text(p, "queue", "queues.producers")?.context("a queue producer has no `queue`")?;
+            config.producers.push((binding, queue));
+        }
+        for c in entries("consumers")? {
+            let number = |key: &str, default: f64| -> Result<f64> {
+                match c.get(key) {
+                    None => Ok(default),
+                    Some(v) => v.as_f64().filter(|n| *n >= 0.0).with_context(|| format!("`queues.consumers.{key}` must be a number ≥ 0")),
+                }
+            };
+            config.consumers.push(crate::serve::bindings::queues::ConsumerConfig {
+                queue: text(c, "queue", "queues.consumers")?.context("a queue consumer has no `queue`")?,
+                max_batch_size: number("max_batch_size", 10.0)?.clamp(1.0, 100.0) as u32,
+                max_batch_timeout: number("max_batch_timeout", 5.0)?,
+                max_retries: number("max_retries", 3.0)? as u32,
+                dead_letter_queue: text(c, "dead_letter_queue", "queues.consumers")?,
+            });
+        }
     }
     if let Some(a) = object.get("assets") {
         let o = a.as_object().context("`assets` must be an object")?;
