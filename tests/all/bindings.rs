@@ -212,7 +212,8 @@ fn missing_bindings_are_attribute_errors_and_corrupt_state_stops_the_server() {
     std::fs::create_dir(dir.path().join("src")).unwrap();
     std::fs::write(
         dir.path().join("wrangler.jsonc"),
-        r#"{ "main": "src/entry.py", "kv_namespaces": [{ "binding": "KV", "id": "k" }], "r2_buckets": [] }"#,
+        r#"{ "main": "src/entry.py", "kv_namespaces": [{ "binding": "KV", "id": "k" }], "r2_buckets": [],
+             "d1_databases": [{ "binding": "SQL", "database_name": "scratch" }] }"#,
     )
     .unwrap();
     std::fs::write(
@@ -235,6 +236,13 @@ class Default(WorkerEntrypoint):
             self.env.DB
         except AttributeError as e:
             got["db"] = str(e)
+        db = self.env.SQL
+        got["exec"] = (await db.exec("CREATE TABLE IF NOT EXISTS t (a, b); DELETE FROM t;"))["count"]
+        run = await db.prepare("INSERT INTO t VALUES (?, ?), (?, ?)").bind(1, "x", 2.5, None).run()
+        got["changes"] = run.meta["changes"]
+        got["first_b"] = await db.prepare("SELECT * FROM t ORDER BY a").first("b")
+        got["raw"] = await db.prepare("SELECT a, b FROM t ORDER BY a").raw(column_names=True)
+        got["none"] = await db.prepare("SELECT * FROM t WHERE a = ?").bind(99).first()
         return Response.json(got)
 "#,
     )
@@ -246,6 +254,11 @@ class Default(WorkerEntrypoint):
     assert_eq!(got["missing"], serde_json::Value::Null);
     assert_eq!(got["meta"]["metadata"], serde_json::json!({"m": true}));
     assert!(got["db"].as_str().unwrap().contains("'DB'"), "{got}");
+    assert_eq!(got["exec"], 2);
+    assert_eq!(got["changes"], 2);
+    assert_eq!(got["first_b"], "x");
+    assert_eq!(got["raw"], serde_json::json!([["a", "b"], [1, "x"], [2.5, null]]));
+    assert_eq!(got["none"], serde_json::Value::Null);
     let log = server.log();
     let warning: Vec<&str> = log.lines().filter(|l| l.contains("does not support")).collect();
     assert_eq!(warning.len(), 1);

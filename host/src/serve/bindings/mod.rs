@@ -157,14 +157,13 @@ impl Bindings {
 
     /// Serve one host call `kind` (e.g. "kv.get") with `args` (the frame after its kind).
     pub fn call(&self, kind: &str, args: &[Value]) -> std::result::Result<Value, Failure> {
-        let result = match kind.split_once('.') {
+        match kind.split_once('.') {
             Some(("kv", op)) => self.kv_call(op, args).map_err(|e| ("kv", format!("{e:#}"))),
             Some(("d1", op)) => self.d1_call(op, args).map_err(|e| ("d1", format!("{e:#}"))),
             Some(("queue", op)) => self.queue_call(op, args).map_err(|e| ("error", format!("{e:#}"))),
             Some(("assets", "fetch")) => self.assets_call(args).map_err(|e| ("error", format!("{e:#}"))),
             _ => Err(("error", format!("unknown host call {kind:?}"))),
-        };
-        result
+        }
     }
 
     fn kv_call(&self, op: &str, args: &[Value]) -> Result<Value> {
