@@ -388,3 +388,52 @@ class Default(WorkerEntrypoint):
     assert_eq!(seen["jobs:4"], "1/2");
     assert_eq!(seen["dead:4"], "1/1");
 }
+
+#[test]
+fn queued_messages_survive_kill_9_and_are_delivered_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    let config = |timeout: u32| {
+        format!(
+            r#"{{ "main": "src/entry.py", "kv_namespaces": [{{ "binding": "SEEN", "id": "seen" }}],
+                 "queues": {{ "producers": [{{ "binding": "JOBS", "queue": "jobs" }}],
+                             "consumers": [{{ "queue": "jobs", "max_batch_size": 100, "max_batch_timeout": {timeout} }}] }} }}"#
+        )
+    };
+    std::fs::write(
+        root.join("src/entry.py"),
+        r#"
+from workers import Response, WorkerEntrypoint
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        if request.method == "POST":
+            await self.env.JOBS.send({"n": 7})
+            return Response("queued")
+        return Response(str(await self.env.SEEN.get("got")))
+
+    async def queue(self, batch):
+        await self.env.SEEN.put("got", ",".join(str(m.body["n"]) for m in batch.messages))
+"#,
+    )
+    .unwrap();
+    std::fs::write(root.join("wrangler.jsonc"), config(3600)).unwrap();
+    {
+        let server = serve(root, &[]);
+        assert_eq!(request("POST", &server.url("/"), &[], b"").0, 200);
+        assert_eq!(request("GET", &server.url("/"), &[], b"").2, "None", "not delivered before its batch is due");
+        // Dropped: SIGKILL.
+    }
+    std::fs::write(root.join("wrangler.jsonc"), config(0)).unwrap();
+    let server = serve(root, &[]);
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let got = text(&request("GET", &server.url("/"), &[], b"").2);
+        if got == "7" {
+            break;
+        }
+        assert!(std::time::Instant::now() < until, "never delivered: {got}\n{}", server.log());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
