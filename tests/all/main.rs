@@ -1,5 +1,6 @@
 //! pyworkers' test suite: one binary, a module per topic.
 
+mod bindings;
 mod bytecode;
 mod cache;
 mod cli;

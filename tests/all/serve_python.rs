@@ -677,7 +677,8 @@ fn unsupported_config_keys_warn_once_and_an_unchanged_worker_is_found_in_the_cac
             "name": "configured",
             "main": "src/entry.py",
             "kv_namespaces": [{ "binding": "KV", "id": "x" }],
-            "d1_databases": [],
+            "r2_buckets": [{ "binding": "R2", "bucket_name": "x" }],
+            "durable_objects": {},
         }"#,
     )
     .unwrap();
@@ -687,7 +688,7 @@ fn unsupported_config_keys_warn_once_and_an_unchanged_worker_is_found_in_the_cac
         assert_eq!(reply.text(), "configured", "run {run}");
         let warning = one_line_with(&server, "warning");
         assert!(
-            warning.contains("d1_databases, kv_namespaces") && warning.contains("wrangler.jsonc"),
+            warning.ends_with("durable_objects, r2_buckets") && warning.contains("wrangler.jsonc"),
             "run {run}: {warning}"
         );
         let line = one_line_with(&server, "worker configured");

@@ -176,6 +176,10 @@ def configure(frame):
     # In place: a worker module may hold `env` from `from workers import env`, imported before this instance ran.
     _env._vars.clear()
     _env._vars.update(config.get("vars") or {})
+    if config.get("bindings"):
+        from workers import _bindings
+
+        _env._vars.update(_bindings.make(config["bindings"]))
     _name = config.get("name") or ""
     _ensure_loop()
     return _dumps(None, 2)
@@ -315,7 +319,29 @@ def _on_queue(rid, queue, messages):
     except Exception as exc:
         _fail(rid, exc)
         return
-    _run_handler(rid, invoke, batch, _done)
+    _run_handler(rid, _settling(invoke), batch, _done)
+
+
+def _settling(invoke):
+    """``invoke`` that, however it ends, tells the host which messages were explicitly acked or retried (the
+    host settles the rest by whether it raised). Without the host device (``/__queue`` tests under ``run``),
+    nothing is reported."""
+
+    async def run(batch, ctx):
+        try:
+            result = invoke(batch, ctx)
+            if hasattr(result, "__await__"):
+                result = await result
+            return result
+        finally:
+            outcomes = [(m.id, m._outcome == "ack") for m in batch.messages if m._outcome is not None]
+            if outcomes:
+                try:
+                    hostcall.call(_dumps(("queue.settle", outcomes), 2))
+                except OSError:
+                    pass
+
+    return run
 
 
 def _run_handler(rid, invoke, event, finish):

@@ -9,6 +9,9 @@ The device exists only under ``pyworkers serve``. Frames are ``marshal`` version
 - reply: a 4-byte little-endian length, then ``marshal((ok, value))``: ``ok`` → ``(status, headers, body,
   url)``; not ok → ``(kind, message)``, turned into an exception by :func:`error`.
 
+Binding calls use the same device with their own frames (``("kv.get", binding, key)``, ``("d1.query", binding,
+sql, params)``, ...; see ``workers._bindings``), served by the host's ``serve::bindings``.
+
 ``call`` is the one place that touches the device, so tests replace it.
 """
 

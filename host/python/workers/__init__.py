@@ -11,6 +11,7 @@ and ``asgi``/``wsgi`` adapters, with Cloudflare's names and behaviour wherever t
 JavaScript. ``env`` is the running instance's vars.
 """
 
+from ._bindings import D1Error, KVError
 from ._entrypoint import Context, Env, Message, MessageBatch, ScheduledController, WorkerEntrypoint
 from ._fetch import fetch
 from ._formdata import Blob, File, FormData
@@ -20,11 +21,13 @@ from ._messages import FetchResponse, Request, Response
 __all__ = [
     "Blob",
     "Context",
+    "D1Error",
     "Env",
     "FetchResponse",
     "File",
     "FormData",
     "Headers",
+    "KVError",
     "Message",
     "MessageBatch",
     "Request",

@@ -2,6 +2,8 @@
 
 mod bench;
 mod cache;
+mod d1;
+mod kv;
 mod run;
 mod serve;
 mod setup;
@@ -56,6 +58,10 @@ pub enum Command {
     Serve(serve::Serve),
     /// Measure load, boot and import times; prints a table for BENCHMARKS.md.
     Bench(bench::Bench),
+    /// A project's local D1 databases: `d1 execute DB --command SQL`, `d1 migrations apply DB`.
+    D1(d1::D1Command),
+    /// A project's local KV namespaces: `kv key put|get|list|delete --binding NAME`.
+    Kv(kv::KvCommand),
     /// Show what the cache holds (kind, size, last use), or empty it with `cache clean`.
     Cache(cache::Cache),
 }
@@ -70,6 +76,8 @@ impl Command {
             Command::Serve(c) => c.execute(),
             Command::Bench(c) => c.execute(),
             Command::Cache(c) => c.execute(),
+            Command::D1(c) => c.execute(),
+            Command::Kv(c) => c.execute(),
         }
     }
 }

@@ -63,6 +63,11 @@ pub struct Serve {
     #[arg(long)]
     test_scheduled: bool,
 
+    /// Where KV and D1 data live (default: `.pyworkers/state` in the project directory); `:memory:` keeps
+    /// nothing on disk.
+    #[arg(long, value_name = "DIR")]
+    state: Option<std::path::PathBuf>,
+
     #[command(flatten)]
     common: Common,
 }
@@ -140,6 +145,7 @@ impl Serve {
         options.allow_hosts = AllowList::parse(self.allow_hosts.iter().map(String::as_str))?;
         options.watch = self.watch;
         options.test_scheduled = self.test_scheduled;
+        options.state = self.state.clone();
         Ok(options)
     }
 }

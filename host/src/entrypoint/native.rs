@@ -21,8 +21,9 @@ pub struct NativeEntrypoint {
 
 impl NativeEntrypoint {
     /// Take over `interp` (restored, `restored()` already run) and configure the instance: `vars` become the
-    /// worker's `env`; `name` tells instances apart in logs.
-    pub fn new(mut interp: Interpreter, vars: &[(String, Value)], name: &str) -> Result<NativeEntrypoint> {
+    /// worker's `env`, with `bindings` (`{name: kind}`, made into binding objects by the guest); `name` tells
+    /// instances apart in logs.
+    pub fn new(mut interp: Interpreter, vars: &[(String, Value)], bindings: Value, name: &str) -> Result<NativeEntrypoint> {
         let mut lookup = |attr: &str| -> Result<i32> {
             interp
                 .lookup(MODULE, attr)?
@@ -37,6 +38,7 @@ impl NativeEntrypoint {
                 Value::Dict(vars.iter().map(|(k, v)| (Value::str(k.clone()), v.clone())).collect()),
             ),
             (Value::str("name"), Value::str(name)),
+            (Value::str("bindings"), bindings),
         ]);
         let mut entry = NativeEntrypoint { interp, step, handlers };
         entry.call(configure, &config).context("configuring the worker")?;

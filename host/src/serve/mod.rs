@@ -7,6 +7,7 @@
 //! answers, writes the access log ([`log`]) and drains connections on Ctrl-C / SIGTERM. Handlers own everything
 //! about running guest code and never fail: each maps its failures to a 500/503 response ([`text_response`]).
 
+pub mod bindings;
 mod compiled;
 pub mod component;
 mod http;

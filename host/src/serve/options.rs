@@ -45,6 +45,8 @@ pub struct ServeOptions {
     pub test_scheduled: bool,
     /// The cache directory (`$PYWORKERS_HOME`): compiled components and snapshots live there.
     pub home: PathBuf,
+    /// `--state DIR` (`:memory:` for none); `None`: `<project>/.pyworkers/state`.
+    pub state: Option<PathBuf>,
 }
 
 impl ServeOptions {
@@ -63,6 +65,7 @@ impl ServeOptions {
             watch: false,
             test_scheduled: false,
             home,
+            state: None,
         }
     }
 }

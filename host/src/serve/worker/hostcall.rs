@@ -5,9 +5,14 @@
 //! reads the reply: a 4-byte little-endian length and `marshal((ok, value))`. The request runs on the async
 //! runtime through the same outbound client and `--allow-host` policy as `workers.fetch`; only this instance's
 //! thread waits for it.
+//!
+//! Binding calls (`("kv.get", binding, key)`, `("d1.query", binding, sql, params)`, ...) go to
+//! [`Bindings::call`], answered on this thread at once: local SQLite needs no async runtime.
 
 use crate::entrypoint::marshal::{self, Value};
+use crate::serve::bindings::Bindings;
 use crate::serve::outbound::{self, Outbound};
+use std::sync::Arc;
 use crate::vfs::{Device, Errno};
 use std::time::Duration;
 
@@ -22,21 +27,38 @@ pub struct HostcallDevice {
     outbound: Outbound,
     runtime: tokio::runtime::Handle,
     timeout: Duration,
+    bindings: Arc<Bindings>,
     request: Vec<u8>,
     reply: Vec<u8>,
     read: usize,
 }
 
 impl HostcallDevice {
-    /// A device whose calls go through `outbound` on `runtime`, with `timeout` when the guest sets none.
-    pub fn new(outbound: Outbound, runtime: tokio::runtime::Handle, timeout: Duration) -> HostcallDevice {
-        HostcallDevice { outbound, runtime, timeout, request: Vec::new(), reply: Vec::new(), read: 0 }
+    /// A device whose calls go through `outbound` on `runtime`, with `timeout` when the guest sets none, and
+    /// whose binding calls go to `bindings`.
+    pub fn new(
+        outbound: Outbound,
+        runtime: tokio::runtime::Handle,
+        timeout: Duration,
+        bindings: Arc<Bindings>,
+    ) -> HostcallDevice {
+        HostcallDevice { outbound, runtime, timeout, bindings, request: Vec::new(), reply: Vec::new(), read: 0 }
     }
 
     fn serve(&self, frame: &[u8]) -> Value {
         let failure = |kind: &str, message: String| {
             Value::Tuple(vec![Value::Bool(false), Value::Tuple(vec![Value::str(kind), Value::Str(message)])])
         };
+        if let Ok(Value::Tuple(items)) = marshal::loads(frame) {
+            if let Some((Value::Str(kind), args)) = items.split_first() {
+                if kind != "fetch" {
+                    return match self.bindings.call(kind, args) {
+                        Ok(v) => Value::Tuple(vec![Value::Bool(true), v]),
+                        Err((kind, message)) => failure(kind, message),
+                    };
+                }
+            }
+        }
         let request = match parse(frame, self.timeout) {
             Ok(r) => r,
             Err(e) => return failure("error", format!("bad host call: {e:#}")),

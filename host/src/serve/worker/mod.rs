@@ -31,6 +31,11 @@ pub fn handler(options: &ServeOptions) -> Result<Arc<PythonWorkers>> {
             project.unsupported.join(", ")
         ));
     }
+    // Bindings first: an unreadable state file stops the server before any instance starts.
+    let location = crate::serve::bindings::state::Location::from_flag(options.state.as_deref(), &project.dir);
+    let bindings = Arc::new(
+        crate::serve::bindings::Bindings::open(&project.bindings, &location).context("opening the bindings' state")?,
+    );
     let runtime = crate::runtime::Runtime::ensure(&options.home)?
         .with_cache_cap(crate::runtime::usage::cap_from_env().map_err(anyhow::Error::msg)?);
     // The pool's instances, plus two for preparing a snapshot (at start and on --watch).
@@ -68,6 +73,7 @@ pub fn handler(options: &ServeOptions) -> Result<Arc<PythonWorkers>> {
         outbound: Outbound::new(options.allow_hosts.clone(), OutboundLimits::default()),
         runtime: tokio::runtime::Handle::current(),
         instances_made: Default::default(),
+        bindings: bindings.clone(),
     });
     let (jobs, queue) = crossbeam_channel::unbounded();
     pool::start(options.instances.max(1), shared.clone(), queue)?;
@@ -76,7 +82,13 @@ pub fn handler(options: &ServeOptions) -> Result<Arc<PythonWorkers>> {
         jobs,
         test_scheduled: options.test_scheduled,
         timeout: options.timeout,
+        assets: bindings.assets.as_ref().map(|(_, a)| a.clone()),
     });
+    if let Some(queues) = &bindings.queues {
+        for consumer in &bindings.consumers {
+            tokio::spawn(consume(queues.clone(), consumer.clone(), workers.clone()));
+        }
+    }
     for expr in &project.crons {
         cron::schedule(expr, workers.clone())?;
     }
@@ -84,6 +96,60 @@ pub fn handler(options: &ServeOptions) -> Result<Arc<PythonWorkers>> {
         watch(project, pyodide, shared, worker.sha256)?;
     }
     Ok(workers)
+}
+
+/// A queue consumer: deliver a batch when `max_batch_size` messages are ready or the oldest has waited
+/// `max_batch_timeout`, then settle it by how the handler ended (see [`crate::serve::bindings::queues`]).
+async fn consume(
+    queues: Arc<crate::serve::bindings::queues::Queues>,
+    config: crate::serve::bindings::queues::ConsumerConfig,
+    workers: Arc<PythonWorkers>,
+) {
+    let poll = std::time::Duration::from_millis(50);
+    loop {
+        tokio::time::sleep(poll).await;
+        let due = match queues.ready(&config.queue) {
+            Ok((0, _)) => false,
+            Ok((count, oldest)) => {
+                let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+                count >= config.max_batch_size as u64
+                    || oldest.is_some_and(|t| now - t >= (config.max_batch_timeout * 1000.0) as i64)
+            }
+            Err(e) => {
+                log::line(&format!("queue {}: cannot read its messages: {e:#}", config.queue));
+                false
+            }
+        };
+        if !due {
+            continue;
+        }
+        let leased = match queues.lease(&config.queue, config.max_batch_size) {
+            Ok(l) if !l.is_empty() => l,
+            Ok(_) => continue,
+            Err(e) => {
+                log::line(&format!("queue {}: cannot lease messages: {e:#}", config.queue));
+                continue;
+            }
+        };
+        let batch = MessageBatch {
+            queue: config.queue.clone(),
+            messages: leased
+                .iter()
+                .map(|m| Message { id: m.id.to_string(), timestamp: m.timestamp, body: m.body.clone(), attempts: m.attempts })
+                .collect(),
+        };
+        let answer = workers.submit(Work::Queue(batch), Instant::now() + workers.timeout).await;
+        let succeeded = match answer {
+            Answer::Failed(_, line) => {
+                log::line(&format!("queue {}: batch of {} failed, retrying: {line}", config.queue, leased.len()));
+                false
+            }
+            _ => true,
+        };
+        if let Err(e) = queues.settle(&config, &leased, succeeded) {
+            log::line(&format!("queue {}: cannot settle a batch: {e:#}", config.queue));
+        }
+    }
 }
 
 /// Advance the engine's epoch every [`pool::EPOCH_TICK`]: what CPU deadlines count.
@@ -127,6 +193,8 @@ pub struct PythonWorkers {
     jobs: crossbeam_channel::Sender<Job>,
     test_scheduled: bool,
     timeout: std::time::Duration,
+    /// Static assets, answered before the worker unless `run_worker_first`.
+    assets: Option<Arc<crate::serve::bindings::assets::Assets>>,
 }
 
 impl PythonWorkers {
@@ -212,6 +280,17 @@ impl Handler for PythonWorkers {
             .unwrap_or_else(|| Instant::now() + self.timeout);
         if let Some(response) = self.test_route(&req, deadline).await {
             return response;
+        }
+        if let Some(assets) = self.assets.as_ref().filter(|a| !a.run_worker_first) {
+            let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+            let navigate = header("sec-fetch-mode") == Some("navigate");
+            if let Some(served) = assets.serve(req.method().as_str(), req.uri().path(), header("if-none-match"), navigate) {
+                let mut builder = http::Response::builder().status(served.status);
+                for (k, v) in &served.headers {
+                    builder = builder.header(k.as_str(), v.as_str());
+                }
+                return builder.body(served.body).unwrap_or_else(|e| failed(500, &format!("asset response: {e}")));
+            }
         }
         let (parts, body) = req.into_parts();
         let headers = parts

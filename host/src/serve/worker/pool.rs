@@ -93,6 +93,8 @@ pub struct Shared {
     pub runtime: tokio::runtime::Handle,
     /// Instances made so far (numbers them in the log).
     pub instances_made: AtomicU64,
+    /// KV, D1 and assets bindings, shared by every instance.
+    pub bindings: Arc<crate::serve::bindings::Bindings>,
 }
 
 /// How many live instances a pool of `count` serving threads can hold at once: one per serving thread, one ready
@@ -178,7 +180,12 @@ fn make(shared: &Shared) -> Result<Made> {
     let number = shared.instances_made.fetch_add(1, Ordering::Relaxed) + 1;
     let prefix = format!("[instance {number}]");
     let max_memory = shared.max_memory;
-    let device = HostcallDevice::new(shared.outbound.clone(), shared.runtime.clone(), shared.timeout);
+    let device = HostcallDevice::new(
+        shared.outbound.clone(),
+        shared.runtime.clone(),
+        shared.timeout,
+        shared.bindings.clone(),
+    );
     let mut interp = restorer.instantiate(|em| {
         em.heap_max = max_memory;
         let mut out = log::PrefixedLines::new(prefix.clone());
@@ -190,7 +197,7 @@ fn make(shared: &Shared) -> Result<Made> {
         }
     })?;
     Restorer::restored(&mut interp)?;
-    let entry = NativeEntrypoint::new(interp, &shared.vars, &prefix)?;
+    let entry = NativeEntrypoint::new(interp, &shared.vars, shared.bindings.descriptors(), &prefix)?;
     Ok(Made { entry, generation, number })
 }
 

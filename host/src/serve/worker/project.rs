@@ -7,6 +7,7 @@
 //! `main.py`, `entry.py` or `worker.py`. This module reads files only; it runs nothing.
 
 use crate::entrypoint::marshal::Value;
+use crate::serve::bindings::{self, assets::NotFound, AssetsConfig, D1Config, KvConfig};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
@@ -17,7 +18,11 @@ const CONFIG_FILES: [&str; 3] = ["wrangler.jsonc", "wrangler.json", "wrangler.to
 const ENTRY_MODULES: [&str; 3] = ["main", "entry", "worker"];
 
 /// Configuration keys this server understands (the rest is listed in one warning line).
-const SUPPORTED_KEYS: [&str; 7] = [
+const SUPPORTED_KEYS: [&str; 11] = [
+    "queues",
+    "kv_namespaces",
+    "d1_databases",
+    "assets",
     "name",
     "main",
     "vars",
@@ -44,6 +49,10 @@ pub struct Project {
     pub unsupported: Vec<String>,
     /// The configuration file read, if any.
     pub config: Option<PathBuf>,
+    /// The project directory: where `.pyworkers/state` and relative config paths are resolved.
+    pub dir: PathBuf,
+    /// `kv_namespaces`, `d1_databases`, `assets`.
+    pub bindings: bindings::Config,
 }
 
 impl Project {
@@ -59,6 +68,8 @@ impl Project {
                 crons: Vec::new(),
                 unsupported: Vec::new(),
                 config: None,
+                dir: path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf(),
+                bindings: bindings::Config::default(),
             });
         }
         if !path.is_dir() {
@@ -86,6 +97,8 @@ impl Project {
             crons: Vec::new(),
             unsupported: Vec::new(),
             config: None,
+            dir: path.to_path_buf(),
+            bindings: bindings::Config::default(),
         })
     }
 
@@ -145,8 +158,96 @@ impl Project {
             crons,
             unsupported,
             config: Some(config.to_path_buf()),
+            dir: dir.to_path_buf(),
+            bindings: parse_bindings(object, dir).with_context(|| format!("in {}", config.display()))?,
         })
     }
+}
+
+/// `kv_namespaces`, `d1_databases` and `assets`, as Wrangler spells them.
+fn parse_bindings(object: &serde_json::Map<String, serde_json::Value>, dir: &Path) -> Result<bindings::Config> {
+    let list = |key: &str| -> Result<Vec<&serde_json::Map<String, serde_json::Value>>> {
+        match object.get(key) {
+            None => Ok(Vec::new()),
+            Some(serde_json::Value::Array(items)) => items
+                .iter()
+                .map(|i| i.as_object().with_context(|| format!("`{key}` holds a non-object")))
+                .collect(),
+            Some(_) => bail!("`{key}` must be a list"),
+        }
+    };
+    let text = |o: &serde_json::Map<String, serde_json::Value>, key: &str, what: &str| -> Result<Option<String>> {
+        match o.get(key) {
+            None => Ok(None),
+            Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => bail!("`{what}.{key}` must be a string"),
+        }
+    };
+    let mut config = bindings::Config::default();
+    for o in list("kv_namespaces")? {
+        let binding = text(o, "binding", "kv_namespaces")?.context("a `kv_namespaces` entry has no `binding`")?;
+        let id = text(o, "id", "kv_namespaces")?.unwrap_or_else(|| binding.clone());
+        config.kv.push(KvConfig { binding, id });
+    }
+    for o in list("d1_databases")? {
+        let binding = text(o, "binding", "d1_databases")?.context("a `d1_databases` entry has no `binding`")?;
+        let database_name = text(o, "database_name", "d1_databases")?.unwrap_or_else(|| binding.clone());
+        let migrations = text(o, "migrations_dir", "d1_databases")?.unwrap_or_else(|| "migrations".into());
+        config.d1.push(D1Config {
+            binding,
+            database_name,
+            database_id: text(o, "database_id", "d1_databases")?,
+            migrations_dir: dir.join(migrations),
+        });
+    }
+    if let Some(q) = object.get("queues") {
+        let q = q.as_object().context("`queues` must be an object")?;
+        let entries = |key: &str| -> Result<Vec<&serde_json::Map<String, serde_json::Value>>> {
+            match q.get(key) {
+                None => Ok(Vec::new()),
+                Some(serde_json::Value::Array(items)) => items
+                    .iter()
+                    .map(|i| i.as_object().with_context(|| format!("`queues.{key}` holds a non-object")))
+                    .collect(),
+                Some(_) => bail!("`queues.{key}` must be a list"),
+            }
+        };
+        for p in entries("producers")? {
+            let binding = text(p, "binding", "queues.producers")?.context("a queue producer has no `binding`")?;
+            let queue = text(p, "queue", "queues.producers")?.context("a queue producer has no `queue`")?;
+            config.producers.push((binding, queue));
+        }
+        for c in entries("consumers")? {
+            let number = |key: &str, default: f64| -> Result<f64> {
+                match c.get(key) {
+                    None => Ok(default),
+                    Some(v) => v.as_f64().filter(|n| *n >= 0.0).with_context(|| format!("`queues.consumers.{key}` must be a number ≥ 0")),
+                }
+            };
+            config.consumers.push(crate::serve::bindings::queues::ConsumerConfig {
+                queue: text(c, "queue", "queues.consumers")?.context("a queue consumer has no `queue`")?,
+                max_batch_size: number("max_batch_size", 10.0)?.clamp(1.0, 100.0) as u32,
+                max_batch_timeout: number("max_batch_timeout", 5.0)?,
+                max_retries: number("max_retries", 3.0)? as u32,
+                dead_letter_queue: text(c, "dead_letter_queue", "queues.consumers")?,
+            });
+        }
+    }
+    if let Some(a) = object.get("assets") {
+        let o = a.as_object().context("`assets` must be an object")?;
+        let directory = text(o, "directory", "assets")?.context("`assets` has no `directory`")?;
+        config.assets = Some(AssetsConfig {
+            directory: dir.join(directory),
+            binding: text(o, "binding", "assets")?,
+            run_worker_first: match o.get("run_worker_first") {
+                None => false,
+                Some(serde_json::Value::Bool(b)) => *b,
+                Some(_) => bail!("`assets.run_worker_first` must be true or false (route lists are not supported)"),
+            },
+            not_found: NotFound::parse(text(o, "not_found_handling", "assets")?.as_deref())?,
+        });
+    }
+    Ok(config)
 }
 
 fn module_of(file: &Path) -> Result<String> {
@@ -183,6 +284,8 @@ mod tests {
                 "vars": { "GREETING": "hi", "LIMITS": { "n": 3 } },
                 "triggers": { "crons": ["*/5 * * * *"] },
                 "kv_namespaces": [{ "binding": "KV", "id": "x" }],
+                "d1_databases": [{ "binding": "DB", "database_name": "app" }],
+                "r2_buckets": [{ "binding": "R2", "bucket_name": "b" }],
             }"#,
         )
         .unwrap();
@@ -191,7 +294,10 @@ mod tests {
         assert_eq!(p.source, dir.path().join("src"));
         assert_eq!(p.vars[0], ("GREETING".into(), Value::str("hi")));
         assert_eq!(p.crons, vec!["*/5 * * * *".to_string()]);
-        assert_eq!(p.unsupported, vec!["kv_namespaces".to_string()]);
+        assert_eq!(p.unsupported, vec!["r2_buckets".to_string()]);
+        assert_eq!(p.bindings.kv, vec![KvConfig { binding: "KV".into(), id: "x".into() }]);
+        assert_eq!(p.bindings.d1[0].migrations_dir, dir.path().join("migrations"));
+        assert_eq!(p.bindings.d1[0].file(), "d1/app.sqlite3");
     }
 
     #[test]

@@ -1,0 +1,2 @@
+ALTER TABLE notes ADD COLUMN tag TEXT;
+CREATE INDEX notes_tag ON notes (tag);

@@ -1,0 +1,439 @@
+//! KV, D1 and assets bindings end to end: real `pyworkers serve` processes on copies of the examples, a real HTTP
+//! client, the `pyworkers d1`/`kv` CLI on the same state files, restarts and `kill -9`.
+
+use crate::serve::{client, runtime, send, text, Server};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn example_copy(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples").join(name);
+    copy_dir(&src, dir.path());
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            if entry.file_name() != ".pyworkers" {
+                copy_dir(&entry.path(), &target);
+            }
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn serve(path: &Path, args: &[&str]) -> Server {
+    crate::support::home();
+    Server::serve(path, args)
+}
+
+/// `pyworkers ARGS` in `cwd`: (exit code, stdout, stderr).
+fn cli(cwd: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_pyworkers")).args(args).current_dir(cwd).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn request(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, http::HeaderMap, Bytes) {
+    let mut b = http::Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    let req = b.body(Full::new(Bytes::copy_from_slice(body))).unwrap();
+    runtime().block_on(async {
+        let r = client().request(req).await.expect("sending the request");
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        (status, headers, r.into_body().collect().await.unwrap().to_bytes())
+    })
+}
+
+fn json(url: &str) -> serde_json::Value {
+    let (status, _, body) = request("GET", url, &[], b"");
+    assert!(status < 500, "{status}: {}", text(&body));
+    serde_json::from_slice(&body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(&body)))
+}
+
+#[test]
+fn kv_counter_persists_across_restarts_and_kill_9_and_the_cli_sees_it() {
+    let project = example_copy("kv-counter");
+    let dir = project.path();
+    {
+        let server = serve(dir, &["--instances", "2"]);
+        assert_eq!(json(&server.url("/a"))["count"], 1);
+        assert_eq!(json(&server.url("/a"))["count"], 2);
+        assert_eq!(json(&server.url("/b"))["count"], 1);
+        assert_eq!(json(&server.url("/_meta/a"))["metadata"]["path"], "/a");
+        let listing = json(&server.url("/_list?limit=1"));
+        assert_eq!(listing["keys"][0]["name"], "a");
+        assert_eq!(listing["list_complete"], false);
+        assert!(listing["cursor"].is_string());
+        assert_eq!(json(&server.url("/_list?prefix=b"))["keys"].as_array().unwrap().len(), 1);
+        assert!(!server.log().contains("does not support"), "{}", server.log());
+        // Dropping the server kills it with SIGKILL: what it acknowledged must be on disk.
+    }
+    assert!(dir.join(".pyworkers/state/kv.sqlite3").is_file());
+    let (code, out, err) = cli(dir, &["kv", "key", "get", "a", "--binding", "COUNTS", "--local"]);
+    assert_eq!((code, out.as_str()), (0, "2"), "{err}");
+    let (code, _, err) = cli(dir, &["kv", "key", "put", "c", "41", "--binding", "COUNTS"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = cli(dir, &["kv", "key", "put", "gone", "1", "--binding", "COUNTS", "--ttl=-1"]);
+    assert_eq!(code, 0, "{err}");
+    let server = serve(dir, &[]);
+    assert_eq!(json(&server.url("/a?peek"))["count"], 2);
+    assert_eq!(json(&server.url("/c"))["count"], 42);
+    assert_eq!(json(&server.url("/gone?peek"))["count"], 0, "an expired key reads as missing");
+    let (status, _, _) = request("DELETE", &server.url("/b"), &[], b"");
+    assert_eq!(status, 200);
+    drop(server);
+    let (code, out, _) = cli(dir, &["kv", "key", "list", "--binding", "COUNTS"]);
+    assert_eq!(code, 0);
+    let names: Vec<String> = serde_json::from_str::<serde_json::Value>(&out).unwrap().as_array().unwrap().iter()
+        .map(|k| k["name"].as_str().unwrap().to_string()).collect();
+    assert_eq!(names, vec!["a", "c"]);
+    let (code, _, err) = cli(dir, &["kv", "key", "get", "b", "--binding", "COUNTS"]);
+    assert_eq!(code, 1, "{err}");
+}
+
+#[test]
+fn d1_notes_migrations_queries_batches_isolation_and_assets() {
+    let project = example_copy("d1-notes");
+    let dir = project.path();
+    let (code, out, err) = cli(dir, &["d1", "migrations", "apply", "DB", "--local"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "applied 0001_create_notes.sql\napplied 0002_add_tag.sql\n");
+    let (_, out, _) = cli(dir, &["d1", "migrations", "apply", "DB"]);
+    assert_eq!(out, "no migrations to apply\n");
+    let server = serve(dir, &["--instances", "2"]);
+    let (status, _, body) = request("POST", &server.url("/api/notes"), &[], br#"{"text": "it's; DROP TABLE notes; --", "tag": "x"}"#);
+    assert_eq!(status, 201, "{}", text(&body));
+    let note: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(note["text"], "it's; DROP TABLE notes; --");
+    assert_eq!(json(&server.url(&format!("/api/notes/{}", note["id"])))["tag"], "x");
+    assert_eq!(json(&server.url("/api/notes?tag=x"))["notes"].as_array().unwrap().len(), 1);
+    // A batch is one transaction: the second statement fails (NOT NULL), so the first is undone.
+    let (status, _, body) = request("POST", &server.url("/api/notes/batch"), &[], br#"[{"text": "a"}, {"text": null}]"#);
+    assert_eq!(status, 400);
+    assert!(text(&body).contains("NOT NULL constraint failed"), "{}", text(&body));
+    assert_eq!(json(&server.url("/api/notes"))["notes"].as_array().unwrap().len(), 1);
+    let (status, _, body) = request("POST", &server.url("/api/notes/batch"), &[], br#"[{"text": "a"}, {"text": "b"}]"#);
+    assert_eq!((status, text(&body)), (200, r#"{"inserted": 2}"#.to_string()));
+    // SQL errors carry SQLite's message; ATTACH is refused.
+    let err = json(&server.url("/api/sql?q=SELEC%201"));
+    assert!(err["error"].as_str().unwrap().contains("syntax error"), "{err}");
+    let outside = dir.join("outside.sqlite3");
+    let q = format!("/api/sql?q=ATTACH%20DATABASE%20'{}'%20AS%20x", outside.display());
+    let err = json(&server.url(&q));
+    assert!(err["error"].as_str().unwrap().contains("too many attached databases"), "{err}");
+    assert!(!outside.exists());
+    // Assets: before the worker, Cloudflare's types, ETag/304, traversal refused, env.ASSETS.fetch.
+    let (status, headers, body) = request("GET", &server.url("/"), &[], b"");
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-type"], "text/html; charset=utf-8");
+    assert!(text(&body).contains("<h1>Notes</h1>"));
+    let etag = headers["etag"].to_str().unwrap().to_string();
+    let (status, _, body) = request("GET", &server.url("/"), &[("if-none-match", &etag)], b"");
+    assert_eq!((status, body.len()), (304, 0));
+    let (_, headers, _) = request("GET", &server.url("/style.css"), &[], b"");
+    assert_eq!(headers["content-type"], "text/css; charset=utf-8");
+    for evil in ["/../wrangler.jsonc", "/%2e%2e/wrangler.jsonc", "/%2E%2E%2Fwrangler.jsonc", "/..%2f..%2fetc%2fpasswd"] {
+        let (status, _, body) = request("GET", &server.url(evil), &[], b"");
+        assert!(!text(&body).contains("d1_databases") && !text(&body).contains("root:"), "{evil} leaked");
+        assert_eq!(status, 404, "{evil}");
+    }
+    let (status, headers, body) = request("GET", &server.url("/api/home"), &[], b"");
+    assert_eq!(status, 200, "{}", text(&body));
+    assert_eq!(headers["content-type"], "text/html; charset=utf-8");
+    assert!(text(&body).contains("<h1>Notes</h1>"));
+    drop(server);
+    // The CLI reads what the server wrote (a table, and JSON).
+    let (code, out, err) = cli(dir, &["d1", "execute", "DB", "--local", "--command", "SELECT text FROM notes ORDER BY id"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("│ text") && out.contains("│ b "), "{out}");
+    let sql = dir.join("q.sql");
+    std::fs::write(&sql, "SELECT count(*) AS n FROM notes;").unwrap();
+    let (code, out, err) = cli(dir, &["d1", "execute", "DB", "--file", "q.sql", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v[0]["results"][0]["n"], 3);
+}
+
+#[test]
+fn concurrent_writers_never_see_database_is_locked() {
+    let project = example_copy("d1-notes");
+    let dir = project.path();
+    assert_eq!(cli(dir, &["d1", "migrations", "apply", "DB"]).0, 0);
+    let server = serve(dir, &["--instances", "2"]);
+    let url = server.url("/api/notes");
+    let rt = runtime();
+    // Meanwhile another process (the CLI) writes the same database file.
+    let cli_dir = dir.to_path_buf();
+    let other = std::thread::spawn(move || {
+        (0..5)
+            .map(|i| cli(&cli_dir, &["d1", "execute", "DB", "--command", &format!("INSERT INTO notes (text) VALUES ('cli {i}')")]))
+            .collect::<Vec<_>>()
+    });
+    let statuses: Vec<u16> = rt.block_on(async {
+        let c = client();
+        let mut tasks = Vec::new();
+        for i in 0..200 {
+            let (c, url) = (c.clone(), url.clone());
+            tasks.push(tokio::spawn(async move {
+                send(&c, "POST", &url, format!(r#"{{"text": "note {i}"}}"#).into_bytes()).await.0
+            }));
+        }
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap());
+        }
+        out
+    });
+    for (code, _, err) in other.join().unwrap() {
+        assert_eq!(code, 0, "{err}");
+    }
+    assert!(statuses.iter().all(|&s| s == 201), "{statuses:?}\n{}", server.log());
+    assert_eq!(json(&server.url("/api/notes"))["notes"].as_array().unwrap().len(), 205);
+    assert!(!server.log().contains("locked"), "{}", server.log());
+}
+
+#[test]
+fn missing_bindings_are_attribute_errors_and_corrupt_state_stops_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("src")).unwrap();
+    std::fs::write(
+        dir.path().join("wrangler.jsonc"),
+        r#"{ "main": "src/entry.py", "kv_namespaces": [{ "binding": "KV", "id": "k" }], "r2_buckets": [],
+             "d1_databases": [{ "binding": "SQL", "database_name": "scratch" }] }"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("src/entry.py"),
+        r#"
+from workers import Response, WorkerEntrypoint
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        kv = self.env.KV
+        await kv.put("j", '{"n": [1, 2]}', metadata={"m": True})
+        await kv.put("raw", b"\x00\xff")
+        got = {
+            "json": await kv.get("j", type="json"),
+            "bytes": list(await kv.get("raw", type="bytes")),
+            "missing": await kv.get("nope"),
+            "meta": await kv.get_with_metadata("j"),
+        }
+        try:
+            self.env.DB
+        except AttributeError as e:
+            got["db"] = str(e)
+        db = self.env.SQL
+        got["exec"] = (await db.exec("CREATE TABLE IF NOT EXISTS t (a, b); DELETE FROM t;"))["count"]
+        run = await db.prepare("INSERT INTO t VALUES (?, ?), (?, ?)").bind(1, "x", 2.5, None).run()
+        got["changes"] = run.meta["changes"]
+        got["first_b"] = await db.prepare("SELECT * FROM t ORDER BY a").first("b")
+        got["raw"] = await db.prepare("SELECT a, b FROM t ORDER BY a").raw(column_names=True)
+        got["none"] = await db.prepare("SELECT * FROM t WHERE a = ?").bind(99).first()
+        return Response.json(got)
+"#,
+    )
+    .unwrap();
+    let server = serve(dir.path(), &["--state", ":memory:"]);
+    let got = json(&server.url("/"));
+    assert_eq!(got["json"], serde_json::json!({"n": [1, 2]}));
+    assert_eq!(got["bytes"], serde_json::json!([0, 255]));
+    assert_eq!(got["missing"], serde_json::Value::Null);
+    assert_eq!(got["meta"]["metadata"], serde_json::json!({"m": true}));
+    assert!(got["db"].as_str().unwrap().contains("'DB'"), "{got}");
+    assert_eq!(got["exec"], 2);
+    assert_eq!(got["changes"], 2);
+    assert_eq!(got["first_b"], "x");
+    assert_eq!(got["raw"], serde_json::json!([["a", "b"], [1, "x"], [2.5, null]]));
+    assert_eq!(got["none"], serde_json::Value::Null);
+    let log = server.log();
+    let warning: Vec<&str> = log.lines().filter(|l| l.contains("does not support")).collect();
+    assert_eq!(warning.len(), 1);
+    assert!(warning[0].ends_with("r2_buckets"), "{}", warning[0]);
+    drop(server);
+    assert!(!dir.path().join(".pyworkers").exists(), "--state :memory: writes nothing");
+    // A state file that is not SQLite stops the server at start, named, and is left as it was.
+    let state: PathBuf = dir.path().join("elsewhere");
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::write(state.join("kv.sqlite3"), vec![0x5a; 8192]).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_pyworkers"))
+        .args(["serve", dir.path().to_str().unwrap(), "--addr", "127.0.0.1:0", "--state", state.to_str().unwrap()])
+        .env("PYWORKERS_HOME", crate::support::home())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("kv.sqlite3") && err.contains("cannot be read as SQLite"), "{err}");
+    assert_eq!(std::fs::read(state.join("kv.sqlite3")).unwrap(), vec![0x5a; 8192]);
+}
+
+#[test]
+fn run_worker_first_reaches_assets_through_env_with_a_404_page_and_no_symlink_escape() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    std::fs::create_dir_all(root.join("site/img")).unwrap();
+    std::fs::write(root.join("site/index.html"), "<p>home</p>").unwrap();
+    std::fs::write(root.join("site/404.html"), "<p>lost</p>").unwrap();
+    std::fs::write(root.join("site/img/logo.svg"), "<svg/>").unwrap();
+    std::fs::write(root.join("secret.txt"), "top secret").unwrap();
+    std::os::unix::fs::symlink(root.join("secret.txt"), root.join("site/leak.txt")).unwrap();
+    std::fs::write(
+        root.join("wrangler.jsonc"),
+        r#"{ "main": "src/entry.py",
+             "assets": { "directory": "site", "binding": "ASSETS", "run_worker_first": true, "not_found_handling": "404-page" } }"#,
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("src/entry.py"),
+        r#"
+from workers import Response, WorkerEntrypoint
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        if "/api/" in request.url:
+            return Response("from the worker")
+        response = await self.env.ASSETS.fetch(request)
+        response.headers.set("x-via", "worker")
+        return response
+"#,
+    )
+    .unwrap();
+    let server = serve(root, &["--state", ":memory:"]);
+    let (status, headers, body) = request("GET", &server.url("/"), &[], b"");
+    assert_eq!((status, text(&body).as_str()), (200, "<p>home</p>"));
+    assert_eq!(headers["x-via"], "worker", "run_worker_first: the worker saw it");
+    assert_eq!(headers["content-type"], "text/html; charset=utf-8");
+    let (_, headers, _) = request("GET", &server.url("/img/logo.svg"), &[], b"");
+    assert_eq!(headers["content-type"], "image/svg+xml");
+    let (status, _, body) = request("GET", &server.url("/api/x"), &[], b"");
+    assert_eq!((status, text(&body).as_str()), (200, "from the worker"));
+    let (status, _, body) = request("GET", &server.url("/nowhere/deep"), &[], b"");
+    assert_eq!((status, text(&body).as_str()), (404, "<p>lost</p>"));
+    let (status, _, body) = request("GET", &server.url("/leak.txt"), &[], b"");
+    assert_eq!(status, 404);
+    assert!(!text(&body).contains("top secret"));
+}
+
+#[test]
+fn queue_messages_are_batched_acked_retried_and_dead_lettered() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    std::fs::write(
+        root.join("wrangler.jsonc"),
+        r#"{ "main": "src/entry.py",
+             "kv_namespaces": [{ "binding": "SEEN", "id": "seen" }],
+             "queues": {
+               "producers": [{ "binding": "JOBS", "queue": "jobs" }],
+               "consumers": [
+                 { "queue": "jobs", "max_batch_size": 3, "max_batch_timeout": 0.2, "max_retries": 1, "dead_letter_queue": "dead" },
+                 { "queue": "dead", "max_batch_timeout": 0 }
+               ] } }"#,
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("src/entry.py"),
+        r#"
+import json
+from workers import Response, WorkerEntrypoint
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        if request.method == "POST":
+            items = json.loads(await request.text())
+            await self.env.JOBS.send(items[0])
+            await self.env.JOBS.send_batch([{"body": b} for b in items[1:]])
+            return Response("queued")
+        return Response.json({k["name"]: await self.env.SEEN.get(k["name"]) for k in (await self.env.SEEN.list()).keys})
+
+    async def queue(self, batch):
+        for m in batch.messages:
+            if m.body.get("fail") and batch.queue == "jobs":
+                m.retry()
+            else:
+                m.ack()
+            await self.env.SEEN.put(f"{batch.queue}:{m.body['n']}", f"{len(batch.messages)}/{m.attempts}")
+"#,
+    )
+    .unwrap();
+    let server = serve(root, &[]);
+    let body = br#"[{"n": 1}, {"n": 2}, {"n": 3}, {"n": 4, "fail": true}]"#;
+    let (status, _, _) = request("POST", &server.url("/"), &[], body);
+    assert_eq!(status, 200);
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let seen = loop {
+        let seen = json(&server.url("/"));
+        if seen.get("dead:4").is_some() || std::time::Instant::now() > until {
+            break seen;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    // 1–3 filled a batch of 3; 4 came alone after the timeout, was retried once (attempt 2), then dead-lettered.
+    assert_eq!(seen["jobs:1"], "3/1", "{seen}\n{}", server.log());
+    assert_eq!(seen["jobs:3"], "3/1");
+    assert_eq!(seen["jobs:4"], "1/2");
+    assert_eq!(seen["dead:4"], "1/1");
+}
+
+#[test]
+fn queued_messages_survive_kill_9_and_are_delivered_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    let config = |timeout: u32| {
+        format!(
+            r#"{{ "main": "src/entry.py", "kv_namespaces": [{{ "binding": "SEEN", "id": "seen" }}],
+                 "queues": {{ "producers": [{{ "binding": "JOBS", "queue": "jobs" }}],
+                             "consumers": [{{ "queue": "jobs", "max_batch_size": 100, "max_batch_timeout": {timeout} }}] }} }}"#
+        )
+    };
+    std::fs::write(
+        root.join("src/entry.py"),
+        r#"
+from workers import Response, WorkerEntrypoint
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        if request.method == "POST":
+            await self.env.JOBS.send({"n": 7})
+            return Response("queued")
+        return Response(str(await self.env.SEEN.get("got")))
+
+    async def queue(self, batch):
+        await self.env.SEEN.put("got", ",".join(str(m.body["n"]) for m in batch.messages))
+"#,
+    )
+    .unwrap();
+    std::fs::write(root.join("wrangler.jsonc"), config(3600)).unwrap();
+    {
+        let server = serve(root, &[]);
+        assert_eq!(request("POST", &server.url("/"), &[], b"").0, 200);
+        assert_eq!(request("GET", &server.url("/"), &[], b"").2, "None", "not delivered before its batch is due");
+        // Dropped: SIGKILL.
+    }
+    std::fs::write(root.join("wrangler.jsonc"), config(0)).unwrap();
+    let server = serve(root, &[]);
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let got = text(&request("GET", &server.url("/"), &[], b"").2);
+        if got == "7" {
+            break;
+        }
+        assert!(std::time::Instant::now() < until, "never delivered: {got}\n{}", server.log());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
