@@ -10,6 +10,7 @@ pub mod emscripten;
 pub mod entropy;
 pub mod entrypoint;
 pub mod interpreter;
+pub mod packages;
 pub mod runtime;
 pub mod serve;
 pub mod snapshot;

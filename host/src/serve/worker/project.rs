@@ -89,6 +89,15 @@ impl Project {
         })
     }
 
+    /// The project's directory: where its configuration, `pyproject.toml` and `pyworkers.lock` are.
+    pub fn root(&self) -> std::path::PathBuf {
+        match &self.config {
+            Some(config) => config.parent().unwrap_or(Path::new(".")).to_path_buf(),
+            None if self.source.is_dir() => self.source.clone(),
+            None => self.source.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf(),
+        }
+    }
+
     fn from_config(dir: &Path, config: &Path) -> Result<Project> {
         let text = std::fs::read_to_string(config).with_context(|| format!("reading {}", config.display()))?;
         let json: serde_json::Value = if config.extension().is_some_and(|e| e == "toml") {
