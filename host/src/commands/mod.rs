@@ -1,6 +1,7 @@
 //! Subcommands of the `pyworkers` CLI, one file each.
 
 mod bench;
+mod bundle;
 mod cache;
 mod run;
 mod serve;
@@ -56,6 +57,8 @@ pub enum Command {
     Serve(serve::Serve),
     /// Measure load, boot and import times; prints a table for BENCHMARKS.md.
     Bench(bench::Bench),
+    /// Pack a project (sources, packages for Pyodide's platform, metadata) into one tar for serve/run/snapshot.
+    Bundle(bundle::BundleCmd),
     /// Show what the cache holds (kind, size, last use), or empty it with `cache clean`.
     Cache(cache::Cache),
 }
@@ -70,6 +73,7 @@ impl Command {
             Command::Serve(c) => c.execute(),
             Command::Bench(c) => c.execute(),
             Command::Cache(c) => c.execute(),
+            Command::Bundle(c) => c.execute(),
         }
     }
 }

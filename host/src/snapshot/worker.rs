@@ -22,8 +22,11 @@ pub struct Worker {
 
 impl Worker {
     /// Load `path`: a `.py` file becomes a one-file archive (module = its stem); a directory is packed (module =
-    /// `module`).
+    /// `module`). A bundle (`pyworkers bundle`) gives its own files, module and site-packages.
     pub fn load(path: &Path, module: &str) -> Result<Worker> {
+        if path.is_file() && crate::bundle::Bundle::is_bundle(path) {
+            return crate::bundle::Bundle::read(path)?.worker();
+        }
         let (bytes, module) = if path.is_dir() {
             (layout::pack_dir(path)?, module.to_string())
         } else {
@@ -48,6 +51,11 @@ impl Worker {
             builder.append_data(&mut header, name, &source[..])?;
             (builder.into_inner()?, stem.to_string())
         };
+        Self::from_archive(bytes, module)
+    }
+
+    /// A worker whose files are the tar `bytes`.
+    pub fn from_archive(bytes: Vec<u8>, module: String) -> Result<Worker> {
         let sha256 = hex::encode(sha2::Sha256::digest(&bytes));
         let archive = Archive::open(bytes).map_err(|e| anyhow::anyhow!("worker archive: {e:?}"))?;
         Ok(Worker {

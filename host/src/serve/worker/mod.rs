@@ -37,7 +37,10 @@ pub fn handler(options: &ServeOptions) -> Result<Arc<PythonWorkers>> {
     let slots = (options.instances * 2 + 2) as u32;
     let engine = crate::interpreter::engine(slots)?;
     let pyodide = Arc::new(Pyodide::load(&runtime, &engine)?);
-    let packages = crate::packages::install(&project.root(), &options.home).context("installing the worker's packages")?;
+    let packages = match project.bundle {
+        Some(_) => None,
+        None => crate::packages::install(&project.root(), &options.home).context("installing the worker's packages")?,
+    };
     if let Some(p) = &packages {
         log::line(&format!(
             "packages: {} ({}; {} downloaded)",
@@ -50,7 +53,10 @@ pub fn handler(options: &ServeOptions) -> Result<Arc<PythonWorkers>> {
         Some(p) => w.with_site_packages(p),
         None => w,
     };
-    let worker = with_packages(Worker::load(&project.source, &project.module)?);
+    let worker = match &project.bundle {
+        Some(bundle) => bundle.worker()?,
+        None => with_packages(Worker::load(&project.source, &project.module)?),
+    };
     let (restorer, made) = prepare::restorer(&pyodide, &worker).context("preparing the worker's snapshot")?;
     let memory = restorer.data().memory_pages as u64 * 65536;
     if options.max_memory < memory {
@@ -92,7 +98,7 @@ pub fn handler(options: &ServeOptions) -> Result<Arc<PythonWorkers>> {
     for expr in &project.crons {
         cron::schedule(expr, workers.clone())?;
     }
-    if options.watch {
+    if options.watch && project.bundle.is_none() {
         watch(project, pyodide, shared, worker.sha256, with_packages)?;
     }
     Ok(workers)

@@ -44,11 +44,29 @@ pub struct Project {
     pub unsupported: Vec<String>,
     /// The configuration file read, if any.
     pub config: Option<PathBuf>,
+    /// `vars` as JSON, as the configuration gave them (what a bundle records).
+    pub vars_json: Vec<(String, serde_json::Value)>,
+    /// The bundle PATH is, if it is one (`pyworkers bundle`): the worker and its packages come from it.
+    pub bundle: Option<std::sync::Arc<crate::bundle::Bundle>>,
 }
 
 impl Project {
     /// Resolve `path` (see the module docs).
     pub fn resolve(path: &Path) -> Result<Project> {
+        if path.is_file() && crate::bundle::Bundle::is_bundle(path) {
+            let bundle = crate::bundle::Bundle::read(path)?;
+            return Ok(Project {
+                name: bundle.name.clone(),
+                source: path.to_path_buf(),
+                module: bundle.module.clone(),
+                vars: bundle.vars.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect(),
+                crons: bundle.crons.clone(),
+                unsupported: Vec::new(),
+                config: None,
+                vars_json: bundle.vars.clone(),
+                bundle: Some(std::sync::Arc::new(bundle)),
+            });
+        }
         if path.is_file() {
             let module = module_of(path)?;
             return Ok(Project {
@@ -59,6 +77,8 @@ impl Project {
                 crons: Vec::new(),
                 unsupported: Vec::new(),
                 config: None,
+                vars_json: Vec::new(),
+                bundle: None,
             });
         }
         if !path.is_dir() {
@@ -86,6 +106,8 @@ impl Project {
             crons: Vec::new(),
             unsupported: Vec::new(),
             config: None,
+            vars_json: Vec::new(),
+            bundle: None,
         })
     }
 
@@ -120,13 +142,12 @@ impl Project {
         }
         let module = module_of(&entry)?;
         let source = entry.parent().unwrap_or(dir).to_path_buf();
-        let vars = match object.get("vars") {
+        let vars_json: Vec<(String, serde_json::Value)> = match object.get("vars") {
             None => Vec::new(),
-            Some(serde_json::Value::Object(vars)) => {
-                vars.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect()
-            }
+            Some(serde_json::Value::Object(vars)) => vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             Some(_) => bail!("{}: `vars` must be an object", config.display()),
         };
+        let vars = vars_json.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect();
         let crons = match object.get("triggers").and_then(|t| t.get("crons")) {
             None => Vec::new(),
             Some(serde_json::Value::Array(list)) => list
@@ -154,6 +175,8 @@ impl Project {
             crons,
             unsupported,
             config: Some(config.to_path_buf()),
+            vars_json,
+            bundle: None,
         })
     }
 }
