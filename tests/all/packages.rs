@@ -91,3 +91,84 @@ fn serve_fails(path: &Path, env: &[(&str, &str)]) -> String {
     assert!(!out.status.success(), "serve did not fail: {}", String::from_utf8_lossy(&out.stdout));
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+#[test]
+fn a_bundle_serves_without_its_project_and_one_for_another_pyodide_is_refused() {
+    let project = six_project("six==1.17.0");
+    let bundle = project.path().join("worker.tar");
+    let out = Command::new(env!("CARGO_BIN_EXE_pyworkers"))
+        .arg("bundle")
+        .arg(project.path())
+        .arg("-o")
+        .arg(&bundle)
+        .env("PYWORKERS_HOME", crate::support::home())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let read = pyworkers::bundle::Bundle::read(&bundle).unwrap();
+    assert_eq!((read.module.as_str(), read.pyodide_version.as_str()), ("main", pyworkers::runtime::PYODIDE_VERSION));
+    assert_eq!(read.packages.iter().map(|p| (p.name.as_str(), p.version.as_str())).collect::<Vec<_>>(), [("six", "1.17.0")]);
+    assert!(read.site_packages.is_some());
+    // Only the bundle, elsewhere, and no pip: it is all the server needs.
+    let alone = tempfile::tempdir().unwrap();
+    let moved = alone.path().join("worker.tar");
+    std::fs::copy(&bundle, &moved).unwrap();
+    drop(project);
+    let server = serve_env(&moved, &[("PYWORKERS_PYTHON", "/nonexistent/python3")]);
+    assert_eq!(text(&get(&server.url("/")).1), "1.17.0");
+    assert!(!server.log().contains("pip:"), "{}", server.log());
+    stop(server);
+    // The same bundle claiming another Pyodide: serve, snapshot and run all refuse it, saying which.
+    let other = alone.path().join("other.tar");
+    pyworkers::bundle::Bundle { pyodide_version: "0.27.7".into(), ..read }.write(&other).unwrap();
+    let out = serve_fails(&other, &[]);
+    assert!(out.contains("bundled for Pyodide 0.27.7") && out.contains(pyworkers::runtime::PYODIDE_VERSION), "{out}");
+    for args in [
+        vec!["snapshot".to_string(), other.display().to_string(), "-o".into(), alone.path().join("x.snap").display().to_string()],
+    ] {
+        let out = crate::support::pyworkers(&args.iter().map(String::as_str).collect::<Vec<_>>(), b"");
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("bundled for Pyodide 0.27.7"), "{err}");
+    }
+}
+
+#[test]
+fn a_compiled_extension_is_an_import_error_that_says_why() {
+    // A wheel built here, tagged for Pyodide's platform, holding a side module (its bytes do not matter: it is
+    // never loaded). Served from a lock that pins it, so nothing is resolved or downloaded.
+    let project = tempfile::tempdir().unwrap();
+    let home = crate::support::home();
+    let wheel = "native-1.0-cp314-cp314-pyemscripten_2026_0_wasm32.whl";
+    let wheel_path = project.path().join(wheel);
+    {
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&wheel_path).unwrap());
+        let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+        for (name, body) in [
+            ("native/__init__.py", "from ._speedups import add\n"),
+            ("native/_speedups.cpython-314-wasm32-emscripten.so", "\0asm"),
+            ("native-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: native\nVersion: 1.0\n"),
+        ] {
+            zip.start_file(name, opts).unwrap();
+            std::io::Write::write_all(&mut zip, body.as_bytes()).unwrap();
+        }
+        zip.finish().unwrap();
+    }
+    let cache = pyworkers::packages::wheel::Cache::new(home);
+    let (sha256, _) = cache.put(&wheel_path).unwrap();
+    std::fs::write(project.path().join("requirements.txt"), "native==1.0\n").unwrap();
+    let reqs = pyworkers::packages::requirements::read(project.path()).unwrap().unwrap();
+    let package = pyworkers::packages::lock::Package { name: "native".into(), version: "1.0".into(), wheel: wheel.into(), sha256 };
+    pyworkers::packages::lock::Lock::new(reqs.inputs_sha256(), vec![package])
+        .write(&project.path().join("pyworkers.lock"))
+        .unwrap();
+    std::fs::write(
+        project.path().join("main.py"),
+        "from workers import Response\n\n\ndef on_fetch(request):\n    try:\n        import native\n    except ImportError as e:\n        return Response(str(e))\n    return Response('imported')\n",
+    )
+    .unwrap();
+    let server = serve_env(project.path(), &[("PYWORKERS_PYTHON", "/nonexistent/python3")]);
+    let body = text(&get(&server.url("/")).1);
+    assert!(body.contains("native._speedups is a compiled extension") && body.contains("Emscripten side modules"), "{body}");
+    stop(server);
+}
