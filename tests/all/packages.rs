@@ -71,11 +71,29 @@ fn the_lock_is_written_once_then_used_without_pip() {
 
 #[test]
 fn a_package_without_a_wheel_for_the_platform_is_a_clear_error() {
-    // MarkupSafe publishes an sdist and wheels for native platforms, none pure and none for Pyodide's.
-    let project = six_project("markupsafe==3.0.2");
+    // PyYAML 6.0.2 publishes an sdist and wheels for native platforms, none pure and none for Pyodide's.
+    let project = six_project("pyyaml==6.0.2");
     let out = serve_fails(project.path(), &[]);
-    assert!(out.contains("no wheel of markupsafe") && out.contains("pyemscripten_2026_0_wasm32"), "{out}");
+    assert!(out.contains("no wheel of pyyaml==6.0.2") && out.contains("pyemscripten_2026_0_wasm32"), "{out}");
     assert!(!project.path().join("pyworkers.lock").exists());
+}
+
+#[test]
+fn markupsafe_is_built_as_its_pure_python_fallback_from_the_sdist() {
+    // MarkupSafe 3.0.2 has no wheel for Pyodide's platform; its sdist without the C speedups is the whole package.
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(project.path().join("requirements.txt"), "markupsafe==3.0.2\n").unwrap();
+    std::fs::write(
+        project.path().join("main.py"),
+        "import markupsafe\nfrom workers import Response\n\n\ndef on_fetch(request):\n    import markupsafe._native\n    return Response(str(markupsafe.escape('<a>')))\n",
+    )
+    .unwrap();
+    let server = serve_env(project.path(), &[]);
+    assert_eq!(text(&get(&server.url("/")).1), "&lt;a&gt;");
+    assert!(server.log().contains("building its pure-Python fallback"), "{}", server.log());
+    stop(server);
+    let lock = std::fs::read_to_string(project.path().join("pyworkers.lock")).unwrap();
+    assert!(lock.contains("markupsafe-3.0.2-py3-none-any.whl"), "{lock}");
 }
 
 /// Run `pyworkers serve` expecting it to fail before serving; its stderr.
