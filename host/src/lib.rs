@@ -6,10 +6,12 @@
 #![deny(missing_docs)]
 
 pub mod bindings;
+pub mod bundle;
 pub mod emscripten;
 pub mod entropy;
 pub mod entrypoint;
 pub mod interpreter;
+pub mod packages;
 pub mod runtime;
 pub mod serve;
 pub mod snapshot;

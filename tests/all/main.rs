@@ -6,6 +6,7 @@ mod cache;
 mod cli;
 mod emscripten;
 mod entropy;
+mod packages;
 mod schema;
 mod sdk;
 mod serve;

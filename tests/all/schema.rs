@@ -8,8 +8,14 @@ use std::path::Path;
 
 #[test]
 fn generated_code_is_current() {
+    check("snapshot", "snapshot");
+    check("bundle", "bundle");
+}
+
+/// `host/schema/NAME.capnp` against `host/src/MODULE/NAME_capnp.rs`.
+fn check(name: &str, module: &str) {
     let host = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let checked_in = host.join("src/snapshot/snapshot_capnp.rs");
+    let checked_in = host.join(format!("src/{module}/{name}_capnp.rs"));
     if std::process::Command::new("capnp")
         .arg("--version")
         .output()
@@ -21,16 +27,19 @@ fn generated_code_is_current() {
     let out = tempfile::tempdir().unwrap();
     capnpc::CompilerCommand::new()
         .src_prefix(host.join("schema"))
-        .file(host.join("schema/snapshot.capnp"))
-        .default_parent_module(vec!["snapshot".into()])
+        .file(host.join(format!("schema/{name}.capnp")))
+        .default_parent_module(vec![module.into()])
         .output_path(out.path())
         .run()
         .expect("capnp compiles the schema");
-    let fresh = std::fs::read_to_string(out.path().join("snapshot_capnp.rs")).unwrap();
+    let fresh = std::fs::read_to_string(out.path().join(format!("{name}_capnp.rs"))).unwrap();
+    if std::env::var_os("PYWORKERS_WRITE_CAPNP").is_some() {
+        std::fs::write(&checked_in, &fresh).unwrap();
+    }
     let current = std::fs::read_to_string(&checked_in).unwrap();
     assert!(
         fresh == current,
-        "{} is stale: regenerate it from host/schema/snapshot.capnp (copy the capnpc output over it)",
+        "{} is stale: regenerate it from host/schema/{name}.capnp (run this test with PYWORKERS_WRITE_CAPNP=1)",
         checked_in.display()
     );
 }

@@ -67,12 +67,18 @@ impl Server {
 
     /// Serve `path` (a component, a `.py` file, a worker or project directory).
     pub(crate) fn serve(path: &Path, args: &[&str]) -> Server {
+        Server::serve_env(path, args, &[])
+    }
+
+    /// [`Server::serve`] with extra environment variables.
+    pub(crate) fn serve_env(path: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_pyworkers"))
             .arg("serve")
             .arg(path)
             .args(["--addr", "127.0.0.1:0"])
             .args(args)
             .env("PYWORKERS_HOME", home())
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -62,6 +62,7 @@ def prepare(kind, worker_module=None, strict=True):
             raise ValueError("a dedicated snapshot needs the worker's module name")
         if WORKER_ROOT not in sys.path:
             sys.path.insert(0, WORKER_ROOT)
+        _add_site_packages()
         importlib.import_module(worker_module)
         from . import entrypoint
 
@@ -77,6 +78,35 @@ def prepare(kind, worker_module=None, strict=True):
 
     gc.collect()
     gc.freeze()
+
+
+#: Where the worker's third-party packages are mounted, when it has any (``packages::SITE_PACKAGES``).
+SITE_PACKAGES = "/lib/site-packages"
+
+
+def _add_site_packages():
+    """Put site-packages on ``sys.path`` the way ``site`` does (``.pth`` files honoured), and make each compiled
+    extension in it an ``ImportError`` that says why: this host cannot load Emscripten side modules yet."""
+    import os
+
+    if not os.path.isdir(SITE_PACKAGES):
+        return
+    import site
+
+    site.addsitedir(SITE_PACKAGES)
+    from . import importhook
+
+    for top, _dirs, files in os.walk(SITE_PACKAGES):
+        for name in files:
+            if not name.endswith(".so"):
+                continue
+            rel = os.path.relpath(os.path.join(top, name), SITE_PACKAGES)
+            module = rel.split(".", 1)[0].replace(os.sep, ".")
+            importhook.unavailable(
+                module,
+                f"{module} is a compiled extension ({rel}): pyworkers cannot load native code "
+                "(Emscripten side modules) yet; only pure-Python packages work",
+            )
 
 
 def restored():

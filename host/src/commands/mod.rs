@@ -1,6 +1,7 @@
 //! Subcommands of the `pyworkers` CLI, one file each.
 
 mod bench;
+mod bundle;
 mod cache;
 mod d1;
 mod kv;
@@ -62,6 +63,8 @@ pub enum Command {
     D1(d1::D1Command),
     /// A project's local KV namespaces: `kv key put|get|list|delete --binding NAME`.
     Kv(kv::KvCommand),
+    /// Pack a project (sources, packages for Pyodide's platform, metadata) into one tar for serve/run/snapshot.
+    Bundle(bundle::BundleCmd),
     /// Show what the cache holds (kind, size, last use), or empty it with `cache clean`.
     Cache(cache::Cache),
 }
@@ -78,6 +81,7 @@ impl Command {
             Command::Cache(c) => c.execute(),
             Command::D1(c) => c.execute(),
             Command::Kv(c) => c.execute(),
+            Command::Bundle(c) => c.execute(),
         }
     }
 }

@@ -178,8 +178,7 @@ fn mount_snapshot_worker(
                     info.bundle_sha256
                 );
             }
-            vfs.mount(&info.mount, Fs::Tar(w.archive), false)
-                .context("mounting the worker")
+            w.mount(vfs, &info.mount)
         }
     }
 }

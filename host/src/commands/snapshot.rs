@@ -52,19 +52,17 @@ impl Snapshot {
         // Two live instances at most: the one prepared, and the one that checks the snapshot restores.
         let engine = pyworkers::interpreter::engine(2)?;
         let pyodide = std::sync::Arc::new(pyworkers::interpreter::Pyodide::load(&runtime, &engine)?);
-        let archive = worker.as_ref().map(|w| w.archive.clone());
-        let vfs_for = |archive: &Option<std::sync::Arc<pyworkers::tarfs::Archive>>| -> Result<pyworkers::vfs::Vfs> {
+        let vfs_for = |worker: &Option<Worker>| -> Result<pyworkers::vfs::Vfs> {
             let mut vfs = pyworkers::stdlib::vfs(&pyodide)?;
-            if let Some(a) = archive {
-                vfs.mount(snapshot::WORKER_ROOT, pyworkers::vfs::Fs::Tar(a.clone()), false)
-                    .context("mounting the worker")?;
+            if let Some(w) = worker {
+                w.mount(&mut vfs, snapshot::WORKER_ROOT)?;
             }
             Ok(vfs)
         };
-        let vfs = vfs_for(&archive)?;
-        let info = worker.map(|w| WorkerInfo {
-            bundle_sha256: w.sha256,
-            module: w.module,
+        let vfs = vfs_for(&worker)?;
+        let info = worker.as_ref().map(|w| WorkerInfo {
+            bundle_sha256: w.sha256.clone(),
+            module: w.module.clone(),
             mount: snapshot::WORKER_ROOT.into(),
         });
         let mut em = EmContext::new(vfs);
@@ -104,7 +102,7 @@ impl Snapshot {
             prepared,
         );
         // Build the state module now, so the first restore is fast, and check an instance comes up from it.
-        let restorer = snapshot::Restorer::new(&pyodide, data, vfs_for(&archive)?)
+        let restorer = snapshot::Restorer::new(&pyodide, data, vfs_for(&worker)?)
             .context("checking the new snapshot restores")?;
         restorer
             .instantiate(|_| {})

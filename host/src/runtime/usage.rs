@@ -108,6 +108,8 @@ fn collect(home: &Path, dir: &Path, out: &mut Vec<Entry>) {
             t if t.starts_with("pyodide-") => ("pyodide", true),
             "compiled" => (compiled_kind(&path), false),
             "verified" => ("snapshot check", false),
+            "wheels" => ("wheel", false),
+            "site-packages" => ("site-packages", false),
             _ => ("other", false),
         };
         out.push(Entry {

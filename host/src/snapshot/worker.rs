@@ -14,14 +14,19 @@ pub struct Worker {
     pub archive: Arc<Archive>,
     /// Its top-level module.
     pub module: String,
-    /// SHA-256 of the archive bytes.
+    /// SHA-256 of the archive bytes, and of the site-packages archive's when there is one.
     pub sha256: String,
+    /// Its third-party packages, mounted at [`crate::packages::SITE_PACKAGES`].
+    pub site_packages: Option<Arc<Archive>>,
 }
 
 impl Worker {
     /// Load `path`: a `.py` file becomes a one-file archive (module = its stem); a directory is packed (module =
-    /// `module`).
+    /// `module`). A bundle (`pyworkers bundle`) gives its own files, module and site-packages.
     pub fn load(path: &Path, module: &str) -> Result<Worker> {
+        if path.is_file() && crate::bundle::Bundle::is_bundle(path) {
+            return crate::bundle::Bundle::read(path)?.worker();
+        }
         let (bytes, module) = if path.is_dir() {
             (layout::pack_dir(path)?, module.to_string())
         } else {
@@ -46,12 +51,36 @@ impl Worker {
             builder.append_data(&mut header, name, &source[..])?;
             (builder.into_inner()?, stem.to_string())
         };
+        Self::from_archive(bytes, module)
+    }
+
+    /// A worker whose files are the tar `bytes`.
+    pub fn from_archive(bytes: Vec<u8>, module: String) -> Result<Worker> {
         let sha256 = hex::encode(sha2::Sha256::digest(&bytes));
         let archive = Archive::open(bytes).map_err(|e| anyhow::anyhow!("worker archive: {e:?}"))?;
         Ok(Worker {
             archive: Arc::new(archive),
             module,
             sha256,
+            site_packages: None,
         })
+    }
+
+    /// This worker with `packages` as its site-packages: its identity (and so its snapshot's) now covers both.
+    pub fn with_site_packages(mut self, packages: &crate::packages::SitePackages) -> Worker {
+        self.sha256 = hex::encode(sha2::Sha256::digest(format!("{}\nsite-packages {}", self.sha256, packages.sha256)));
+        self.site_packages = Some(packages.archive.clone());
+        self
+    }
+
+    /// Mount the worker's files (at `at`) and its site-packages, if any, into `vfs`: the same at prepare and at
+    /// every restore.
+    pub fn mount(&self, vfs: &mut crate::vfs::Vfs, at: &str) -> Result<()> {
+        vfs.mount(at, crate::vfs::Fs::Tar(self.archive.clone()), false).context("mounting the worker")?;
+        if let Some(packages) = &self.site_packages {
+            vfs.mount(crate::packages::SITE_PACKAGES, crate::vfs::Fs::Tar(packages.clone()), false)
+                .context("mounting site-packages")?;
+        }
+        Ok(())
     }
 }

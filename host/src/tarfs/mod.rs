@@ -54,6 +54,11 @@ impl Archive {
         Self::open_shared(Arc::new(data.into()))
     }
 
+    /// The archive's bytes, as indexed (what a bundle stores).
+    pub fn bytes(&self) -> &[u8] {
+        (*self.data).as_ref()
+    }
+
     /// [`Archive::open`] over bytes held elsewhere (e.g. a memory-mapped file), borrowed rather than copied.
     pub fn open_shared(data: SharedBytes) -> Result<Archive, ErrorCode> {
         let index = Index::build((*data).as_ref())?;

@@ -42,7 +42,26 @@ pub fn handler(options: &ServeOptions) -> Result<Arc<PythonWorkers>> {
     let slots = pool::instance_slots(options.instances) + 2;
     let engine = crate::interpreter::engine(slots)?;
     let pyodide = Arc::new(Pyodide::load(&runtime, &engine)?);
-    let worker = Worker::load(&project.source, &project.module)?;
+    let packages = match project.bundle {
+        Some(_) => None,
+        None => crate::packages::install(&project.root(), &options.home).context("installing the worker's packages")?,
+    };
+    if let Some(p) = &packages {
+        log::line(&format!(
+            "packages: {} ({}; {} downloaded)",
+            p.packages.iter().map(|p| format!("{} {}", p.name, p.version)).collect::<Vec<_>>().join(", "),
+            if p.resolved { "resolved, pyworkers.lock written" } else { "from pyworkers.lock" },
+            p.downloaded
+        ));
+    }
+    let with_packages = move |w: Worker| match &packages {
+        Some(p) => w.with_site_packages(p),
+        None => w,
+    };
+    let worker = match &project.bundle {
+        Some(bundle) => bundle.worker()?,
+        None => with_packages(Worker::load(&project.source, &project.module)?),
+    };
     let (restorer, made) = prepare::restorer(&pyodide, &worker).context("preparing the worker's snapshot")?;
     let memory = restorer.data().memory_pages as u64 * 65536;
     if options.max_memory < memory {
@@ -92,8 +111,8 @@ pub fn handler(options: &ServeOptions) -> Result<Arc<PythonWorkers>> {
     for expr in &project.crons {
         cron::schedule(expr, workers.clone())?;
     }
-    if options.watch {
-        watch(project, pyodide, shared, worker.sha256)?;
+    if options.watch && project.bundle.is_none() {
+        watch(project, pyodide, shared, worker.sha256, with_packages)?;
     }
     Ok(workers)
 }
@@ -165,10 +184,16 @@ fn start_epoch_ticker(engine: wasmtime::Engine) {
 
 /// `--watch`: when the worker's files change, make a new snapshot and switch new instances to it. Instances of
 /// the old one finish what they hold and retire; no connection is dropped.
-fn watch(project: project::Project, pyodide: Arc<Pyodide>, shared: Arc<Shared>, mut current: String) -> Result<()> {
+fn watch(
+    project: project::Project,
+    pyodide: Arc<Pyodide>,
+    shared: Arc<Shared>,
+    mut current: String,
+    with_packages: impl Fn(Worker) -> Worker + Send + 'static,
+) -> Result<()> {
     std::thread::Builder::new().name("watch".into()).spawn(move || loop {
         std::thread::sleep(std::time::Duration::from_millis(300));
-        let Ok(worker) = Worker::load(&project.source, &project.module) else { continue };
+        let Ok(worker) = Worker::load(&project.source, &project.module).map(&with_packages) else { continue };
         if worker.sha256 == current {
             continue;
         }

@@ -30,8 +30,7 @@ pub fn restorer(pyodide: &Arc<Pyodide>, worker: &Worker) -> Result<(Restorer, bo
     let path = runtime.home().join("snapshots").join(format!("{key}.snap"));
     let vfs = || -> Result<crate::vfs::Vfs> {
         let mut vfs = crate::stdlib::vfs(pyodide)?;
-        vfs.mount(snapshot::WORKER_ROOT, crate::vfs::Fs::Tar(worker.archive.clone()), false)
-            .context("mounting the worker")?;
+        worker.mount(&mut vfs, snapshot::WORKER_ROOT)?;
         Ok(vfs)
     };
     if path.is_file() {

@@ -53,11 +53,32 @@ pub struct Project {
     pub dir: PathBuf,
     /// `kv_namespaces`, `d1_databases`, `assets`.
     pub bindings: bindings::Config,
+    /// `vars` as JSON, as the configuration gave them (what a bundle records).
+    pub vars_json: Vec<(String, serde_json::Value)>,
+    /// The bundle PATH is, if it is one (`pyworkers bundle`): the worker and its packages come from it.
+    pub bundle: Option<std::sync::Arc<crate::bundle::Bundle>>,
 }
 
 impl Project {
     /// Resolve `path` (see the module docs).
     pub fn resolve(path: &Path) -> Result<Project> {
+        if path.is_file() && crate::bundle::Bundle::is_bundle(path) {
+            let bundle = crate::bundle::Bundle::read(path)?;
+            return Ok(Project {
+                name: bundle.name.clone(),
+                source: path.to_path_buf(),
+                module: bundle.module.clone(),
+                vars: bundle.vars.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect(),
+                crons: bundle.crons.clone(),
+                unsupported: Vec::new(),
+                config: None,
+                // A bundle does not record bindings yet: a bundled worker runs without them.
+                dir: path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf(),
+                bindings: bindings::Config::default(),
+                vars_json: bundle.vars.clone(),
+                bundle: Some(std::sync::Arc::new(bundle)),
+            });
+        }
         if path.is_file() {
             let module = module_of(path)?;
             return Ok(Project {
@@ -70,6 +91,8 @@ impl Project {
                 config: None,
                 dir: path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf(),
                 bindings: bindings::Config::default(),
+                vars_json: Vec::new(),
+                bundle: None,
             });
         }
         if !path.is_dir() {
@@ -99,7 +122,18 @@ impl Project {
             config: None,
             dir: path.to_path_buf(),
             bindings: bindings::Config::default(),
+            vars_json: Vec::new(),
+            bundle: None,
         })
+    }
+
+    /// The project's directory: where its configuration, `pyproject.toml` and `pyworkers.lock` are.
+    pub fn root(&self) -> std::path::PathBuf {
+        match &self.config {
+            Some(config) => config.parent().unwrap_or(Path::new(".")).to_path_buf(),
+            None if self.source.is_dir() => self.source.clone(),
+            None => self.source.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf(),
+        }
     }
 
     fn from_config(dir: &Path, config: &Path) -> Result<Project> {
@@ -124,13 +158,12 @@ impl Project {
         }
         let module = module_of(&entry)?;
         let source = entry.parent().unwrap_or(dir).to_path_buf();
-        let vars = match object.get("vars") {
+        let vars_json: Vec<(String, serde_json::Value)> = match object.get("vars") {
             None => Vec::new(),
-            Some(serde_json::Value::Object(vars)) => {
-                vars.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect()
-            }
+            Some(serde_json::Value::Object(vars)) => vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             Some(_) => bail!("{}: `vars` must be an object", config.display()),
         };
+        let vars = vars_json.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect();
         let crons = match object.get("triggers").and_then(|t| t.get("crons")) {
             None => Vec::new(),
             Some(serde_json::Value::Array(list)) => list
@@ -160,6 +193,8 @@ impl Project {
             config: Some(config.to_path_buf()),
             dir: dir.to_path_buf(),
             bindings: parse_bindings(object, dir).with_context(|| format!("in {}", config.display()))?,
+            vars_json,
+            bundle: None,
         })
     }
 }

@@ -1,0 +1,192 @@
+//! Packages end to end: a project's dependencies resolved by pip for Pyodide's platform, pinned in
+//! `pyworkers.lock`, and served from the lock and the wheel cache with no resolver at all. These tests need the
+//! package index (as CI has) for the first resolve or download; the wheels they use are small, except Django's.
+
+use crate::serve::{get, text, Server};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+fn serve_env(path: &Path, env: &[(&str, &str)]) -> Server {
+    crate::support::home();
+    Server::serve_env(path, &[], env)
+}
+
+fn stop(mut server: Server) {
+    server.sigterm();
+    assert!(server.wait(Duration::from_secs(6)).is_some_and(|s| s.success()));
+}
+
+/// A project whose worker answers with `six`'s version, depending on `requirement`.
+fn six_project(requirement: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("requirements.txt"), format!("{requirement}\n")).unwrap();
+    std::fs::write(
+        dir.path().join("main.py"),
+        "import six\nfrom workers import Response\n\n\ndef on_fetch(request):\n    return Response(six.__version__)\n",
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn django_example_is_served_through_wsgi() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/django");
+    let server = serve_env(&example, &[]);
+    let (status, body) = get(&server.url("/"));
+    assert_eq!(status, 200, "{}", text(&body));
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(json["greeting"], "hello from django");
+    assert!(json["django"].as_str().is_some_and(|v| v.starts_with('6')), "{json}");
+    let (status, body) = get(&server.url("/hello/ann?q=x"));
+    assert_eq!((status, text(&body)), (200, r#"{"hello": "ann", "query": "x"}"#.to_string()));
+    let (status, _) = get(&server.url("/nowhere"));
+    assert_eq!(status, 404);
+    assert!(server.log().contains("from pyworkers.lock"), "{}", server.log());
+    stop(server);
+}
+
+#[test]
+fn the_lock_is_written_once_then_used_without_pip() {
+    let project = six_project("six==1.17.0");
+    let server = serve_env(project.path(), &[]);
+    assert_eq!(text(&get(&server.url("/")).1), "1.17.0");
+    assert!(server.log().contains("resolved, pyworkers.lock written"), "{}", server.log());
+    stop(server);
+    let lock = std::fs::read_to_string(project.path().join("pyworkers.lock")).unwrap();
+    assert!(lock.contains("name = \"six\"") && lock.contains("sha256 = "), "{lock}");
+    // pip cannot even start now: the lock and the cached wheel are all it takes, and the snapshot is reused.
+    let server = serve_env(project.path(), &[("PYWORKERS_PYTHON", "/nonexistent/python3")]);
+    assert_eq!(text(&get(&server.url("/")).1), "1.17.0");
+    let log = server.log();
+    assert!(log.contains("from pyworkers.lock; 0 downloaded"), "{log}");
+    assert!(log.contains("snapshot found in the cache"), "{log}");
+    assert!(!log.contains("pip:"), "{log}");
+    stop(server);
+    // A changed requirement resolves again, and without pip that is an error saying so.
+    std::fs::write(project.path().join("requirements.txt"), "six>=1.16\n").unwrap();
+    let out = serve_fails(project.path(), &[("PYWORKERS_PYTHON", "/nonexistent/python3")]);
+    assert!(out.contains("needs pip") && out.contains("PYWORKERS_PYTHON"), "{out}");
+}
+
+#[test]
+fn a_package_without_a_wheel_for_the_platform_is_a_clear_error() {
+    // PyYAML 6.0.2 publishes an sdist and wheels for native platforms, none pure and none for Pyodide's.
+    let project = six_project("pyyaml==6.0.2");
+    let out = serve_fails(project.path(), &[]);
+    assert!(out.contains("no wheel of pyyaml==6.0.2") && out.contains("pyemscripten_2026_0_wasm32"), "{out}");
+    assert!(!project.path().join("pyworkers.lock").exists());
+}
+
+#[test]
+fn markupsafe_is_built_as_its_pure_python_fallback_from_the_sdist() {
+    // MarkupSafe 3.0.2 has no wheel for Pyodide's platform; its sdist without the C speedups is the whole package.
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(project.path().join("requirements.txt"), "markupsafe==3.0.2\n").unwrap();
+    std::fs::write(
+        project.path().join("main.py"),
+        "import markupsafe\nfrom workers import Response\n\n\ndef on_fetch(request):\n    import markupsafe._native\n    return Response(str(markupsafe.escape('<a>')))\n",
+    )
+    .unwrap();
+    let server = serve_env(project.path(), &[]);
+    assert_eq!(text(&get(&server.url("/")).1), "&lt;a&gt;");
+    assert!(server.log().contains("building its pure-Python fallback"), "{}", server.log());
+    stop(server);
+    let lock = std::fs::read_to_string(project.path().join("pyworkers.lock")).unwrap();
+    assert!(lock.contains("markupsafe-3.0.2-py3-none-any.whl"), "{lock}");
+}
+
+/// Run `pyworkers serve` expecting it to fail before serving; its stderr.
+fn serve_fails(path: &Path, env: &[(&str, &str)]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_pyworkers"))
+        .arg("serve")
+        .arg(path)
+        .args(["--addr", "127.0.0.1:0"])
+        .env("PYWORKERS_HOME", crate::support::home())
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "serve did not fail: {}", String::from_utf8_lossy(&out.stdout));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_bundle_serves_without_its_project_and_one_for_another_pyodide_is_refused() {
+    let project = six_project("six==1.17.0");
+    let bundle = project.path().join("worker.tar");
+    let out = Command::new(env!("CARGO_BIN_EXE_pyworkers"))
+        .arg("bundle")
+        .arg(project.path())
+        .arg("-o")
+        .arg(&bundle)
+        .env("PYWORKERS_HOME", crate::support::home())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let read = pyworkers::bundle::Bundle::read(&bundle).unwrap();
+    assert_eq!((read.module.as_str(), read.pyodide_version.as_str()), ("main", pyworkers::runtime::PYODIDE_VERSION));
+    assert_eq!(read.packages.iter().map(|p| (p.name.as_str(), p.version.as_str())).collect::<Vec<_>>(), [("six", "1.17.0")]);
+    assert!(read.site_packages.is_some());
+    // Only the bundle, elsewhere, and no pip: it is all the server needs.
+    let alone = tempfile::tempdir().unwrap();
+    let moved = alone.path().join("worker.tar");
+    std::fs::copy(&bundle, &moved).unwrap();
+    drop(project);
+    let server = serve_env(&moved, &[("PYWORKERS_PYTHON", "/nonexistent/python3")]);
+    assert_eq!(text(&get(&server.url("/")).1), "1.17.0");
+    assert!(!server.log().contains("pip:"), "{}", server.log());
+    stop(server);
+    // The same bundle claiming another Pyodide: serve, snapshot and run all refuse it, saying which.
+    let other = alone.path().join("other.tar");
+    pyworkers::bundle::Bundle { pyodide_version: "0.27.7".into(), ..read }.write(&other).unwrap();
+    let out = serve_fails(&other, &[]);
+    assert!(out.contains("bundled for Pyodide 0.27.7") && out.contains(pyworkers::runtime::PYODIDE_VERSION), "{out}");
+    for args in [
+        vec!["snapshot".to_string(), other.display().to_string(), "-o".into(), alone.path().join("x.snap").display().to_string()],
+    ] {
+        let out = crate::support::pyworkers(&args.iter().map(String::as_str).collect::<Vec<_>>(), b"");
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("bundled for Pyodide 0.27.7"), "{err}");
+    }
+}
+
+#[test]
+fn a_compiled_extension_is_an_import_error_that_says_why() {
+    // A wheel built here, tagged for Pyodide's platform, holding a side module (its bytes do not matter: it is
+    // never loaded). Served from a lock that pins it, so nothing is resolved or downloaded.
+    let project = tempfile::tempdir().unwrap();
+    let home = crate::support::home();
+    let wheel = "native-1.0-cp314-cp314-pyemscripten_2026_0_wasm32.whl";
+    let wheel_path = project.path().join(wheel);
+    {
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&wheel_path).unwrap());
+        let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+        for (name, body) in [
+            ("native/__init__.py", "from ._speedups import add\n"),
+            ("native/_speedups.cpython-314-wasm32-emscripten.so", "\0asm"),
+            ("native-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: native\nVersion: 1.0\n"),
+        ] {
+            zip.start_file(name, opts).unwrap();
+            std::io::Write::write_all(&mut zip, body.as_bytes()).unwrap();
+        }
+        zip.finish().unwrap();
+    }
+    let cache = pyworkers::packages::wheel::Cache::new(home);
+    let (sha256, _) = cache.put(&wheel_path).unwrap();
+    std::fs::write(project.path().join("requirements.txt"), "native==1.0\n").unwrap();
+    let reqs = pyworkers::packages::requirements::read(project.path()).unwrap().unwrap();
+    let package = pyworkers::packages::lock::Package { name: "native".into(), version: "1.0".into(), wheel: wheel.into(), sha256 };
+    pyworkers::packages::lock::Lock::new(reqs.inputs_sha256(), vec![package])
+        .write(&project.path().join("pyworkers.lock"))
+        .unwrap();
+    std::fs::write(
+        project.path().join("main.py"),
+        "from workers import Response\n\n\ndef on_fetch(request):\n    try:\n        import native\n    except ImportError as e:\n        return Response(str(e))\n    return Response('imported')\n",
+    )
+    .unwrap();
+    let server = serve_env(project.path(), &[("PYWORKERS_PYTHON", "/nonexistent/python3")]);
+    let body = text(&get(&server.url("/")).1);
+    assert!(body.contains("native._speedups is a compiled extension") && body.contains("Emscripten side modules"), "{body}");
+    stop(server);
+}
