@@ -48,11 +48,11 @@ pub fn read(runtime: &Runtime, path: &Path) -> Result<SnapshotData> {
 /// mapping is safe: see `runtime::mapped`), which makes a verified start touch only the pages of its metadata
 /// rather than copy ~10 MB; read when it is anyone else's file, which could change under a mapping.
 fn contents(runtime: &Runtime, path: &Path) -> std::io::Result<crate::tarfs::SharedBytes> {
-    let home = std::path::absolute(runtime.home()).unwrap_or_else(|_| runtime.home().to_path_buf());
+    // The runtime's home is absolute (`Runtime::ensure` makes it so).
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     // `absolute` does not resolve `..`: a path that has one is read, never mapped.
     let plain = !absolute.components().any(|c| matches!(c, std::path::Component::ParentDir));
-    if plain && absolute.starts_with(&home) {
+    if plain && absolute.starts_with(runtime.home()) {
         crate::runtime::mapped::map(path)
     } else {
         Ok(std::sync::Arc::new(std::fs::read(path)?))

@@ -67,14 +67,7 @@ impl D1 {
         let start = Instant::now();
         let conn = self.db.lock();
         let mut count = 0;
-        let mut rest = sql;
-        while !rest.trim().is_empty() {
-            let end = statement_end(rest);
-            let statement = &rest[..end];
-            rest = &rest[end..];
-            if statement.trim().trim_end_matches(';').trim().is_empty() {
-                continue;
-            }
+        for statement in statements(sql) {
             conn.execute_batch(statement)?;
             count += 1;
         }
@@ -87,14 +80,7 @@ impl D1 {
         let mut conn = self.db.lock();
         let tx = conn.transaction()?;
         let mut out = Vec::new();
-        let mut rest = sql;
-        while !rest.trim().is_empty() {
-            let end = statement_end(rest);
-            let statement = &rest[..end];
-            rest = &rest[end..];
-            if statement.trim().trim_end_matches(';').trim().is_empty() {
-                continue;
-            }
+        for statement in statements(sql) {
             out.push(run(&tx, statement, &[])?);
         }
         tx.commit()?;
@@ -134,6 +120,22 @@ impl D1 {
 }
 
 /// Where the first statement of `sql` ends (after the `;` that SQLite says completes it).
+/// The statements of `sql` in order, each with its `;`, empty ones left out.
+fn statements(sql: &str) -> impl Iterator<Item = &str> {
+    let mut rest = sql;
+    std::iter::from_fn(move || loop {
+        if rest.trim().is_empty() {
+            return None;
+        }
+        let end = statement_end(rest);
+        let statement = &rest[..end];
+        rest = &rest[end..];
+        if !statement.trim().trim_end_matches(';').trim().is_empty() {
+            return Some(statement);
+        }
+    })
+}
+
 fn statement_end(sql: &str) -> usize {
     sql.char_indices()
         .find(|&(i, c)| c == ';' && complete(&sql[..i + 1]))

@@ -199,18 +199,25 @@ impl Project {
     }
 }
 
+/// The objects listed under `key` in `object` (none if it is absent); `what` names the key in errors.
+fn objects<'a>(
+    object: &'a serde_json::Map<String, serde_json::Value>,
+    key: &str,
+    what: &str,
+) -> Result<Vec<&'a serde_json::Map<String, serde_json::Value>>> {
+    match object.get(key) {
+        None => Ok(Vec::new()),
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .map(|i| i.as_object().with_context(|| format!("`{what}` holds a non-object")))
+            .collect(),
+        Some(_) => bail!("`{what}` must be a list"),
+    }
+}
+
 /// `kv_namespaces`, `d1_databases` and `assets`, as Wrangler spells them.
 fn parse_bindings(object: &serde_json::Map<String, serde_json::Value>, dir: &Path) -> Result<bindings::Config> {
-    let list = |key: &str| -> Result<Vec<&serde_json::Map<String, serde_json::Value>>> {
-        match object.get(key) {
-            None => Ok(Vec::new()),
-            Some(serde_json::Value::Array(items)) => items
-                .iter()
-                .map(|i| i.as_object().with_context(|| format!("`{key}` holds a non-object")))
-                .collect(),
-            Some(_) => bail!("`{key}` must be a list"),
-        }
-    };
+    let list = |key: &str| objects(object, key, key);
     let text = |o: &serde_json::Map<String, serde_json::Value>, key: &str, what: &str| -> Result<Option<String>> {
         match o.get(key) {
             None => Ok(None),
@@ -237,16 +244,7 @@ fn parse_bindings(object: &serde_json::Map<String, serde_json::Value>, dir: &Pat
     }
     if let Some(q) = object.get("queues") {
         let q = q.as_object().context("`queues` must be an object")?;
-        let entries = |key: &str| -> Result<Vec<&serde_json::Map<String, serde_json::Value>>> {
-            match q.get(key) {
-                None => Ok(Vec::new()),
-                Some(serde_json::Value::Array(items)) => items
-                    .iter()
-                    .map(|i| i.as_object().with_context(|| format!("`queues.{key}` holds a non-object")))
-                    .collect(),
-                Some(_) => bail!("`queues.{key}` must be a list"),
-            }
-        };
+        let entries = |key: &str| objects(q, key, &format!("queues.{key}"));
         for p in entries("producers")? {
             let binding = text(p, "binding", "queues.producers")?.context("a queue producer has no `binding`")?;
             let queue = text(p, "queue", "queues.producers")?.context("a queue producer has no `queue`")?;
