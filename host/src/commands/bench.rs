@@ -131,17 +131,32 @@ fn snapshot_bench(
         ));
 
         let mut latencies = Vec::with_capacity(instances);
+        let mut parts = [Vec::new(), Vec::new(), Vec::new()];
         let mut live = Vec::with_capacity(instances);
         let (rss_before, anon_before) = (status_bytes("VmRSS:"), status_bytes("RssAnon:"));
         let call = format!("import {name}; {name}.hello()");
         for _ in 0..instances {
             let t = Instant::now();
             let mut i = restorer.instantiate(|_| {})?;
+            let instantiated = t.elapsed();
             Restorer::restored(&mut i)?;
+            let restored = t.elapsed();
             anyhow::ensure!(i.run_source(&call)? == pyworkers::interpreter::Outcome::Completed);
             latencies.push(t.elapsed());
+            parts[0].push(instantiated);
+            parts[1].push(restored - instantiated);
+            parts[2].push(t.elapsed() - restored);
+            if live.is_empty() {
+                // What the server does with the instances it retires: later ones get these pages faulted in ahead.
+                restorer.learn(&mut i);
+            }
             live.push(i);
         }
+        let [instantiate, restored, first] = parts;
+        rows.push((
+            format!("[{name}] restore, medians: instantiate + link / `restored()` / first call"),
+            format!("{} / {} / {}", ms(median(instantiate)), ms(median(restored)), ms(median(first))),
+        ));
         let (rss_after, anon_after) = (status_bytes("VmRSS:"), status_bytes("RssAnon:"));
         rows.push((
             format!("[{name}] restore → first Python call, median / p99 of {instances}"),

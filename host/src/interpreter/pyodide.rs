@@ -42,7 +42,7 @@ impl Pyodide {
         let code = runtime.load_compiled(
             engine,
             "Pyodide",
-            &format!("code module (split v1) of sha256 {sha}"),
+            &format!("code module (split v2) of sha256 {sha}"),
             || {
                 let (wasm, shape) = read()?;
                 split::code_module(&wasm, &shape)
@@ -51,7 +51,7 @@ impl Pyodide {
         let initial = runtime.load_compiled(
             engine,
             "Pyodide's initial state",
-            &format!("initial state module (split v1) of sha256 {sha}"),
+            &format!("initial state module (split v2) of sha256 {sha}"),
             || {
                 let (wasm, shape) = read()?;
                 shape.initial_state(&wasm)

@@ -29,7 +29,7 @@ fn load_code(runtime: &Runtime, engine: &wasmtime::Engine) -> wasmtime::Module {
         .unwrap()
 }
 
-const CODE_IDENTITY: &str = "runtime test: code module";
+const CODE_IDENTITY: &str = "runtime test: code module (split v2)";
 
 /// Tools that do not exist: a step that tries to run them fails, proving whether it did.
 fn no_tools() -> Tools {

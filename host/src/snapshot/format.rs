@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 
 /// First bytes of every snapshot file.
 pub const MAGIC: &[u8; 8] = b"PYWSNAP\0";
-/// The format this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format this build writes and reads. 2: the state holds only Pyodide's mutable globals (`runtime::split`).
+pub const FORMAT_VERSION: u32 = 2;
 /// Magic, version, 4 reserved bytes: the message that follows starts 8-byte aligned.
 const HEADER_LEN: usize = 16;
 

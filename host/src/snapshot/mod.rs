@@ -14,7 +14,8 @@
 //! Wasmtime's incremental compilation cache brings the compile to ~1.5 s but keeps the 45 MB; a custom
 //! `MemoryCreator` cannot be combined with the pooling allocator, which is what makes restores cost microseconds.
 //! The split keeps pooling and copy-on-write and costs an imported memory and imported globals in the code (one
-//! indirection on `__stack_pointer`), plus linking ~270 imports per instance instead of using one `InstancePre`.
+//! indirection on `__stack_pointer`), plus linking ~550 imports per instance (host functions, the memory, the
+//! mutable globals) instead of using one `InstancePre`.
 //!
 //! The file ([`format`]) holds what the state module needs — non-zero memory and globals — plus the host state that
 //! lives outside linear memory (in-memory files, fds, cwd, environment, clock, entropy). Its checksum is verified
@@ -24,6 +25,7 @@
 //! the hash seed is drawn from live entropy per snapshot unless pinned.
 
 pub mod format;
+mod prefault;
 mod read;
 mod restore;
 mod worker;

@@ -35,7 +35,11 @@ pub fn read(runtime: &Runtime, path: &Path) -> Result<SnapshotData> {
             .map_or(Ok(()), |dir| std::fs::create_dir_all(dir).map_err(Into::into))
             .and_then(|()| write_file_atomic(&record, b"verified\n"));
         match written {
-            Ok(()) => runtime.touch(&record),
+            Ok(()) => {
+                runtime.touch(&record);
+                // A record is an entry like any other: the cap holds after it too.
+                runtime.enforce_cap();
+            }
             Err(e) => {
                 tracing::debug!(error = %format!("{e:#}"), "could not record the snapshot as verified")
             }

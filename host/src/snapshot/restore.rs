@@ -3,6 +3,7 @@
 //! of the module's image (pooling allocator), with Pyodide's code linked to it.
 
 use super::format::{Decode, FdState, SnapshotData};
+use super::prefault::TouchedPages;
 use crate::emscripten::{Clock, EmContext};
 use crate::interpreter::{Host, Interpreter, Outcome, Pyodide};
 use crate::runtime::split::Segment;
@@ -20,6 +21,8 @@ pub struct Restorer {
     data: SnapshotData,
     /// How long preparing this restorer took to load (or build) the state module.
     pub module_load: std::time::Duration,
+    /// The pages its instances touch, faulted in ahead of the guest.
+    touched: TouchedPages,
 }
 
 impl Restorer {
@@ -61,7 +64,7 @@ impl Restorer {
         } else {
             format!("file {}", data.file_sha256)
         };
-        let identity = format!("snapshot state module (split v1) of {name} over {}", data.pyodide_sha256);
+        let identity = format!("snapshot state module (split v2) of {name} over {}", data.pyodide_sha256);
         let state = runtime.load_compiled(pyodide.engine(), "the snapshot's state", &identity, || {
             let full;
             let data = if data.segments_elided {
@@ -111,6 +114,7 @@ impl Restorer {
             template: vfs,
             data,
             module_load,
+            touched: TouchedPages::default(),
         })
     }
 
@@ -137,6 +141,11 @@ impl Restorer {
         setup(&mut em);
         let mut interp = Interpreter::instantiate(&self.pyodide, &self.state, em)
             .context("instantiating the snapshot")?;
+        if !self.touched.is_empty() {
+            let memory = interp.memory()?;
+            let store = interp.store_mut();
+            self.touched.prefault(memory.data_ptr(&*store), memory.data_size(&*store));
+        }
         if interp.trampoline_index() != host.trampoline_index {
             bail!(
                 "call trampoline landed in table slot {}, the snapshot expects {}",
@@ -146,6 +155,19 @@ impl Restorer {
         }
         interp.host().em.python_ready = true;
         Ok(interp)
+    }
+
+    /// Learn from `interp`, an instance of this snapshot about to be dropped, which pages of memory instances
+    /// touch, so the next instances get them faulted in ahead ([`prefault`](super::prefault)).
+    pub fn learn(&self, interp: &mut Interpreter) {
+        let Ok(memory) = interp.memory() else { return };
+        let store = interp.store_mut();
+        self.touched.learn(memory.data_ptr(&*store), memory.data_size(&*store));
+    }
+
+    /// How many pages new instances get faulted in writable ahead.
+    pub fn prefaulted_pages(&self) -> usize {
+        self.touched.written()
     }
 
     /// Switch `interp` to live entropy and run the guest's `restored()` hook (reseeds `random`, etc.).

@@ -124,9 +124,21 @@ pub fn start(count: usize, shared: Arc<Shared>, jobs: Receiver<Job>) -> Result<(
 /// An instance restored and configured, not yet serving.
 struct Made {
     entry: NativeEntrypoint,
+    restorer: Arc<Restorer>,
     generation: u64,
     number: u64,
 }
+
+/// An instance a serving thread is done with, on its way to the factory to be dropped.
+struct Retired {
+    entry: NativeEntrypoint,
+    restorer: Arc<Restorer>,
+    served: u64,
+}
+
+/// Instances that served at most this many requests teach their snapshot which pages a fresh instance writes
+/// (see `snapshot::prefault`); one that lived longer wrote what a fresh one would not.
+const LEARN_FROM_SERVED: u64 = 16;
 
 /// Makes instances ahead of need and drops retired ones, at the lowest CPU priority.
 struct Factory {
@@ -134,7 +146,7 @@ struct Factory {
     /// Ready instances (or why one could not be made) for the serving threads.
     ready: Sender<std::result::Result<Made, String>>,
     /// Instances the serving threads are done with.
-    retired: Receiver<NativeEntrypoint>,
+    retired: Receiver<Retired>,
 }
 
 impl Factory {
@@ -157,7 +169,11 @@ impl Factory {
                         }
                     }
                     i if i == drop => {
-                        let _ = operation.recv(&self.retired);
+                        if let Ok(mut retired) = operation.recv(&self.retired) {
+                            if retired.served <= LEARN_FROM_SERVED {
+                                retired.restorer.learn(retired.entry.interpreter());
+                            }
+                        }
                         made = Some(item);
                     }
                     _ => unreachable!("two operations were registered"),
@@ -198,7 +214,7 @@ fn make(shared: &Shared) -> Result<Made> {
     })?;
     Restorer::restored(&mut interp)?;
     let entry = NativeEntrypoint::new(interp, &shared.vars, shared.bindings.descriptors(), &prefix)?;
-    Ok(Made { entry, generation, number })
+    Ok(Made { entry, restorer, generation, number })
 }
 
 /// Run the calling thread only when no other thread wants the CPU (Linux `SCHED_IDLE`; elsewhere, or if refused,
@@ -229,6 +245,7 @@ struct Pending {
 /// A live instance.
 struct Instance {
     entry: NativeEntrypoint,
+    restorer: Arc<Restorer>,
     generation: u64,
     served: u64,
     number: u64,
@@ -238,7 +255,7 @@ struct Thread {
     shared: Arc<Shared>,
     jobs: Receiver<Job>,
     ready: Receiver<std::result::Result<Made, String>>,
-    retired: Sender<NativeEntrypoint>,
+    retired: Sender<Retired>,
     /// Most retired instances left waiting for the factory.
     backlog: usize,
     done_tx: Sender<(u64, std::result::Result<GuestOutboundResponse, GuestOutboundError>)>,
@@ -257,7 +274,7 @@ impl Thread {
         shared: Arc<Shared>,
         jobs: Receiver<Job>,
         ready: Receiver<std::result::Result<Made, String>>,
-        retired: Sender<NativeEntrypoint>,
+        retired: Sender<Retired>,
         backlog: usize,
     ) -> Thread {
         let (done_tx, done_rx) = crossbeam_channel::unbounded();
@@ -397,7 +414,13 @@ impl Thread {
         if made.generation != current {
             return; // Dropped here: stale instances come once per --watch change.
         }
-        self.instance = Some(Instance { entry: made.entry, generation: made.generation, served: 0, number: made.number });
+        self.instance = Some(Instance {
+            entry: made.entry,
+            restorer: made.restorer,
+            generation: made.generation,
+            served: 0,
+            number: made.number,
+        });
         self.next_timer = None;
         self.background = 0;
     }
@@ -420,7 +443,11 @@ impl Thread {
             // Freeing an instance's memory is work too: the factory does it, unless it is so starved of CPU that
             // retired instances pile up (they hold pool slots), in which case this thread does.
             if self.retired.len() < self.backlog {
-                let _ = self.retired.send(instance.entry);
+                let _ = self.retired.send(Retired {
+                    entry: instance.entry,
+                    restorer: instance.restorer,
+                    served: instance.served,
+                });
             }
         }
         self.ops.clear();

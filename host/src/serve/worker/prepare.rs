@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// Bumped when how serve prepares its snapshots changes.
-const RECIPE: &str = "pyworkers serve snapshot v1";
+const RECIPE: &str = "pyworkers serve snapshot v2";
 
 /// A restorer for `worker`'s dedicated snapshot, from the cache or made now. Returns it and whether it was made.
 pub fn restorer(pyodide: &Arc<Pyodide>, worker: &Worker) -> Result<(Restorer, bool)> {
