@@ -148,20 +148,20 @@ class D1Result:
         return f"D1Result({len(self.results)} rows, meta={dict(self.meta)!r})"
 
 
-def _meta(changes, last_row_id, duration, rows):
+def _meta(changes, last_row_id, duration, rows_read):
     return D1Meta(
         changes=changes,
         last_row_id=last_row_id,
         duration=duration,
-        rows_read=rows,
+        rows_read=rows_read,
         rows_written=changes,
         changed_db=changes > 0,
     )
 
 
 def _result(outcome):
-    columns, rows, changes, last_row_id, duration = outcome
-    return D1Result([dict(zip(columns, row)) for row in rows], _meta(changes, last_row_id, duration, len(rows)))
+    columns, rows, changes, last_row_id, duration, rows_read = outcome
+    return D1Result([dict(zip(columns, row)) for row in rows], _meta(changes, last_row_id, duration, rows_read))
 
 
 def _bindable(value):
