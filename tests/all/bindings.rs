@@ -480,6 +480,8 @@ fn durable_objects_rpc_fetch_storage_sql_ids_errors_and_reentrancy() {
         r#"{'args': (1, 'two', b'\x03', [4, (5, 6)], {'k': None}, {'js': True}), 'kwargs': {'big': 1180591620717411303424, 'f': 1.5}}"#
     );
     assert!(echo["unsendable"].as_str().unwrap().contains("object cannot be sent"), "{echo}");
+    // block_concurrency_while in the constructor holds the first call until it is done.
+    assert_eq!(json(&server.url("/loaded?name=fresh")), 0);
     // In-memory state lives in the object between calls; a sync method is called like an async one.
     assert_eq!(json(&server.url("/calls")), 1);
     assert_eq!(json(&server.url("/calls")), 2);
@@ -519,6 +521,7 @@ fn durable_objects_rpc_fetch_storage_sql_ids_errors_and_reentrancy() {
     assert_eq!((s["deleted_one"].as_bool(), s["deleted_missing"].as_bool(), s["deleted_many"].as_i64()), (Some(true), Some(false), Some(2)));
     assert_eq!(s["left"], serde_json::json!(["ab", "d", "e"]));
     assert!(s["unstorable"].as_str().unwrap().contains("JSON values and bytes"), "{s}");
+    assert_eq!(s["transactions"], serde_json::json!({"t2": 2}), "a rolled-back transaction stores nothing");
     assert_eq!(s["after_delete_all"], serde_json::json!([]));
     // SQL: bound values, cursors, counts, multiple statements, the policed statements, transaction_sync.
     let q = json(&server.url("/sql"));

@@ -16,6 +16,16 @@ class Counter(DurableObject):
         super().__init__(ctx, env)
         self.calls = 0
         self.inside = 0
+        self.loaded = None
+        ctx.block_concurrency_while(self.load)
+
+    async def load(self):
+        # Really suspends: the first call must still wait for it.
+        await asyncio.sleep(0.01)
+        self.loaded = await self.ctx.storage.get("count") or 0
+
+    def loaded_value(self):
+        return self.loaded
 
     async def increment(self):
         # Read, wait, write: another call interleaving here would lose an update.
@@ -78,6 +88,17 @@ class Counter(DurableObject):
             await s.put("bad", object())
         except TypeError as e:
             out["unstorable"] = str(e)
+
+        async def undone(txn):
+            await txn.put("t1", 1)
+            txn.rollback()
+
+        async def kept(txn):
+            await txn.put("t2", 2)
+
+        await s.transaction(undone)
+        await s.transaction(kept)
+        out["transactions"] = await s.get(["t1", "t2"])
         await s.delete_all()
         out["after_delete_all"] = list(await s.list())
         return out
@@ -145,6 +166,8 @@ class Default(WorkerEntrypoint):
         path = url.path
         if path == "/increment":
             return Response.json(await stub.increment())
+        if path == "/loaded":
+            return Response.json(await stub.loaded_value())
         if path == "/calls":
             return Response.json(await stub.calls_so_far())
         if path == "/whoami":

@@ -44,6 +44,8 @@
 //! call carries its *chain*, the objects whose calls wait on it up the stack (a context variable in the guest,
 //! inherited by the tasks a call starts), and an object admits a call at once, re-entrantly, when it is in that
 //! chain. Calls with no cycle wait their turn; a call still unanswered at `--timeout` fails with `TimeoutError`.
+//! What the chain cannot see is a cycle across two independent requests (A's call, from one request, awaits B
+//! while B's call, from another, awaits A): that pair waits until `--timeout` — the price of the strict rule.
 //!
 //! # Storage
 //! One SQLite file per object, `do/<namespace>/<id>.sqlite3` in the state directory (`wrangler dev` also keeps one
