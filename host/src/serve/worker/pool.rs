@@ -8,6 +8,10 @@
 //! requests answered 503); a request waiting too long is cancelled and answered 503. An instance that traps or
 //! fails in any way is thrown away and the next one is restored fresh, so no request ever sees what it left behind.
 //!
+//! Driving one instance — steps, deadlines, outbound calls, Durable Object calls, traps — is the [`Driver`]'s work,
+//! which the Durable Objects' own threads ([`super::objects`]) share; a pool thread adds the shared job queue and
+//! the replacement of instances.
+//!
 //! Instances are made and destroyed off the serving path by the [factory](Factory): threads at the lowest CPU
 //! priority (`SCHED_IDLE`) restore the next instances ahead of need and drop retired ones. So
 //! `--max-requests-per-instance 1` costs a serving thread only the hand-over of a ready instance, and the restore
