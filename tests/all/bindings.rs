@@ -1,5 +1,6 @@
-//! KV, D1 and assets bindings end to end: real `pyworkers serve` processes on copies of the examples, a real HTTP
-//! client, the `pyworkers d1`/`kv` CLI on the same state files, restarts and `kill -9`.
+//! KV, D1, assets, queues and Durable Objects end to end: real `pyworkers serve` processes on copies of the examples
+//! (and of `tests/projects`), a real HTTP client, the `pyworkers d1`/`kv` CLI on the same state files, restarts and
+//! `kill -9`.
 
 use crate::serve::{client, runtime, send, text, Server};
 use bytes::Bytes;
@@ -8,9 +9,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn example_copy(name: &str) -> tempfile::TempDir {
+    copy_of(&format!("examples/{name}"))
+}
+
+/// A copy of the repository's directory `rel` in a new temporary directory.
+fn copy_of(rel: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples").join(name);
-    copy_dir(&src, dir.path());
+    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel), dir.path());
     dir
 }
 
@@ -236,6 +241,10 @@ class Default(WorkerEntrypoint):
             self.env.DB
         except AttributeError as e:
             got["db"] = str(e)
+        try:
+            self.env.NS.get_by_name("x")
+        except AttributeError as e:
+            got["ns"] = str(e)
         db = self.env.SQL
         got["exec"] = (await db.exec("CREATE TABLE IF NOT EXISTS t (a, b); DELETE FROM t;"))["count"]
         run = await db.prepare("INSERT INTO t VALUES (?, ?), (?, ?)").bind(1, "x", 2.5, None).run()
@@ -254,6 +263,7 @@ class Default(WorkerEntrypoint):
     assert_eq!(got["missing"], serde_json::Value::Null);
     assert_eq!(got["meta"]["metadata"], serde_json::json!({"m": true}));
     assert!(got["db"].as_str().unwrap().contains("'DB'"), "{got}");
+    assert!(got["ns"].as_str().unwrap().contains("'NS'"), "no Durable Object binding, no env.NS: {got}");
     assert_eq!(got["exec"], 2);
     assert_eq!(got["changes"], 2);
     assert_eq!(got["first_b"], "x");
@@ -435,5 +445,181 @@ class Default(WorkerEntrypoint):
         }
         assert!(std::time::Instant::now() < until, "never delivered: {got}\n{}", server.log());
         std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// GET `url` concurrently `n` times: the bodies, as JSON.
+fn concurrently(url: &str, n: usize) -> Vec<serde_json::Value> {
+    runtime().block_on(async {
+        let c = client();
+        let tasks: Vec<_> = (0..n)
+            .map(|_| {
+                let (c, url) = (c.clone(), url.to_string());
+                tokio::spawn(async move { send(&c, "GET", &url, Vec::new()).await })
+            })
+            .collect();
+        let mut out = Vec::new();
+        for t in tasks {
+            let (status, body) = t.await.unwrap();
+            assert_eq!(status, 200, "{}", text(&body));
+            out.push(serde_json::from_slice(&body).unwrap());
+        }
+        out
+    })
+}
+
+#[test]
+fn durable_objects_rpc_fetch_storage_sql_ids_errors_and_reentrancy() {
+    let project = copy_of("tests/projects/durable");
+    let server = serve(project.path(), &["--state", ":memory:"]);
+    assert!(!server.log().contains("does not support"), "{}", server.log());
+    // RPC: plain values both ways (bytes, tuples, big ints, keyword arguments, to_js-wrapped values).
+    let echo = json(&server.url("/echo"));
+    assert_eq!(
+        echo["repr"],
+        r#"{'args': (1, 'two', b'\x03', [4, (5, 6)], {'k': None}, {'js': True}), 'kwargs': {'big': 1180591620717411303424, 'f': 1.5}}"#
+    );
+    assert!(echo["unsendable"].as_str().unwrap().contains("object cannot be sent"), "{echo}");
+    // block_concurrency_while in the constructor holds the first call until it is done.
+    assert_eq!(json(&server.url("/loaded?name=fresh")), 0);
+    // In-memory state lives in the object between calls; a sync method is called like an async one.
+    assert_eq!(json(&server.url("/calls")), 1);
+    assert_eq!(json(&server.url("/calls")), 2);
+    assert_eq!(json(&server.url("/calls?name=other")), 1, "another name is another object");
+    assert_eq!(json(&server.url("/calls")), 3);
+    let who = json(&server.url("/whoami"));
+    assert_eq!((who["name"].as_str(), who["class"].as_str()), (Some("main"), Some("Counter")));
+    assert_eq!(who["id"].as_str().unwrap().len(), 64);
+    assert_ne!(who["id"], json(&server.url("/whoami?name=other"))["id"]);
+    // stub.fetch reaches the object's fetch with the method, path and body; its response comes back.
+    let (status, _, body) = request("GET", &server.url("/fetch"), &[], b"");
+    assert_eq!((status, text(&body).as_str()), (200, "202 counter POST /hello in main: payload"));
+    // Exceptions: a builtin type is re-raised as itself, another as DurableObjectError naming it; uncaught, a 500.
+    assert_eq!(json(&server.url("/fail?kind=value")), serde_json::json!({"type": "ValueError", "message": "bad value 42"}));
+    let custom = json(&server.url("/fail?kind=custom"));
+    assert_eq!(custom["type"], "DurableObjectError");
+    assert_eq!(custom["message"], "entry.Oops: custom failure");
+    let (status, _, body) = request("GET", &server.url("/fail-uncaught"), &[], b"");
+    assert_eq!((status, text(&body).trim()), (500, "the worker raised an exception: ValueError: bad value 42"));
+    assert!(server.wait_for_log("raise Oops(\"custom failure\")").contains("[Counter "), "the object's traceback is logged");
+    // Re-entrant calls do not deadlock: an object calling itself, and A → B → A → B.
+    assert_eq!(json(&server.url("/self")), "3>2>1>bottom");
+    assert_eq!(json(&server.url("/pingpong?name=a&other=b")), serde_json::json!(["a", "b", "a", "b"]));
+    // Storage: get/put (one and many), delete (one and many), list with prefix, ranges, limit, reverse.
+    let s = json(&server.url("/storage"));
+    assert_eq!(s["a"], 1);
+    assert_eq!(s["many"], serde_json::json!({"a": 1, "b": [1, 2]}));
+    assert_eq!(s["bytes"], serde_json::json!([0, 1]));
+    assert_eq!(s["tuple"], serde_json::json!([3, 4]));
+    assert_eq!(s["missing"], serde_json::Value::Null);
+    assert_eq!(s["all"], serde_json::json!(["a", "ab", "b", "c", "d", "e"]));
+    assert_eq!(s["prefix"], serde_json::json!(["a", "ab"]));
+    assert_eq!(s["range"], serde_json::json!(["ab", "b", "c"]));
+    assert_eq!(s["after"], serde_json::json!(["c", "d"]));
+    assert_eq!(s["reverse"], serde_json::json!(["e", "d"]));
+    assert_eq!(s["values"], serde_json::json!({"c": {"x": null}}));
+    assert_eq!((s["deleted_one"].as_bool(), s["deleted_missing"].as_bool(), s["deleted_many"].as_i64()), (Some(true), Some(false), Some(2)));
+    assert_eq!(s["left"], serde_json::json!(["ab", "d", "e"]));
+    assert!(s["unstorable"].as_str().unwrap().contains("JSON values and bytes"), "{s}");
+    assert_eq!(s["transactions"], serde_json::json!({"t2": 2}), "a rolled-back transaction stores nothing");
+    assert_eq!(s["after_delete_all"], serde_json::json!([]));
+    // SQL: bound values, cursors, counts, multiple statements, the policed statements, transaction_sync.
+    let q = json(&server.url("/sql"));
+    assert_eq!(q["written"], 2);
+    assert_eq!(q["columns"], serde_json::json!(["id", "name", "score"]));
+    assert_eq!(
+        q["rows"],
+        serde_json::json!([{"id": 1, "name": "a'); DROP TABLE t; --", "score": 1.5}, {"id": 2, "name": "b", "score": null}])
+    );
+    assert_eq!(q["read"], 2);
+    assert_eq!(q["one"], serde_json::json!({"name": "b"}));
+    assert_eq!(q["iter"], serde_json::json!([1, 2]));
+    assert_eq!(q["raw"], serde_json::json!([[1, "a'); DROP TABLE t; --"], [2, "b"]]));
+    assert_eq!(q["size"], true);
+    for refused in ["SELECT * FROM _cf_KV", "ATTACH DATABASE 'x.db' AS x", "BEGIN", "PRAGMA synchronous=OFF"] {
+        assert!(q[refused].as_str().unwrap().contains("Authorization denied"), "{refused}: {}", q[refused]);
+    }
+    assert!(q["SELEC 1"].as_str().unwrap().contains("syntax error"), "{q}");
+    assert!(q["one_of_none"].as_str().unwrap().contains("got no results"), "{q}");
+    assert_eq!(q["after_rollback"], 2, "transaction_sync rolled the insert back");
+    // Ids: unique ids round-trip through strings, names give stable ids, foreign and malformed ids are refused.
+    let ids = json(&server.url("/ids"));
+    assert_eq!(ids["unique_roundtrip"], true);
+    assert_eq!(ids["unique_name"], serde_json::Value::Null);
+    assert_eq!((ids["named"].as_bool(), ids["differs"].as_bool()), (Some(true), Some(true)));
+    assert!(ids["bad"].as_str().unwrap().contains("64 hexadecimal digits"), "{ids}");
+    assert!(ids["foreign"].as_str().unwrap().contains("not an id of this namespace"), "{ids}");
+    // A new_classes object has the key-value API and no SQL.
+    let plain = json(&server.url("/plain"));
+    assert_eq!(plain["remember"], serde_json::json!({"n": [1, 2]}));
+    assert!(plain["sql"].as_str().unwrap().contains("new_sqlite_classes"), "{plain}");
+}
+
+#[test]
+fn calls_to_one_durable_object_run_one_at_a_time() {
+    let project = copy_of("tests/projects/durable");
+    let server = serve(project.path(), &["--state", ":memory:"]);
+    // Each increment reads, awaits a sleep, then writes: 40 at once on one object, and 20 on another meanwhile.
+    let (race, other) = std::thread::scope(|s| {
+        let race = s.spawn(|| concurrently(&server.url("/increment?name=race"), 40));
+        let other = s.spawn(|| concurrently(&server.url("/increment?name=other"), 20));
+        (race.join().unwrap(), other.join().unwrap())
+    });
+    for (results, n) in [(race, 40), (other, 20)] {
+        let mut counts: Vec<i64> = results.iter().map(|r| r["count"].as_i64().unwrap()).collect();
+        counts.sort();
+        assert_eq!(counts, (1..=n).collect::<Vec<_>>(), "no update lost, each call saw the one before");
+        assert!(results.iter().all(|r| r["overlap"] == false), "a call ran while another was inside");
+    }
+}
+
+#[test]
+fn durable_object_storage_survives_restarts_memory_does_not() {
+    let project = example_copy("do-chat");
+    let dir = project.path();
+    let post = |server: &Server, room: &str, message: &str| {
+        let body = format!(r#"{{"author": "ann", "text": "{message}"}}"#);
+        let (status, _, body) = request("POST", &server.url(&format!("/rooms/{room}/messages")), &[], body.as_bytes());
+        assert_eq!(status, 201, "{}", text(&body));
+        serde_json::from_slice::<serde_json::Value>(&body).unwrap()
+    };
+    let visit = |server: &Server, room: &str| {
+        let (status, _, body) = request("POST", &server.url(&format!("/rooms/{room}/visit")), &[], b"");
+        assert_eq!(status, 200);
+        serde_json::from_slice::<serde_json::Value>(&body).unwrap()["visits"].as_i64().unwrap()
+    };
+    let texts = |server: &Server, room: &str| -> Vec<String> {
+        json(&server.url(&format!("/rooms/{room}/messages")))["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["text"].as_str().unwrap().to_string())
+            .collect()
+    };
+    {
+        let server = serve(dir, &[]);
+        assert!(!server.log().contains("does not support"), "{}", server.log());
+        assert_eq!(post(&server, "lobby", "hello")["id"], 1);
+        assert_eq!(post(&server, "lobby", "again")["id"], 2);
+        assert_eq!(post(&server, "kitchen", "elsewhere")["id"], 1, "each room has its own database");
+        let (status, _, body) = request("POST", &server.url("/rooms/lobby/messages"), &[], br#"{"text": ""}"#);
+        assert_eq!((status, text(&body).as_str()), (400, r#"{"error": "a message needs some text"}"#));
+        assert_eq!((visit(&server, "lobby"), visit(&server, "lobby")), (1, 2));
+        let room = json(&server.url("/rooms/lobby"));
+        assert_eq!((room["room"].as_str(), room["messages"].as_i64(), room["visits"].as_i64()), (Some("lobby"), Some(2), Some(2)));
+        // Dropped: SIGKILL. What each awaited call stored is on disk.
+    }
+    let files: Vec<_> = std::fs::read_dir(dir.join(".pyworkers/state/do/ChatRoom")).unwrap().collect();
+    assert!(files.len() >= 2, "one database per object");
+    {
+        let server = serve(dir, &["--durable-object-idle", "1s"]);
+        assert_eq!(texts(&server, "lobby"), ["hello", "again"]);
+        assert_eq!(texts(&server, "kitchen"), ["elsewhere"]);
+        assert_eq!(visit(&server, "lobby"), 1, "a new server, a new instance: memory starts afresh");
+        assert_eq!(visit(&server, "lobby"), 2);
+        // Idle past --durable-object-idle: evicted. Memory goes, storage stays.
+        std::thread::sleep(std::time::Duration::from_millis(1800));
+        assert_eq!(visit(&server, "lobby"), 1, "evicted while idle");
+        assert_eq!(post(&server, "lobby", "after eviction")["id"], 3);
     }
 }

@@ -678,7 +678,7 @@ fn unsupported_config_keys_warn_once_and_an_unchanged_worker_is_found_in_the_cac
             "main": "src/entry.py",
             "kv_namespaces": [{ "binding": "KV", "id": "x" }],
             "r2_buckets": [{ "binding": "R2", "bucket_name": "x" }],
-            "durable_objects": {},
+            "services": [{ "binding": "AUTH", "service": "auth" }],
         }"#,
     )
     .unwrap();
@@ -688,7 +688,7 @@ fn unsupported_config_keys_warn_once_and_an_unchanged_worker_is_found_in_the_cac
         assert_eq!(reply.text(), "configured", "run {run}");
         let warning = one_line_with(&server, "warning");
         assert!(
-            warning.ends_with("durable_objects, r2_buckets") && warning.contains("wrangler.jsonc"),
+            warning.ends_with("r2_buckets, services") && warning.contains("wrangler.jsonc"),
             "run {run}: {warning}"
         );
         let line = one_line_with(&server, "worker configured");

@@ -9,13 +9,24 @@ The host calls these through the C API, each ``function(bytes) -> bytes`` over `
     Cloudflare does and returns their names, e.g. ``("fetch", "scheduled")``.
 ``handlers(b"")``
     The same names again, in a restored instance.
-``configure({"vars": {...}, "name": str})``
-    Once per restored instance, after ``restored()``: the ``env`` handlers see, and the instance's event loop.
+``configure({"vars": {...}, "name": str, "bindings": {...}, "object": {...} | None})``
+    Once per restored instance, after ``restored()``: the ``env`` handlers see, and the instance's event loop. With
+    ``object`` the instance is that Durable Object (``{"class", "binding", "id", "name", "key", "sqlite"}``): it
+    makes the object before its first event, and takes ``call`` events and ``fetch`` for the object's ``fetch``.
 ``step([event, ...])``
     The reactor: takes the host's events (new requests, results of outbound calls, cancellations), runs the event
     loop until nothing is ready — it never blocks, the host is the outer loop and does the waiting — and returns
     ``(outbox, next_timer, background)``: the events for the host, the seconds until the earliest asyncio timer
     (None: no timer; 0: call again at once), and how many ``ctx.wait_until`` tasks are still pending.
+
+Events in: ``fetch``, ``scheduled``, ``queue``, ``call`` (a Durable Object method call, in an object's instance),
+``result`` (of an outbound fetch), ``returned`` (of a Durable Object call), ``cancel``. Events out: ``response``,
+``done``, ``error``, ``return`` (a method's value), ``fetch`` (outbound), ``call`` (on a Durable Object stub).
+
+A Durable Object call carries its *chain*: the keys of the objects whose calls wait on it (the host lets an object
+take a call re-entrantly when it is in the chain; see the host's ``serve/bindings/durable``). The chain of the
+code running now is the context variable ``_chain``: set while an object's event starts, inherited by the tasks it
+creates.
 
 A handler that never really suspends completes inside ``step`` with no scheduling at all (an eager task
 factory), which is what keeps a hello-world request at a few microseconds of Python. Nothing on that path
@@ -23,6 +34,7 @@ imports, inspects or parses: all of that happens once, in ``load``.
 """
 
 import asyncio
+import contextvars
 import heapq
 import marshal
 import sys
@@ -49,6 +61,15 @@ _wanted = {}
 _env = Env()
 _name = ""
 _loop = None
+#: The worker's module (what ``load`` imported): where a Durable Object's class is found.
+_module_name = ""
+#: In a Durable Object's instance: its descriptor from the host, and the object once made.
+_object_spec = None
+_object = None
+#: Awaitables ``ctx.block_concurrency_while`` started: the object takes no event until they are done.
+_held = []
+#: The Durable Objects whose calls wait on the code running now (see the module docs).
+_chain = contextvars.ContextVar("pyworkers_durable_object_chain", default=())
 
 #: Events for the host, collected during one step.
 _outbox = []
@@ -74,9 +95,10 @@ def load(module_name):
     """Find the handlers of the worker module ``module_name`` (bytes); returns marshal((names...))."""
     import importlib
 
-    global _names, _invokers
+    global _names, _invokers, _module_name
     name = module_name.decode() if isinstance(module_name, (bytes, bytearray)) else module_name
     module = importlib.import_module(name)
+    _module_name = name
     cls = _entrypoint_class(module)
     invokers = {}
     for kind in ("fetch", "scheduled", "queue"):
@@ -170,8 +192,9 @@ def _function_invoker(fn, arity):
 
 
 def configure(frame):
-    """Set ``env`` and this instance's name, and make its event loop: marshal(None)."""
-    global _name
+    """Set ``env`` and this instance's name (and the object it is, if it is one), and make its event loop:
+    marshal(None)."""
+    global _name, _object_spec
     config = _loads(frame) if frame else {}
     # In place: a worker module may hold `env` from `from workers import env`, imported before this instance ran.
     _env._vars.clear()
@@ -181,6 +204,7 @@ def configure(frame):
 
         _env._vars.update(_bindings.make(config["bindings"]))
     _name = config.get("name") or ""
+    _object_spec = config.get("object")
     _ensure_loop()
     return _dumps(None, 2)
 
@@ -255,6 +279,10 @@ def _dispatch(event):
         _on_fetch(*event[1:])
     elif kind == "result":
         _on_result(*event[1:])
+    elif kind == "call":
+        _on_call(*event[1:])
+    elif kind == "returned":
+        _on_returned(*event[1:])
     elif kind == "scheduled":
         _on_scheduled(*event[1:])
     elif kind == "queue":
@@ -468,6 +496,137 @@ def _background_done(task):
 def _discard(awaitable):
     if asyncio.iscoroutine(awaitable):
         awaitable.close()
+
+
+# --- Durable Objects ------------------------------------------------------------------------------------------
+
+
+def module_name():
+    """The worker's module (where its Durable Object classes are)."""
+    return _module_name
+
+
+def _the_object():
+    global _object
+    if _object is None:
+        from workers._durable import make_object
+
+        _object = make_object(_object_spec, _env)
+    return _object
+
+
+def _after_held(invoke):
+    """``invoke``, made to wait first for what ``block_concurrency_while`` started (while the object is made, say)."""
+
+    def run(event, ctx):
+        obj = _the_object()
+        if not _held:
+            return invoke(obj, event)
+        return _wait_then(obj, invoke, event)
+
+    return run
+
+
+async def _wait_then(obj, invoke, event):
+    global _object
+    try:
+        while _held:
+            await _held.pop(0)
+    except BaseException:
+        # As on Cloudflare: the object is reset when its block_concurrency_while callback fails.
+        _held.clear()
+        _object = None
+        raise
+    result = invoke(obj, event)
+    if hasattr(result, "__await__"):
+        result = await result
+    return result
+
+
+def _object_fetch(obj, request):
+    fetch = getattr(obj, "fetch", None)
+    if not callable(fetch):
+        raise TypeError(f"Durable Object {type(obj).__name__} has no fetch method (stub.fetch calls it)")
+    return fetch(request)
+
+
+def _object_method(obj, event):
+    name, args = event
+    method = getattr(obj, name, None) if not name.startswith("_") else None
+    if not callable(method):
+        raise TypeError(f"Durable Object {type(obj).__name__} has no method {name!r}")
+    args, kwargs = _loads(args)
+    return method(*args, **(kwargs or {}))
+
+
+def _on_call(rid, chain, kind, *target):
+    if _object_spec is None:
+        _outbox.append(("error", rid, "exception", "TypeError: this instance is not a Durable Object\n"))
+        return
+    # The caller's chain, then this object.
+    token = _chain.set(tuple(chain) + (_object_spec["key"],))
+    try:
+        if kind == "fetch":
+            _run_handler(rid, _after_held(_object_fetch), Request._from_host(*target), _respond)
+        else:
+            _run_handler(rid, _after_held(_object_method), target, _return)
+    finally:
+        _chain.reset(token)
+
+
+def _return(rid, value):
+    from workers._durable import _encode_result
+
+    try:
+        blob = _encode_result(value)
+    except Exception as exc:
+        _fail(rid, exc)
+        return
+    _outbox.append(("return", rid, blob))
+    _release(rid)
+
+
+def start_call(binding, id, name, target):
+    """Call a Durable Object (``target``: ``("method", name, args)`` or ``("fetch", method, url, headers,
+    body)``); returns a future for the answer: ``("value", marshal bytes)`` or ``("response", status, headers,
+    body)``."""
+    global _next_op
+    if not is_reactor_loop(asyncio.get_running_loop()):
+        raise RuntimeError("Durable Object stubs work only in a worker's handlers under `pyworkers serve`")
+    op = _next_op
+    _next_op += 1
+    future = _loop.create_future()
+    _ops[op] = future
+    _outbox.append(("call", op, binding, id, name, _chain.get(), *target))
+    return future
+
+
+def _on_returned(op, ok, value):
+    future = _ops.pop(op, None)
+    if future is None or future.done():
+        return
+    if ok:
+        future.set_result(value)
+    else:
+        from workers._durable import _remote_error
+
+        future.set_exception(_remote_error(*value))
+
+
+def hold(awaitable):
+    """``ctx.block_concurrency_while``: the object's next events wait for ``awaitable``; returns a future of it."""
+    if not hasattr(awaitable, "__await__"):
+        future = _loop.create_future()
+        future.set_result(awaitable)
+        return future
+    task = asyncio.ensure_future(awaitable)
+    _held.append(task)
+    return task
+
+
+def spawn(awaitable):
+    """A Durable Object's ``ctx.wait_until``: run ``awaitable`` in the background."""
+    _wait_until(None, awaitable)
 
 
 # --- outbound fetch (workers.fetch) ---------------------------------------------------------------------------

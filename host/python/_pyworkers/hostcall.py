@@ -10,7 +10,9 @@ The device exists only under ``pyworkers serve``. Frames are ``marshal`` version
   url)``; not ok → ``(kind, message)``, turned into an exception by :func:`error`.
 
 Binding calls use the same device with their own frames (``("kv.get", binding, key)``, ``("d1.query", binding,
-sql, params)``, ...; see ``workers._bindings``), served by the host's ``serve::bindings``.
+sql, params)``, Durable Object ids ``("do.id_from_name", binding, name)``, ...; see ``workers._bindings``), served by
+the host's ``serve::bindings``; in a Durable Object's instance, ``("storage.get", keys)`` and the other storage frames
+reach that object's storage (``workers._durable``).
 
 ``call`` is the one place that touches the device, so tests replace it.
 """

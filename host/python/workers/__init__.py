@@ -7,11 +7,12 @@
             return Response("Hello")
 
 ``Request``, ``Response``, ``Headers``, ``FormData``, ``WorkerEntrypoint`` (``self.env``, ``self.ctx``), ``fetch``,
-and ``asgi``/``wsgi`` adapters, with Cloudflare's names and behaviour wherever they mean something without
+``DurableObject``, and ``asgi``/``wsgi`` adapters, with Cloudflare's names and behaviour wherever they mean something without
 JavaScript. ``env`` is the running instance's vars.
 """
 
-from ._bindings import D1Error, KVError
+from ._bindings import D1Error, DurableObjectError, KVError
+from ._durable import DurableObject, DurableObjectId, DurableObjectNamespace, DurableObjectState, DurableObjectStub
 from ._entrypoint import Context, Env, Message, MessageBatch, ScheduledController, WorkerEntrypoint
 from ._fetch import fetch
 from ._formdata import Blob, File, FormData
@@ -22,6 +23,12 @@ __all__ = [
     "Blob",
     "Context",
     "D1Error",
+    "DurableObject",
+    "DurableObjectError",
+    "DurableObjectId",
+    "DurableObjectNamespace",
+    "DurableObjectState",
+    "DurableObjectStub",
     "Env",
     "FetchResponse",
     "File",

@@ -1,4 +1,5 @@
-"""``env`` bindings backed by the host's embedded database: KV namespaces, D1 databases and static assets.
+"""``env`` bindings backed by the host's embedded database: KV namespaces, D1 databases, queues and static assets
+(Durable Objects are in ``_durable``).
 
 Each call is one blocking frame on ``/dev/pyworkers`` (see ``_pyworkers.hostcall``); local SQLite answers in
 microseconds, so the host serves it at once. The methods are ``async def`` all the same, because Cloudflare's are:
@@ -20,6 +21,15 @@ class D1Error(Exception):
     """A D1 statement failed; the message is SQLite's, prefixed ``D1_ERROR:`` as Cloudflare's is."""
 
 
+class DurableObjectError(Exception):
+    """A Durable Object call or storage operation failed: the object raised an exception that is not a builtin
+    one (the message starts with its type; ``remote_type`` names it), the call could not be delivered, or the
+    storage refused (SQLite's message)."""
+
+
+DurableObjectError.__module__ = "workers"
+
+
 def _call(*frame):
     ok, value = marshal.loads(hostcall.call(marshal.dumps(frame, 2)))
     if ok:
@@ -29,6 +39,10 @@ def _call(*frame):
         raise KVError(message)
     if kind == "d1":
         raise D1Error(f"D1_ERROR: {message}")
+    if kind == "storage":
+        raise DurableObjectError(message)
+    if kind == "value":
+        raise ValueError(message)
     raise hostcall.error(kind, message)
 
 
@@ -148,28 +162,29 @@ class D1Result:
         return f"D1Result({len(self.results)} rows, meta={dict(self.meta)!r})"
 
 
-def _meta(changes, last_row_id, duration, rows):
+def _meta(changes, last_row_id, duration, rows_read):
     return D1Meta(
         changes=changes,
         last_row_id=last_row_id,
         duration=duration,
-        rows_read=rows,
+        rows_read=rows_read,
         rows_written=changes,
         changed_db=changes > 0,
     )
 
 
 def _result(outcome):
-    columns, rows, changes, last_row_id, duration = outcome
-    return D1Result([dict(zip(columns, row)) for row in rows], _meta(changes, last_row_id, duration, len(rows)))
+    columns, rows, changes, last_row_id, duration, rows_read = outcome
+    return D1Result([dict(zip(columns, row)) for row in rows], _meta(changes, last_row_id, duration, rows_read))
 
 
-def _bindable(value):
+def _bindable(value, error=D1Error, prefix="D1_TYPE_ERROR: "):
+    """``value`` as SQL can bind it; else ``error`` (its message after ``prefix``)."""
     if value is None or isinstance(value, (bool, int, float, str, bytes)):
         return value
     if isinstance(value, (bytearray, memoryview)):
         return bytes(value)
-    raise D1Error(f"D1_TYPE_ERROR: type {type(value).__name__!r} is not supported (bind None, bool, int, float, str, bytes)")
+    raise error(f"{prefix}type {type(value).__name__!r} is not supported (bind None, bool, int, float, str, bytes)")
 
 
 class D1PreparedStatement:
@@ -291,9 +306,9 @@ class Queue:
         return f"Queue({self._binding!r})"
 
 
-_KINDS = {"kv": KVNamespace, "d1": D1Database, "assets": Assets, "queue": Queue}
-
-
 def make(descriptors):
     """``{name: kind}`` from the host → ``{name: binding object}``."""
-    return {name: _KINDS[kind](name) for name, kind in (descriptors or {}).items() if kind in _KINDS}
+    from ._durable import DurableObjectNamespace
+
+    kinds = {"kv": KVNamespace, "d1": D1Database, "assets": Assets, "queue": Queue, "durable_object": DurableObjectNamespace}
+    return {name: kinds[kind](name) for name, kind in (descriptors or {}).items() if kind in kinds}

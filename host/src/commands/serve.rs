@@ -68,6 +68,17 @@ pub struct Serve {
     #[arg(long, value_name = "DIR")]
     state: Option<std::path::PathBuf>,
 
+    /// Most Durable Objects live at once, each with an instance of its own; to start another, the one idle
+    /// longest is evicted (its storage stays).
+    #[arg(long, default_value_t = options::DEFAULT_MAX_DURABLE_OBJECTS as u64, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..4096))]
+    max_durable_objects: u64,
+
+    /// How long a Durable Object with nothing to do stays in memory (e.g. 30s, 2m); then it is evicted: its
+    /// in-memory state is lost, its storage stays.
+    #[arg(long, default_value = "2m", value_parser = duration, value_name = "DURATION")]
+    durable_object_idle: Duration,
+
     #[command(flatten)]
     common: Common,
 }
@@ -146,6 +157,8 @@ impl Serve {
         options.watch = self.watch;
         options.test_scheduled = self.test_scheduled;
         options.state = self.state.clone();
+        options.max_durable_objects = self.max_durable_objects as usize;
+        options.durable_object_idle = self.durable_object_idle;
         Ok(options)
     }
 }

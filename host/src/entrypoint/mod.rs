@@ -52,6 +52,23 @@ pub enum Event {
         /// Its result.
         result: std::result::Result<OutboundResponse, OutboundError>,
     },
+    /// A call on a Durable Object, for the instance that is that object: a method call or its `fetch`.
+    Call {
+        /// As for `Fetch`.
+        id: u64,
+        /// What is called (a method's arguments are as the caller's guest encoded them; the host does not read
+        /// them).
+        target: CallTarget,
+        /// The objects (keys) whose calls wait on this one (see `serve::bindings::durable`).
+        chain: Vec<String>,
+    },
+    /// A Durable Object call the worker made ([`Outgoing::Call`]) has been answered.
+    Returned {
+        /// The `op` of the call.
+        op: u64,
+        /// What the object answered.
+        result: std::result::Result<CallResult, CallError>,
+    },
     /// The host gave up on an event (deadline, client gone): its handler is cancelled, nothing is answered.
     Cancel {
         /// The event's id.
@@ -94,6 +111,54 @@ pub struct OutboundError {
     pub message: String,
 }
 
+/// A call the worker makes on a Durable Object stub.
+#[derive(Debug, Clone)]
+pub struct ObjectCall {
+    /// The namespace's binding.
+    pub binding: String,
+    /// The object's id, if the stub was made from one.
+    pub id: Option<String>,
+    /// The name, if the stub was made from one (the host derives the id).
+    pub name: Option<String>,
+    /// A method call or a fetch.
+    pub target: CallTarget,
+    /// The objects whose calls wait on this one, the caller included when it is an object.
+    pub chain: Vec<String>,
+}
+
+/// What an [`ObjectCall`] asks of the object.
+#[derive(Debug, Clone)]
+pub enum CallTarget {
+    /// `await stub.name(*args)`; `args` is `marshal` of a tuple.
+    Method {
+        /// The method.
+        name: String,
+        /// Its arguments, encoded by the guest.
+        args: Vec<u8>,
+    },
+    /// `await stub.fetch(request)`.
+    Fetch(Request),
+}
+
+/// The answer to an [`ObjectCall`].
+#[derive(Debug, Clone)]
+pub enum CallResult {
+    /// A method's return value (`marshal`, encoded by the object's guest).
+    Value(Vec<u8>),
+    /// The object's `fetch` response.
+    Response(Response),
+}
+
+/// Why an [`ObjectCall`] failed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallError {
+    /// `exception` (the object raised; `message` is the exception's last traceback line, `Type: text`), or one
+    /// of the outbound kinds (`timeout`, `error`, ...).
+    pub kind: String,
+    /// For people.
+    pub message: String,
+}
+
 /// What the worker produced in one step.
 #[derive(Debug, Clone)]
 pub enum Outgoing {
@@ -122,6 +187,20 @@ pub enum Outgoing {
         op: u64,
         /// The request.
         request: OutboundRequest,
+    },
+    /// The worker calls a Durable Object; answer it with [`Event::Returned`].
+    Call {
+        /// Names the call.
+        op: u64,
+        /// The call.
+        call: ObjectCall,
+    },
+    /// A Durable Object's method returned (the answer to an [`Event::Call`]).
+    Return {
+        /// The event's id.
+        id: u64,
+        /// The value, `marshal` encoded by the guest.
+        value: Vec<u8>,
     },
 }
 

@@ -23,7 +23,14 @@ impl NativeEntrypoint {
     /// Take over `interp` (restored, `restored()` already run) and configure the instance: `vars` become the
     /// worker's `env`, with `bindings` (`{name: kind}`, made into binding objects by the guest); `name` tells
     /// instances apart in logs.
-    pub fn new(mut interp: Interpreter, vars: &[(String, Value)], bindings: Value, name: &str) -> Result<NativeEntrypoint> {
+    /// `object`: the Durable Object this instance is (its descriptor), if it is one.
+    pub fn new(
+        mut interp: Interpreter,
+        vars: &[(String, Value)],
+        bindings: Value,
+        name: &str,
+        object: Option<Value>,
+    ) -> Result<NativeEntrypoint> {
         let mut lookup = |attr: &str| -> Result<i32> {
             interp
                 .lookup(MODULE, attr)?
@@ -39,6 +46,7 @@ impl NativeEntrypoint {
             ),
             (Value::str("name"), Value::str(name)),
             (Value::str("bindings"), bindings),
+            (Value::str("object"), object.unwrap_or(Value::None)),
         ]);
         let mut entry = NativeEntrypoint { interp, step, handlers };
         entry.call(configure, &config).context("configuring the worker")?;
@@ -130,6 +138,38 @@ fn encode(event: &Event) -> Value {
             };
             Value::Tuple(vec![Value::str("result"), int(*op), Value::Bool(ok), value])
         }
+        Event::Call { id, target, chain } => {
+            let mut items = vec![Value::str("call"), int(*id), Value::Tuple(chain.iter().cloned().map(Value::Str).collect())];
+            match target {
+                CallTarget::Method { name, args } => {
+                    items.extend([Value::str("method"), Value::str(name.clone()), Value::Bytes(args.clone())])
+                }
+                CallTarget::Fetch(r) => items.extend([
+                    Value::str("fetch"),
+                    Value::str(r.method.clone()),
+                    Value::str(r.url.clone()),
+                    headers(&r.headers),
+                    Value::Bytes(r.body.clone()),
+                ]),
+            }
+            Value::Tuple(items)
+        }
+        Event::Returned { op, result } => {
+            let (ok, value) = match result {
+                Ok(CallResult::Value(v)) => (true, Value::Tuple(vec![Value::str("value"), Value::Bytes(v.clone())])),
+                Ok(CallResult::Response(r)) => (
+                    true,
+                    Value::Tuple(vec![
+                        Value::str("response"),
+                        Value::Int(r.status as i64),
+                        headers(&r.headers),
+                        Value::Bytes(r.body.clone()),
+                    ]),
+                ),
+                Err(e) => (false, Value::Tuple(vec![Value::str(e.kind.clone()), Value::str(e.message.clone())])),
+            };
+            Value::Tuple(vec![Value::str("returned"), int(*op), Value::Bool(ok), value])
+        }
         Event::Cancel { id } => Value::Tuple(vec![Value::str("cancel"), int(*id)]),
     }
 }
@@ -169,6 +209,43 @@ fn decode(event: &Value) -> Result<Outgoing> {
                 body: at(5)?.as_bytes("body")?.to_vec(),
             },
         },
+        "return" => Outgoing::Return { id: id(1)?, value: at(2)?.as_bytes("return value")?.to_vec() },
+        "call" => {
+            // ("call", op, binding, id, name, chain, "method", name, args) or (..., "fetch", method, url, headers, body)
+            let opt = |v: &Value| -> Result<Option<String>> {
+                Ok(match v {
+                    Value::None => None,
+                    v => Some(v.as_str("object id or name")?.to_string()),
+                })
+            };
+            let target = match at(6)?.as_str("call kind")? {
+                "method" => CallTarget::Method {
+                    name: at(7)?.as_str("method")?.to_string(),
+                    args: at(8)?.as_bytes("arguments")?.to_vec(),
+                },
+                "fetch" => CallTarget::Fetch(Request {
+                    method: at(7)?.as_str("method")?.to_string(),
+                    url: at(8)?.as_str("url")?.to_string(),
+                    headers: read_headers(at(9)?)?,
+                    body: at(10)?.as_bytes("body")?.to_vec(),
+                }),
+                other => bail!("unknown call kind {other:?}"),
+            };
+            Outgoing::Call {
+                op: id(1)?,
+                call: ObjectCall {
+                    binding: at(2)?.as_str("binding")?.to_string(),
+                    id: opt(at(3)?)?,
+                    name: opt(at(4)?)?,
+                    target,
+                    chain: at(5)?
+                        .as_seq("chain")?
+                        .iter()
+                        .map(|k| Ok(k.as_str("chain key")?.to_string()))
+                        .collect::<Result<_>>()?,
+                },
+            }
+        }
         other => bail!("unknown outbox event {other:?}"),
     })
 }

@@ -17,6 +17,11 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_MAX_MEMORY: u64 = 128 << 20;
 /// Request-body limit when `--max-body` is not given (Cloudflare's smallest plan accepts 100 MB).
 pub const DEFAULT_MAX_BODY: u64 = 100 << 20;
+/// Live Durable Objects at most when `--max-durable-objects` is not given.
+pub const DEFAULT_MAX_DURABLE_OBJECTS: usize = 32;
+/// How long an idle Durable Object stays live when `--durable-object-idle` is not given (Cloudflare evicts idle
+/// objects after a minute or two).
+pub const DEFAULT_DURABLE_OBJECT_IDLE: Duration = Duration::from_secs(120);
 
 /// The resolved flags of `pyworkers serve`.
 #[derive(Clone, Debug)]
@@ -47,6 +52,10 @@ pub struct ServeOptions {
     pub home: PathBuf,
     /// `--state DIR` (`:memory:` for none); `None`: `<project>/.pyworkers/state`.
     pub state: Option<PathBuf>,
+    /// Most Durable Objects live (each with its instance) at once.
+    pub max_durable_objects: usize,
+    /// How long a Durable Object with nothing to do stays live.
+    pub durable_object_idle: Duration,
 }
 
 impl ServeOptions {
@@ -66,6 +75,8 @@ impl ServeOptions {
             test_scheduled: false,
             home,
             state: None,
+            max_durable_objects: DEFAULT_MAX_DURABLE_OBJECTS,
+            durable_object_idle: DEFAULT_DURABLE_OBJECT_IDLE,
         }
     }
 }

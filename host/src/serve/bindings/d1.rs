@@ -26,6 +26,9 @@ pub struct Outcome {
     pub changes: u64,
     /// The last inserted rowid.
     pub last_row_id: i64,
+    /// Rows read: those returned, or the rows a full scan stepped over when that is more (SQLite counts no other
+    /// reads, so an index search reads as the rows it found).
+    pub rows_read: u64,
     /// How long it took, in milliseconds.
     pub duration: f64,
 }
@@ -37,10 +40,7 @@ const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS d1_migrations (
 impl D1 {
     /// The D1 database in `db`, locked down (see the module docs).
     pub fn new(db: Database) -> Result<D1> {
-        {
-            let conn = db.lock();
-            conn.set_limit(Limit::SQLITE_LIMIT_ATTACHED, 0)?;
-        }
+        lock_down(&db.lock())?;
         Ok(D1 { db })
     }
 
@@ -119,9 +119,15 @@ impl D1 {
     }
 }
 
-/// Where the first statement of `sql` ends (after the `;` that SQLite says completes it).
+/// Lock a connection that runs the worker's own SQL down: no attached databases (so `ATTACH` fails). Extension
+/// loading needs no switch: rusqlite is built without it and SQLite's `load_extension()` SQL function is off.
+pub(crate) fn lock_down(conn: &rusqlite::Connection) -> Result<()> {
+    conn.set_limit(Limit::SQLITE_LIMIT_ATTACHED, 0)?;
+    Ok(())
+}
+
 /// The statements of `sql` in order, each with its `;`, empty ones left out.
-fn statements(sql: &str) -> impl Iterator<Item = &str> {
+pub(crate) fn statements(sql: &str) -> impl Iterator<Item = &str> {
     let mut rest = sql;
     std::iter::from_fn(move || loop {
         if rest.trim().is_empty() {
@@ -136,6 +142,7 @@ fn statements(sql: &str) -> impl Iterator<Item = &str> {
     })
 }
 
+/// Where the first statement of `sql` ends (after the `;` that SQLite says completes it).
 fn statement_end(sql: &str) -> usize {
     sql.char_indices()
         .find(|&(i, c)| c == ';' && complete(&sql[..i + 1]))
@@ -148,7 +155,8 @@ fn complete(sql: &str) -> bool {
     unsafe { rusqlite::ffi::sqlite3_complete(c.as_ptr()) != 0 }
 }
 
-fn run(conn: &rusqlite::Connection, sql: &str, params: &[Value]) -> Result<Outcome> {
+/// Run one statement of the worker's with `params` bound: its rows and what it changed.
+pub(crate) fn run(conn: &rusqlite::Connection, sql: &str, params: &[Value]) -> Result<Outcome> {
     let start = Instant::now();
     let mut stmt = conn.prepare(sql)?;
     let bound = params.iter().map(to_sql).collect::<Result<Vec<_>>>()?;
@@ -174,8 +182,10 @@ fn run(conn: &rusqlite::Connection, sql: &str, params: &[Value]) -> Result<Outco
     }
     drop(cursor);
     let readonly = stmt.readonly();
+    let scanned = stmt.get_status(rusqlite::StatementStatus::FullscanStep).max(0) as u64;
     Ok(Outcome {
         columns,
+        rows_read: scanned.max(rows.len() as u64),
         rows,
         changes: if readonly { 0 } else { conn.changes() },
         last_row_id: conn.last_insert_rowid(),

@@ -1,5 +1,6 @@
-//! Bindings on `env` backed by a real embedded database: KV namespaces ([`kv`]) and D1 databases ([`d1`]) in the
-//! project's state store ([`state`]), and static assets ([`assets`]).
+//! Bindings on `env` backed by a real embedded database: KV namespaces ([`kv`]), D1 databases ([`d1`]), queues
+//! ([`queues`]) and Durable Objects' storage ([`durable`]) in the project's state store ([`state`]), and static
+//! assets ([`assets`]).
 //!
 //! The worker reaches them through the blocking host-call device (`/dev/pyworkers`): frames like
 //! `("kv.get", binding, key)` are answered synchronously by [`Bindings::call`] — local SQLite takes microseconds —
@@ -7,6 +8,7 @@
 
 pub mod assets;
 pub mod d1;
+pub mod durable;
 pub mod kv;
 pub mod queues;
 pub mod state;
@@ -42,10 +44,28 @@ pub struct D1Config {
 impl D1Config {
     /// The file this database lives in, relative to the state directory.
     pub fn file(&self) -> String {
-        let id = self.database_id.as_deref().unwrap_or(&self.database_name);
-        let safe: String =
-            id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
-        format!("d1/{safe}.sqlite3")
+        format!("d1/{}.sqlite3", safe_file_name(self.database_id.as_deref().unwrap_or(&self.database_name)))
+    }
+}
+
+/// `name` with every character but ASCII letters, digits, `-` and `_` replaced by `_`: safe as a file name.
+pub(crate) fn safe_file_name(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+}
+
+/// The objects listed under `key` in `object` (none if it is absent); `what` names the key in errors.
+pub(crate) fn config_objects<'a>(
+    object: &'a serde_json::Map<String, serde_json::Value>,
+    key: &str,
+    what: &str,
+) -> Result<Vec<&'a serde_json::Map<String, serde_json::Value>>> {
+    match object.get(key) {
+        None => Ok(Vec::new()),
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .map(|i| i.as_object().with_context(|| format!("`{what}` holds a non-object")))
+            .collect(),
+        Some(_) => bail!("`{what}` must be a list"),
     }
 }
 
@@ -75,6 +95,10 @@ pub struct Config {
     pub producers: Vec<(String, String)>,
     /// `queues.consumers`.
     pub consumers: Vec<queues::ConsumerConfig>,
+    /// `durable_objects.bindings`, resolved against `migrations`.
+    pub durable: Vec<durable::DurableConfig>,
+    /// What the server should warn about (e.g. a Durable Object class in no migration).
+    pub warnings: Vec<String>,
 }
 
 impl Config {
@@ -107,6 +131,8 @@ pub struct Bindings {
     producers: HashMap<String, String>,
     /// The consumers to run.
     pub consumers: Vec<queues::ConsumerConfig>,
+    /// The Durable Object namespaces, when any is bound.
+    pub durable: Option<Arc<durable::Durable>>,
 }
 
 /// A binding call that failed: `(kind, message)` for the guest (`kind` picks the Python exception).
@@ -128,6 +154,9 @@ impl Bindings {
             b.producers = config.producers.iter().cloned().collect();
             b.consumers = config.consumers.clone();
         }
+        if !config.durable.is_empty() {
+            b.durable = Some(Arc::new(durable::Durable::new(&config.durable, location)));
+        }
         if let Some(a) = &config.assets {
             b.assets = Some((
                 a.binding.clone(),
@@ -137,7 +166,8 @@ impl Bindings {
         Ok(b)
     }
 
-    /// What the guest builds `env` objects from: `{binding: kind}`, kind one of "kv", "d1", "assets".
+    /// What the guest builds `env` objects from: `{binding: kind}`, kind one of "kv", "d1", "queue", "assets",
+    /// "durable_object".
     pub fn descriptors(&self) -> Value {
         let mut out: Vec<(Value, Value)> = Vec::new();
         for name in self.kv.keys() {
@@ -152,6 +182,9 @@ impl Bindings {
         if let Some((Some(name), _)) = &self.assets {
             out.push((Value::str(name.clone()), Value::str("assets")));
         }
+        for name in self.durable.iter().flat_map(|d| d.bindings()) {
+            out.push((Value::str(name.clone()), Value::str("durable_object")));
+        }
         Value::Dict(out)
     }
 
@@ -162,6 +195,10 @@ impl Bindings {
             Some(("d1", op)) => self.d1_call(op, args).map_err(|e| ("d1", format!("{e:#}"))),
             Some(("queue", op)) => self.queue_call(op, args).map_err(|e| ("error", format!("{e:#}"))),
             Some(("assets", "fetch")) => self.assets_call(args).map_err(|e| ("error", format!("{e:#}"))),
+            Some(("do", op)) => match &self.durable {
+                Some(d) => d.call(op, args).map_err(|e| ("value", format!("{e:#}"))),
+                None => Err(("error", "no Durable Object namespace bound".into())),
+            },
             _ => Err(("error", format!("unknown host call {kind:?}"))),
         }
     }
@@ -311,5 +348,6 @@ fn outcome(o: d1::Outcome) -> Value {
         Value::Int(o.changes as i64),
         Value::Int(o.last_row_id),
         Value::Float(o.duration),
+        Value::Int(o.rows_read as i64),
     ])
 }

@@ -17,11 +17,9 @@ pub fn schedule(expr: &str, workers: Arc<PythonWorkers>) -> Result<()> {
             let Ok(next) = cron.find_next_occurrence(&now, false) else { return };
             let wait = (next - now).to_std().unwrap_or_default();
             tokio::time::sleep(wait).await;
-            match workers.scheduled(&expr).await {
-                super::Answer::Failed(status, line) => {
-                    super::log::line(&format!("cron `{expr}`: {status} {line}"))
-                }
-                _ => super::log::line(&format!("cron `{expr}`: ran the scheduled handler")),
+            match workers.scheduled(&expr).await.failed() {
+                Some((status, line)) => super::log::line(&format!("cron `{expr}`: {status} {line}")),
+                None => super::log::line(&format!("cron `{expr}`: ran the scheduled handler")),
             }
         }
     });

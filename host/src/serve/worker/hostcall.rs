@@ -7,7 +7,10 @@
 //! thread waits for it.
 //!
 //! Binding calls (`("kv.get", binding, key)`, `("d1.query", binding, sql, params)`, ...) go to
-//! [`Bindings::call`], answered on this thread at once: local SQLite needs no async runtime.
+//! [`Bindings::call`], answered on this thread at once: local SQLite needs no async runtime. A Durable Object's
+//! instance has its object's storage on its device (`("storage.get", keys)`, ...): no other instance can reach it.
+
+use crate::serve::bindings::durable::storage::{self, Storage};
 
 use crate::entrypoint::marshal::{self, Value};
 use crate::serve::bindings::Bindings;
@@ -28,6 +31,7 @@ pub struct HostcallDevice {
     runtime: tokio::runtime::Handle,
     timeout: Duration,
     bindings: Arc<Bindings>,
+    storage: Option<Arc<Storage>>,
     request: Vec<u8>,
     reply: Vec<u8>,
     read: usize,
@@ -35,14 +39,15 @@ pub struct HostcallDevice {
 
 impl HostcallDevice {
     /// A device whose calls go through `outbound` on `runtime`, with `timeout` when the guest sets none, and
-    /// whose binding calls go to `bindings`.
+    /// whose binding calls go to `bindings`; `storage`: the Durable Object's, in that object's instance.
     pub fn new(
         outbound: Outbound,
         runtime: tokio::runtime::Handle,
         timeout: Duration,
         bindings: Arc<Bindings>,
+        storage: Option<Arc<Storage>>,
     ) -> HostcallDevice {
-        HostcallDevice { outbound, runtime, timeout, bindings, request: Vec::new(), reply: Vec::new(), read: 0 }
+        HostcallDevice { outbound, runtime, timeout, bindings, storage, request: Vec::new(), reply: Vec::new(), read: 0 }
     }
 
     fn serve(&self, frame: &[u8]) -> Value {
@@ -51,6 +56,15 @@ impl HostcallDevice {
         };
         if let Ok(Value::Tuple(items)) = marshal::loads(frame) {
             if let Some((Value::Str(kind), args)) = items.split_first() {
+                if let Some(op) = kind.strip_prefix("storage.") {
+                    return match &self.storage {
+                        Some(s) => match storage::call(s, op, args) {
+                            Ok(v) => Value::Tuple(vec![Value::Bool(true), v]),
+                            Err(e) => failure("storage", format!("{e:#}")),
+                        },
+                        None => failure("error", "storage exists only inside a Durable Object".into()),
+                    };
+                }
                 if kind != "fetch" {
                     return match self.bindings.call(kind, args) {
                         Ok(v) => Value::Tuple(vec![Value::Bool(true), v]),

@@ -4,6 +4,7 @@
 
 mod cron;
 pub mod hostcall;
+pub mod objects;
 pub mod pool;
 pub mod prepare;
 pub mod project;
@@ -38,8 +39,15 @@ pub fn handler(options: &ServeOptions) -> Result<Arc<PythonWorkers>> {
     );
     let runtime = crate::runtime::Runtime::ensure(&options.home)?
         .with_cache_cap(crate::runtime::usage::cap_from_env().map_err(anyhow::Error::msg)?);
-    // The pool's instances, plus two for preparing a snapshot (at start and on --watch).
-    let slots = pool::instance_slots(options.instances) + 2;
+    for warning in &project.bindings.warnings {
+        log::line(&format!("warning: {warning}"));
+    }
+    let objects = objects::Objects::new(options.max_durable_objects, options.durable_object_idle);
+    // The pool's instances, plus two for preparing a snapshot (at start and on --watch), plus the live objects.
+    let mut slots = pool::instance_slots(options.instances) + 2;
+    if bindings.durable.is_some() {
+        slots += objects.slots();
+    }
     let engine = crate::interpreter::engine(slots)?;
     let pyodide = Arc::new(Pyodide::load(&runtime, &engine)?);
     let packages = match project.bundle {
@@ -93,6 +101,7 @@ pub fn handler(options: &ServeOptions) -> Result<Arc<PythonWorkers>> {
         runtime: tokio::runtime::Handle::current(),
         instances_made: Default::default(),
         bindings: bindings.clone(),
+        objects,
     });
     let (jobs, queue) = crossbeam_channel::unbounded();
     pool::start(options.instances.max(1), shared.clone(), queue)?;
@@ -158,8 +167,8 @@ async fn consume(
                 .collect(),
         };
         let answer = workers.submit(Work::Queue(batch), Instant::now() + workers.timeout).await;
-        let succeeded = match answer {
-            Answer::Failed(_, line) => {
+        let succeeded = match answer.failed() {
+            Some((_, line)) => {
                 log::line(&format!("queue {}: batch of {} failed, retrying: {line}", config.queue, leased.len()));
                 false
             }
@@ -226,7 +235,7 @@ impl PythonWorkers {
     /// Run `work` in the pool; the answer, or why there is none.
     async fn submit(&self, work: Work, deadline: Instant) -> Answer {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        if self.jobs.send(Job { work, deadline, reply }).is_err() {
+        if self.jobs.send(Job { work, deadline, reply: pool::Reply::Task(reply), chain: Vec::new() }).is_err() {
             return Answer::Failed(503, "the server is shutting down".into());
         }
         answer.await.unwrap_or_else(|_| Answer::Failed(500, "the worker's instance went away".into()))
@@ -282,12 +291,12 @@ impl PythonWorkers {
             };
             self.submit(Work::Queue(batch), deadline).await
         };
-        Some(match answer {
-            Answer::Done | Answer::Response(_) => text_response(
+        Some(match answer.failed() {
+            None => text_response(
                 http::StatusCode::OK,
                 if path == "/__scheduled" { "Ran scheduled event" } else { "Ran queue handler" },
             ),
-            Answer::Failed(status, line) => failed(status, &line),
+            Some((status, line)) => failed(status, &line),
         })
     }
 }
@@ -339,8 +348,11 @@ impl Handler for PythonWorkers {
                     failed(500, &format!("the worker's response is not valid HTTP: {e}"))
                 })
             }
-            Answer::Done => failed(500, "the worker answered a request with no response"),
-            Answer::Failed(status, line) => failed(status, &line),
+            Answer::Done | Answer::Value(_) => failed(500, "the worker answered a request with no response"),
+            other => {
+                let (status, line) = other.failed().unwrap_or((500, String::new()));
+                failed(status, &line)
+            }
         }
     }
 }

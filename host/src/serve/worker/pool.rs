@@ -8,6 +8,10 @@
 //! requests answered 503); a request waiting too long is cancelled and answered 503. An instance that traps or
 //! fails in any way is thrown away and the next one is restored fresh, so no request ever sees what it left behind.
 //!
+//! Driving one instance — steps, deadlines, outbound calls, Durable Object calls, traps — is the [`Driver`]'s work,
+//! which the Durable Objects' own threads ([`super::objects`]) share; a pool thread adds the shared job queue and
+//! the replacement of instances.
+//!
 //! Instances are made and destroyed off the serving path by the [factory](Factory): threads at the lowest CPU
 //! priority (`SCHED_IDLE`) restore the next instances ahead of need and drop retired ones. So
 //! `--max-requests-per-instance 1` costs a serving thread only the hand-over of a ready instance, and the restore
@@ -17,8 +21,8 @@
 use super::hostcall::HostcallDevice;
 use crate::entrypoint::marshal::Value;
 use crate::entrypoint::{
-    Entrypoint, Event, HandlerError, NativeEntrypoint, OutboundError as GuestOutboundError,
-    OutboundResponse as GuestOutboundResponse, Outgoing, Response,
+    CallError, CallResult, Entrypoint, Event, HandlerError, NativeEntrypoint, ObjectCall,
+    OutboundError as GuestOutboundError, OutboundResponse as GuestOutboundResponse, Outgoing, Response,
 };
 use crate::serve::log;
 use crate::serve::outbound::{self, Outbound};
@@ -39,12 +43,14 @@ const MAX_CONCURRENT: usize = 256;
 
 /// What a job is.
 pub enum Work {
-    /// An HTTP request.
+    /// An HTTP request (to the worker, or to a Durable Object's `fetch`).
     Fetch(crate::entrypoint::Request),
     /// A cron trigger (or `/__scheduled`).
     Scheduled(crate::entrypoint::ScheduledEvent),
     /// A queue batch (`/__queue`).
     Queue(crate::entrypoint::MessageBatch),
+    /// A call on a Durable Object: a method, or its `fetch`.
+    Call(crate::entrypoint::CallTarget),
 }
 
 /// How a job ended.
@@ -53,18 +59,78 @@ pub enum Answer {
     Response(Response),
     /// A scheduled or queue handler finished.
     Done,
+    /// A Durable Object method returned this (`marshal`, from the object's guest).
+    Value(Vec<u8>),
+    /// The handler raised: the exception's last traceback line (`Type: message`; the traceback went to the log).
+    Raised(String),
     /// It failed: status and a one-line body for the client (the details went to the log).
     Failed(u16, String),
 }
 
-/// One unit of work for the pool.
+impl Answer {
+    /// Whether the job failed (raised, or could not run).
+    pub fn failed(&self) -> Option<(u16, String)> {
+        match self {
+            Answer::Raised(line) => Some((500, format!("the worker raised an exception: {line}"))),
+            Answer::Failed(status, line) => Some((*status, line.clone())),
+            _ => None,
+        }
+    }
+
+    /// The answer as the guest that made a Durable Object call sees it.
+    fn returned(self) -> std::result::Result<CallResult, CallError> {
+        let error = |kind: &str, message: String| Err(CallError { kind: kind.into(), message });
+        match self {
+            Answer::Value(v) => Ok(CallResult::Value(v)),
+            Answer::Response(r) => Ok(CallResult::Response(r)),
+            Answer::Done => error("error", "the Durable Object answered a call with nothing".into()),
+            Answer::Raised(line) => error("exception", line),
+            Answer::Failed(503, line) => error("timeout", line),
+            Answer::Failed(_, line) => error("error", line),
+        }
+    }
+}
+
+/// Where a job's answer goes.
+pub enum Reply {
+    /// To a task on the async runtime (an HTTP request, a cron trigger, a queue batch).
+    Task(tokio::sync::oneshot::Sender<Answer>),
+    /// To the instance thread that made a Durable Object call: the call's `op`, on that thread's channel.
+    Op(Sender<(u64, Done)>, u64),
+}
+
+impl Reply {
+    /// Deliver `answer` (nothing happens if nobody waits any more).
+    pub fn send(self, answer: Answer) {
+        match self {
+            Reply::Task(tx) => {
+                let _ = tx.send(answer);
+            }
+            Reply::Op(tx, op) => {
+                let _ = tx.send((op, Done::Call(answer)));
+            }
+        }
+    }
+}
+
+/// Something an instance started that finished elsewhere.
+pub enum Done {
+    /// An outbound HTTP request.
+    Fetch(std::result::Result<GuestOutboundResponse, GuestOutboundError>),
+    /// A Durable Object call.
+    Call(Answer),
+}
+
+/// One unit of work for the pool (or for a Durable Object's thread).
 pub struct Job {
     /// What to do.
     pub work: Work,
     /// When it must be answered.
     pub deadline: Instant,
     /// Where the answer goes.
-    pub reply: tokio::sync::oneshot::Sender<Answer>,
+    pub reply: Reply,
+    /// The Durable Objects whose calls wait on this one (see `serve::bindings::durable`); empty for requests.
+    pub chain: Vec<String>,
 }
 
 /// The snapshot instances come from; replaced (with a new generation) when `--watch` sees a change.
@@ -95,6 +161,8 @@ pub struct Shared {
     pub instances_made: AtomicU64,
     /// KV, D1 and assets bindings, shared by every instance.
     pub bindings: Arc<crate::serve::bindings::Bindings>,
+    /// The live Durable Objects.
+    pub objects: super::objects::Objects,
 }
 
 /// How many live instances a pool of `count` serving threads can hold at once: one per serving thread, one ready
@@ -130,14 +198,14 @@ struct Made {
 }
 
 /// An instance a serving thread is done with, on its way to the factory to be dropped.
-struct Retired {
+pub(super) struct Retired {
     entry: NativeEntrypoint,
     restorer: Arc<Restorer>,
     served: u64,
 }
 
-/// Instances that served at most this many requests teach their snapshot which pages a fresh instance writes
-/// (see `snapshot::prefault`); one that lived longer wrote what a fresh one would not.
+/// Instances that served at most this many requests teach their snapshot which pages a fresh instance touches
+/// (see `snapshot::prefault`); one that lived longer touched what a fresh one would not.
 const LEARN_FROM_SERVED: u64 = 16;
 
 /// Makes instances ahead of need and drops retired ones, at the lowest CPU priority.
@@ -189,23 +257,38 @@ impl Factory {
 
 /// Restore and configure one instance from the current snapshot.
 fn make(shared: &Shared) -> Result<Made> {
+    let number = shared.instances_made.fetch_add(1, Ordering::Relaxed) + 1;
+    make_as(shared, &format!("[instance {number}]"), None)
+        .map(|(entry, restorer, generation)| Made { entry, restorer, generation, number })
+}
+
+/// Restore one instance from the current snapshot and configure it, as `object` when it is one (its descriptor
+/// and storage); `prefix` marks its output in the log. Returns it, its snapshot and the snapshot's generation.
+pub(super) fn make_as(
+    shared: &Shared,
+    prefix: &str,
+    object: Option<(Value, Arc<crate::serve::bindings::durable::storage::Storage>)>,
+) -> Result<(NativeEntrypoint, Arc<Restorer>, u64)> {
     let (restorer, generation) = {
         let source = shared.source.read().map_err(|_| anyhow::anyhow!("source lock poisoned"))?;
         (source.restorer.clone(), source.generation)
     };
-    let number = shared.instances_made.fetch_add(1, Ordering::Relaxed) + 1;
-    let prefix = format!("[instance {number}]");
     let max_memory = shared.max_memory;
+    let (descriptor, storage) = match object {
+        Some((d, s)) => (Some(d), Some(s)),
+        None => (None, None),
+    };
     let device = HostcallDevice::new(
         shared.outbound.clone(),
         shared.runtime.clone(),
         shared.timeout,
         shared.bindings.clone(),
+        storage,
     );
     let mut interp = restorer.instantiate(|em| {
         em.heap_max = max_memory;
-        let mut out = log::PrefixedLines::new(prefix.clone());
-        let mut err = log::PrefixedLines::new(prefix.clone());
+        let mut out = log::PrefixedLines::new(prefix.to_string());
+        let mut err = log::PrefixedLines::new(prefix.to_string());
         em.vfs.stdout = Output::Sink(Box::new(move |b| out.write(b)));
         em.vfs.stderr = Output::Sink(Box::new(move |b| err.write(b)));
         if let Err(e) = em.vfs.mount_device(super::hostcall::DEVICE, Box::new(device)) {
@@ -213,8 +296,8 @@ fn make(shared: &Shared) -> Result<Made> {
         }
     })?;
     Restorer::restored(&mut interp)?;
-    let entry = NativeEntrypoint::new(interp, &shared.vars, shared.bindings.descriptors(), &prefix)?;
-    Ok(Made { entry, restorer, generation, number })
+    let entry = NativeEntrypoint::new(interp, &shared.vars, shared.bindings.descriptors(), prefix, descriptor)?;
+    Ok((entry, restorer, generation))
 }
 
 /// Run the calling thread only when no other thread wants the CPU (Linux `SCHED_IDLE`; elsewhere, or if refused,
@@ -238,52 +321,45 @@ fn lowest_cpu_priority() {
 
 /// An event in an instance, waiting for its answer.
 struct Pending {
-    reply: tokio::sync::oneshot::Sender<Answer>,
+    reply: Reply,
     deadline: Instant,
 }
 
 /// A live instance.
-struct Instance {
-    entry: NativeEntrypoint,
-    restorer: Arc<Restorer>,
-    generation: u64,
-    served: u64,
-    number: u64,
+pub(super) struct Instance {
+    pub(super) entry: NativeEntrypoint,
+    /// The snapshot it came from.
+    pub(super) restorer: Arc<Restorer>,
+    pub(super) generation: u64,
+    pub(super) served: u64,
+    /// Marks its lines in the log: `[instance 3]`, `[object Room:1a2b…]`.
+    pub(super) prefix: String,
 }
 
-struct Thread {
-    shared: Arc<Shared>,
-    jobs: Receiver<Job>,
-    ready: Receiver<std::result::Result<Made, String>>,
-    retired: Sender<Retired>,
-    /// Most retired instances left waiting for the factory.
-    backlog: usize,
-    done_tx: Sender<(u64, std::result::Result<GuestOutboundResponse, GuestOutboundError>)>,
-    done_rx: Receiver<(u64, std::result::Result<GuestOutboundResponse, GuestOutboundError>)>,
-    instance: Option<Instance>,
+/// One instance and the events it is working on: what a pool thread and a Durable Object's thread both drive. It
+/// delivers events in steps, answers what the worker answers, starts the outbound requests and Durable Object
+/// calls the worker makes and feeds back their results, and throws the instance away when it traps.
+pub(super) struct Driver {
+    pub(super) shared: Arc<Shared>,
+    done_tx: Sender<(u64, Done)>,
+    done_rx: Receiver<(u64, Done)>,
+    pub(super) instance: Option<Instance>,
     pending: HashMap<u64, Pending>,
     /// Outbound calls in flight (their results are ignored if the instance is gone).
     ops: HashSet<u64>,
     next_id: u64,
     next_timer: Option<Instant>,
-    background: u32,
+    pub(super) background: u32,
+    /// Where discarded instances go to be freed (the factory), and how many may wait there; `None`: freed here.
+    retired: Option<(Sender<Retired>, usize)>,
 }
 
-impl Thread {
-    fn new(
-        shared: Arc<Shared>,
-        jobs: Receiver<Job>,
-        ready: Receiver<std::result::Result<Made, String>>,
-        retired: Sender<Retired>,
-        backlog: usize,
-    ) -> Thread {
+impl Driver {
+    pub(super) fn new(shared: Arc<Shared>, retired: Option<(Sender<Retired>, usize)>) -> Driver {
         let (done_tx, done_rx) = crossbeam_channel::unbounded();
-        Thread {
+        Driver {
             shared,
-            jobs,
-            ready,
             retired,
-            backlog,
             done_tx,
             done_rx,
             instance: None,
@@ -295,85 +371,30 @@ impl Thread {
         }
     }
 
-    fn run(mut self) {
-        let never = crossbeam_channel::never();
-        loop {
-            if self.instance.is_none() {
-                // A ready instance if the factory has one; else make it here, at this thread's own priority,
-                // rather than wait on a factory the scheduler may be starving.
-                let made = match self.ready.try_recv() {
-                    Ok(made) => made,
-                    Err(_) => make(&self.shared).map_err(|e| format!("{e:#}")),
-                };
-                match made {
-                    Ok(made) => self.adopt(made),
-                    Err(e) => {
-                        log::line(&format!("cannot restore an instance: {e}"));
-                        // Answer one waiting job, so a broken snapshot shows up as 500s rather than hangs.
-                        match self.jobs.recv_timeout(Duration::from_millis(200)) {
-                            Ok(job) => {
-                                let _ = job.reply.send(Answer::Failed(500, format!("cannot start the worker: {e}")));
-                            }
-                            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
-                            Err(_) => {}
-                        }
-                    }
-                }
-                continue;
-            }
-            let accepting = self.accepting();
-            let jobs = if accepting { &self.jobs } else { &never };
-            let wait = self.wait_time();
-            let mut inbox = Vec::new();
-            crossbeam_channel::select! {
-                recv(jobs) -> job => match job {
-                    Ok(job) => inbox.push(self.admit(job)),
-                    Err(_) if self.pending.is_empty() => return,
-                    Err(_) => {}
-                },
-                recv(self.done_rx) -> done => if let Ok((op, result)) = done {
-                    if self.ops.remove(&op) {
-                        inbox.push(Event::Completed { op, result });
-                    }
-                },
-                default(wait) => {}
-            }
-            // Take whatever else is already there, so one step handles it all.
-            while let Ok((op, result)) = self.done_rx.try_recv() {
-                if self.ops.remove(&op) {
-                    inbox.push(Event::Completed { op, result });
-                }
-            }
-            while self.accepting() && inbox.len() < 64 {
-                match self.jobs.try_recv() {
-                    Ok(job) => inbox.push(self.admit(job)),
-                    Err(_) => break,
-                }
-            }
-            self.expire(&mut inbox);
-            let timer_due = self.next_timer.is_some_and(|t| t <= Instant::now());
-            if inbox.is_empty() && !timer_due {
-                self.retire_if_done();
-                continue;
-            }
-            self.step(inbox);
-            self.retire_if_done();
-        }
+    /// Results of what the instance started elsewhere arrive here.
+    pub(super) fn done(&self) -> &Receiver<(u64, Done)> {
+        &self.done_rx
     }
 
-    /// Whether the instance may take another job now.
-    fn accepting(&self) -> bool {
-        let Some(instance) = &self.instance else { return false };
-        let stale = instance.generation != self.shared.source.read().map(|s| s.generation).unwrap_or(0);
-        let exhausted = self
-            .shared
-            .max_requests
-            .is_some_and(|max| instance.served + self.pending.len() as u64 >= max);
-        !stale && !exhausted && self.background == 0 && self.pending.len() < MAX_CONCURRENT
+    /// How many events are waiting for their answer.
+    pub(super) fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Whether the instance's snapshot has been replaced (`--watch`).
+    pub(super) fn stale(&self) -> bool {
+        self.instance
+            .as_ref()
+            .is_some_and(|i| i.generation != self.shared.source.read().map(|s| s.generation).unwrap_or(0))
+    }
+
+    /// Whether the instance has timed work due.
+    pub(super) fn timer_due(&self) -> bool {
+        self.next_timer.is_some_and(|t| t <= Instant::now())
     }
 
     /// How long to wait for something to happen: until the next timer or deadline.
-    fn wait_time(&self) -> Duration {
+    pub(super) fn wait_time(&self) -> Duration {
         let now = Instant::now();
         let mut until = self.next_timer;
         for p in self.pending.values() {
@@ -385,7 +406,26 @@ impl Thread {
         }
     }
 
-    fn admit(&mut self, job: Job) -> Event {
+    /// `done` (if any) and whatever else has finished, as events for the next step.
+    pub(super) fn collect(&mut self, done: Option<(u64, Done)>, inbox: &mut Vec<Event>) {
+        let mut take = |ops: &mut HashSet<u64>, (op, done): (u64, Done)| {
+            if ops.remove(&op) {
+                inbox.push(match done {
+                    Done::Fetch(result) => Event::Completed { op, result },
+                    Done::Call(answer) => Event::Returned { op, result: answer.returned() },
+                });
+            }
+        };
+        if let Some(d) = done {
+            take(&mut self.ops, d);
+        }
+        while let Ok(d) = self.done_rx.try_recv() {
+            take(&mut self.ops, d);
+        }
+    }
+
+    /// Make `job` one of the instance's events.
+    pub(super) fn admit(&mut self, job: Job) -> Event {
         let id = self.next_id;
         self.next_id += 1;
         self.pending.insert(id, Pending { reply: job.reply, deadline: job.deadline });
@@ -393,69 +433,51 @@ impl Thread {
             Work::Fetch(request) => Event::Fetch { id, request },
             Work::Scheduled(event) => Event::Scheduled { id, event },
             Work::Queue(batch) => Event::Queue { id, batch },
+            Work::Call(target) => Event::Call { id, target, chain: job.chain },
         }
     }
 
     /// Answer and cancel events whose deadline passed while they waited.
-    fn expire(&mut self, inbox: &mut Vec<Event>) {
+    pub(super) fn expire(&mut self, inbox: &mut Vec<Event>) {
         let now = Instant::now();
         let late: Vec<u64> = self.pending.iter().filter(|(_, p)| p.deadline <= now).map(|(id, _)| *id).collect();
         for id in late {
             if let Some(p) = self.pending.remove(&id) {
-                let _ = p.reply.send(Answer::Failed(503, "the worker did not answer before its deadline".into()));
+                p.reply.send(Answer::Failed(503, "the worker did not answer before its deadline".into()));
                 inbox.push(Event::Cancel { id });
             }
         }
     }
 
-    /// Take a ready instance from the factory, unless its snapshot was replaced meanwhile.
-    fn adopt(&mut self, made: Made) {
-        let current = self.shared.source.read().map(|s| s.generation).unwrap_or(0);
-        if made.generation != current {
-            return; // Dropped here: stale instances come once per --watch change.
-        }
-        self.instance = Some(Instance {
-            entry: made.entry,
-            restorer: made.restorer,
-            generation: made.generation,
-            served: 0,
-            number: made.number,
-        });
-        self.next_timer = None;
-        self.background = 0;
-    }
-
-    /// Throw the instance away when it has done its share (or its snapshot was replaced) and nothing is pending.
-    fn retire_if_done(&mut self) {
-        let Some(instance) = &self.instance else { return };
-        if !self.pending.is_empty() || self.background > 0 {
-            return;
-        }
-        let stale = instance.generation != self.shared.source.read().map(|s| s.generation).unwrap_or(0);
-        let exhausted = self.shared.max_requests.is_some_and(|max| instance.served >= max);
-        if stale || exhausted {
-            self.drop_instance();
-        }
-    }
-
-    fn drop_instance(&mut self) {
-        if let Some(instance) = self.instance.take() {
-            // Freeing an instance's memory is work too: the factory does it, unless it is so starved of CPU that
-            // retired instances pile up (they hold pool slots), in which case this thread does.
-            if self.retired.len() < self.backlog {
-                let _ = self.retired.send(Retired {
-                    entry: instance.entry,
-                    restorer: instance.restorer,
-                    served: instance.served,
-                });
-            }
-        }
+    /// Throw the instance away, and forget what it had started.
+    pub(super) fn discard(&mut self) {
         self.ops.clear();
         self.next_timer = None;
         self.background = 0;
+        if let Some(instance) = self.instance.take() {
+            // Freeing an instance's memory is work too: the factory does it, unless it is so starved of CPU that
+            // retired instances pile up (they hold pool slots), in which case this thread does.
+            if let Some((retired, backlog)) = &self.retired {
+                if retired.len() < *backlog {
+                    let _ = retired.send(Retired {
+                        entry: instance.entry,
+                        restorer: instance.restorer,
+                        served: instance.served,
+                    });
+                }
+            }
+        }
     }
 
-    fn step(&mut self, inbox: Vec<Event>) {
+    /// Take over `instance` (nothing may be pending).
+    pub(super) fn set_instance(&mut self, instance: Instance) {
+        self.instance = Some(instance);
+        self.next_timer = None;
+        self.background = 0;
+    }
+
+    /// Deliver `inbox` to the instance and act on what it produced.
+    pub(super) fn step(&mut self, inbox: Vec<Event>) {
         let Some(instance) = self.instance.as_mut() else { return };
         // CPU deadline: the earliest of the pending events' (a step for timers alone gets the request timeout).
         let now = Instant::now();
@@ -479,23 +501,26 @@ impl Thread {
             match event {
                 Outgoing::Response { id, response } => self.answer(id, Answer::Response(response)),
                 Outgoing::Done { id } => self.answer(id, Answer::Done),
+                Outgoing::Return { id, value } => self.answer(id, Answer::Value(value)),
                 Outgoing::Failed { id, error } => {
-                    let line = match &error {
-                        HandlerError::NotDefined(name) => {
-                            format!("the worker defines no handler for this event (looked for {name})")
-                        }
+                    let answer = match &error {
+                        HandlerError::NotDefined(name) => Answer::Failed(
+                            500,
+                            format!("the worker defines no handler for this event (looked for {name})"),
+                        ),
                         HandlerError::Exception(traceback) => {
-                            let prefix = format!("[instance {}]", instance_number(&self.instance));
+                            let prefix = self.instance.as_ref().map_or("[instance]", |i| i.prefix.as_str());
                             for l in traceback.lines() {
                                 log::line(&format!("{prefix} {l}"));
                             }
                             let last = traceback.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("exception");
-                            format!("the worker raised an exception: {}", last.trim())
+                            Answer::Raised(last.trim().to_string())
                         }
                     };
-                    self.answer(id, Answer::Failed(500, line));
+                    self.answer(id, answer);
                 }
                 Outgoing::Fetch { op, request } => self.start_fetch(op, request),
+                Outgoing::Call { op, call } => self.start_call(op, call),
             }
         }
     }
@@ -505,7 +530,7 @@ impl Thread {
             if let Some(instance) = self.instance.as_mut() {
                 instance.served += 1;
             }
-            let _ = p.reply.send(answer);
+            p.reply.send(answer);
         }
     }
 
@@ -524,8 +549,15 @@ impl Thread {
                     timeout,
                 })
                 .await;
-            let _ = done.send((op, convert(result)));
+            let _ = done.send((op, Done::Fetch(convert(result))));
         });
+    }
+
+    /// Route a Durable Object call to its object; the answer comes back on this driver's channel.
+    fn start_call(&mut self, op: u64, call: ObjectCall) {
+        self.ops.insert(op);
+        let deadline = Instant::now() + self.shared.timeout;
+        super::objects::submit(&self.shared, call, Reply::Op(self.done_tx.clone(), op), deadline);
     }
 
     /// The instance trapped (deadline, crash, exit) or its runtime failed: throw it away, answer what it held.
@@ -538,19 +570,124 @@ impl Thread {
         } else {
             (500, "the worker's instance crashed and was discarded".to_string())
         };
-        log::line(&format!(
-            "[instance {}] discarded: {error:#}",
-            instance_number(&self.instance)
-        ));
+        let prefix = self.instance.as_ref().map_or("[instance]", |i| i.prefix.as_str());
+        log::line(&format!("{prefix} discarded: {error:#}"));
         for (_, p) in self.pending.drain() {
-            let _ = p.reply.send(Answer::Failed(status, line.clone()));
+            p.reply.send(Answer::Failed(status, line.clone()));
         }
-        self.drop_instance();
+        // A pool thread takes the next instance, an object's thread makes a new one.
+        self.discard();
     }
 }
 
-fn instance_number(instance: &Option<Instance>) -> u64 {
-    instance.as_ref().map_or(0, |i| i.number)
+struct Thread {
+    driver: Driver,
+    jobs: Receiver<Job>,
+    ready: Receiver<std::result::Result<Made, String>>,
+}
+
+impl Thread {
+    fn new(
+        shared: Arc<Shared>,
+        jobs: Receiver<Job>,
+        ready: Receiver<std::result::Result<Made, String>>,
+        retired: Sender<Retired>,
+        backlog: usize,
+    ) -> Thread {
+        // `backlog`: most retired instances left waiting for the factory.
+        Thread { driver: Driver::new(shared, Some((retired, backlog))), jobs, ready }
+    }
+
+    fn run(mut self) {
+        let never = crossbeam_channel::never();
+        loop {
+            if self.driver.instance.is_none() {
+                // A ready instance if the factory has one; else make it here, at this thread's own priority,
+                // rather than wait on a factory the scheduler may be starving.
+                let made = match self.ready.try_recv() {
+                    Ok(made) => made,
+                    Err(_) => make(&self.driver.shared).map_err(|e| format!("{e:#}")),
+                };
+                match made {
+                    Ok(made) => self.adopt(made),
+                    Err(e) => {
+                        log::line(&format!("cannot restore an instance: {e}"));
+                        // Answer one waiting job, so a broken snapshot shows up as 500s rather than hangs.
+                        match self.jobs.recv_timeout(Duration::from_millis(200)) {
+                            Ok(job) => job.reply.send(Answer::Failed(500, format!("cannot start the worker: {e}"))),
+                            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
+                            Err(_) => {}
+                        }
+                    }
+                }
+                continue;
+            }
+            let accepting = self.accepting();
+            let jobs = if accepting { &self.jobs } else { &never };
+            let wait = self.driver.wait_time();
+            let mut inbox = Vec::new();
+            let mut done = None;
+            crossbeam_channel::select! {
+                recv(jobs) -> job => match job {
+                    Ok(job) => inbox.push(self.driver.admit(job)),
+                    Err(_) if self.driver.pending() == 0 => return,
+                    Err(_) => {}
+                },
+                recv(self.driver.done()) -> d => done = d.ok(),
+                default(wait) => {}
+            }
+            // Take whatever else is already there, so one step handles it all.
+            self.driver.collect(done, &mut inbox);
+            while self.accepting() && inbox.len() < 64 {
+                match self.jobs.try_recv() {
+                    Ok(job) => inbox.push(self.driver.admit(job)),
+                    Err(_) => break,
+                }
+            }
+            self.driver.expire(&mut inbox);
+            if inbox.is_empty() && !self.driver.timer_due() {
+                self.retire_if_done();
+                continue;
+            }
+            self.driver.step(inbox);
+            self.retire_if_done();
+        }
+    }
+
+    /// Whether the instance may take another job now.
+    fn accepting(&self) -> bool {
+        let Some(instance) = &self.driver.instance else { return false };
+        let pending = self.driver.pending();
+        let exhausted = self.driver.shared.max_requests.is_some_and(|max| instance.served + pending as u64 >= max);
+        !self.driver.stale() && !exhausted && self.driver.background == 0 && pending < MAX_CONCURRENT
+    }
+
+    /// Take a ready instance from the factory, unless its snapshot was replaced meanwhile.
+    fn adopt(&mut self, made: Made) {
+        let current = self.driver.shared.source.read().map(|s| s.generation).unwrap_or(0);
+        if made.generation != current {
+            return; // Dropped here: stale instances come once per --watch change.
+        }
+        self.driver.set_instance(Instance {
+            entry: made.entry,
+            restorer: made.restorer,
+            generation: made.generation,
+            served: 0,
+            prefix: format!("[instance {}]", made.number),
+        });
+    }
+
+    /// Throw the instance away when it has done its share (or its snapshot was replaced) and nothing is pending.
+    fn retire_if_done(&mut self) {
+        let Some(instance) = &self.driver.instance else { return };
+        if self.driver.pending() > 0 || self.driver.background > 0 {
+            return;
+        }
+        let exhausted = self.driver.shared.max_requests.is_some_and(|max| instance.served >= max);
+        if self.driver.stale() || exhausted {
+            self.driver.discard();
+        }
+    }
 }
 
 /// The server's outbound result as the guest sees it.

@@ -7,7 +7,7 @@
 //! `main.py`, `entry.py` or `worker.py`. This module reads files only; it runs nothing.
 
 use crate::entrypoint::marshal::Value;
-use crate::serve::bindings::{self, assets::NotFound, AssetsConfig, D1Config, KvConfig};
+use crate::serve::bindings::{self, assets::NotFound, config_objects as objects, AssetsConfig, D1Config, KvConfig};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
@@ -18,7 +18,9 @@ const CONFIG_FILES: [&str; 3] = ["wrangler.jsonc", "wrangler.json", "wrangler.to
 const ENTRY_MODULES: [&str; 3] = ["main", "entry", "worker"];
 
 /// Configuration keys this server understands (the rest is listed in one warning line).
-const SUPPORTED_KEYS: [&str; 11] = [
+const SUPPORTED_KEYS: [&str; 13] = [
+    "durable_objects",
+    "migrations",
     "queues",
     "kv_namespaces",
     "d1_databases",
@@ -199,23 +201,8 @@ impl Project {
     }
 }
 
-/// The objects listed under `key` in `object` (none if it is absent); `what` names the key in errors.
-fn objects<'a>(
-    object: &'a serde_json::Map<String, serde_json::Value>,
-    key: &str,
-    what: &str,
-) -> Result<Vec<&'a serde_json::Map<String, serde_json::Value>>> {
-    match object.get(key) {
-        None => Ok(Vec::new()),
-        Some(serde_json::Value::Array(items)) => items
-            .iter()
-            .map(|i| i.as_object().with_context(|| format!("`{what}` holds a non-object")))
-            .collect(),
-        Some(_) => bail!("`{what}` must be a list"),
-    }
-}
-
-/// `kv_namespaces`, `d1_databases` and `assets`, as Wrangler spells them.
+/// `kv_namespaces`, `d1_databases`, `queues`, `durable_objects` (+ `migrations`) and `assets`, as Wrangler spells
+/// them.
 fn parse_bindings(object: &serde_json::Map<String, serde_json::Value>, dir: &Path) -> Result<bindings::Config> {
     let list = |key: &str| objects(object, key, key);
     let text = |o: &serde_json::Map<String, serde_json::Value>, key: &str, what: &str| -> Result<Option<String>> {
@@ -266,6 +253,7 @@ fn parse_bindings(object: &serde_json::Map<String, serde_json::Value>, dir: &Pat
             });
         }
     }
+    (config.durable, config.warnings) = bindings::durable::parse(object)?;
     if let Some(a) = object.get("assets") {
         let o = a.as_object().context("`assets` must be an object")?;
         let directory = text(o, "directory", "assets")?.context("`assets` has no `directory`")?;
