@@ -117,7 +117,7 @@ fn debug_hides_the_seed() {
 fn native_entropy_implements_generated_host_trait() {
     let mut host = Entropy::deterministic(SEED);
     let mut twin = Entropy::deterministic(SEED);
-    assert_eq!(Host::current_mode(&mut host), Mode::Deterministic);
+    assert_eq!(Host::current_mode(&mut host), pyworkers::bindings::entropy::Mode::Deterministic);
     assert_eq!(Host::fill(&mut host, 0), Vec::<u8>::new());
     for len in [1, 16, 4097] {
         let got = Host::fill(&mut host, len);
@@ -128,7 +128,7 @@ fn native_entropy_implements_generated_host_trait() {
     assert_eq!(Host::fill(&mut host, MAX_FILL + 1).len(), MAX_FILL as usize);
     assert_eq!(Host::fill(&mut host, u32::MAX).len(), MAX_FILL as usize);
     Host::reseed(&mut host);
-    assert_eq!(Host::current_mode(&mut host), Mode::Live);
+    assert_eq!(Host::current_mode(&mut host), pyworkers::bindings::entropy::Mode::Live);
     let mut other = Entropy::deterministic(SEED);
     Host::reseed(&mut other);
     assert_ne!(Host::fill(&mut host, 32), Host::fill(&mut other, 32));

@@ -984,6 +984,7 @@ fn bad_checksums_are_invalid() {
 /// components issue.
 #[test]
 fn native_tarfs_implements_generated_host_traits_over_a_resource_table() {
+    use pyworkers::bindings::tarfs as wit;
     let bytes = Tar::new()
         .file("dir/file.txt", b"through the trait")
         .symlink("link", "dir/file.txt")
@@ -992,8 +993,8 @@ fn native_tarfs_implements_generated_host_traits_over_a_resource_table() {
     let mut view = TarfsView { table: &mut table };
 
     assert_eq!(
-        err(HostArchive::open(&mut view, b"not a tar archive".to_vec())),
-        ErrorCode::InvalidArchive
+        HostArchive::open(&mut view, b"not a tar archive".to_vec()).err().unwrap(),
+        wit::ErrorCode::InvalidArchive
     );
 
     let handle = HostArchive::open(&mut view, bytes).unwrap();
@@ -1001,10 +1002,10 @@ fn native_tarfs_implements_generated_host_traits_over_a_resource_table() {
     let borrow = || Resource::<Archive>::new_borrow(rep);
 
     let stat = HostArchive::stat(&mut view, borrow(), "/dir/file.txt".into()).unwrap();
-    assert_eq!(stat.kind, EntryKind::File);
+    assert_eq!(stat.kind, wit::EntryKind::File);
     assert_eq!(stat.size, 17);
     let link = HostArchive::lstat(&mut view, borrow(), "link".into()).unwrap();
-    assert_eq!(link.kind, EntryKind::Symlink);
+    assert_eq!(link.kind, wit::EntryKind::Symlink);
     let listing = HostArchive::read_dir(&mut view, borrow(), "".into()).unwrap();
     let listed: Vec<&str> = listing.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(listed, ["dir", "link"]);
@@ -1017,14 +1018,14 @@ fn native_tarfs_implements_generated_host_traits_over_a_resource_table() {
         "dir/file.txt"
     );
     assert_eq!(
-        err(HostArchive::stat(&mut view, borrow(), "../x".into())),
-        ErrorCode::EscapesRoot
+        HostArchive::stat(&mut view, borrow(), "../x".into()).err().unwrap(),
+        wit::ErrorCode::EscapesRoot
     );
 
     HostArchive::drop(&mut view, handle).unwrap();
     assert_eq!(
-        err(HostArchive::stat(&mut view, borrow(), "dir".into())),
-        ErrorCode::InvalidArchive,
+        HostArchive::stat(&mut view, borrow(), "dir".into()).err().unwrap(),
+        wit::ErrorCode::InvalidArchive,
         "a dropped handle no longer reaches the archive"
     );
     assert!(table.is_empty());

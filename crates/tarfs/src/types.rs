@@ -1,0 +1,91 @@
+//! The values of `wit/tarfs.wit` as plain Rust: what [`Archive`](crate::Archive) answers with.
+//!
+//! They are written out here rather than generated so this crate needs no binding generator; each side of a
+//! component boundary (wasmtime's `bindgen!` in the host, `wit-bindgen` in the guest adapter) converts them to its
+//! generated twins, and those conversions are checked by the conformance suites.
+
+/// Why an operation failed (WIT `error-code`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// No entry at this path.
+    NotFound,
+    /// A path component that must be a directory is not one.
+    NotADirectory,
+    /// The operation needs a file but the path names a directory.
+    IsADirectory,
+    /// The path tries to leave the archive root (`..` above the root, or a symlink pointing outside).
+    EscapesRoot,
+    /// Too many symbolic links were followed while resolving the path.
+    TooManyLinks,
+    /// The path is not valid (empty component, NUL byte, not UTF-8, too long).
+    InvalidPath,
+    /// The archive is truncated, corrupt, or uses an unsupported entry type.
+    InvalidArchive,
+}
+
+impl ErrorCode {
+    /// Every code, in WIT order: for exhaustive conversions and tests.
+    pub const ALL: [ErrorCode; 7] = [
+        ErrorCode::NotFound,
+        ErrorCode::NotADirectory,
+        ErrorCode::IsADirectory,
+        ErrorCode::EscapesRoot,
+        ErrorCode::TooManyLinks,
+        ErrorCode::InvalidPath,
+        ErrorCode::InvalidArchive,
+    ];
+}
+
+impl std::fmt::Display for ErrorCode {
+    /// The WIT case name (`not-found`), as error messages and conformance reports print it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ErrorCode::NotFound => "not-found",
+            ErrorCode::NotADirectory => "not-a-directory",
+            ErrorCode::IsADirectory => "is-a-directory",
+            ErrorCode::EscapesRoot => "escapes-root",
+            ErrorCode::TooManyLinks => "too-many-links",
+            ErrorCode::InvalidPath => "invalid-path",
+            ErrorCode::InvalidArchive => "invalid-archive",
+        })
+    }
+}
+
+impl std::error::Error for ErrorCode {}
+
+/// What an entry is (WIT `entry-kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EntryKind {
+    /// A regular file.
+    File,
+    /// A directory.
+    Directory,
+    /// A symbolic link.
+    Symlink,
+}
+
+/// Metadata of one entry (WIT `stat`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    /// What the entry is.
+    pub kind: EntryKind,
+    /// Size in bytes (0 for directories, the target's length for symlinks).
+    pub size: u64,
+    /// Permission bits from the header (`0o777` mask).
+    pub mode: u32,
+    /// Modification time, seconds since the Unix epoch.
+    pub mtime: u64,
+    /// A number unique to this entry within the archive, stable for the archive's lifetime.
+    pub ino: u64,
+}
+
+/// One name in a directory listing (WIT `dir-entry`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirEntry {
+    /// The entry's name within its directory.
+    pub name: String,
+    /// What the entry is.
+    pub kind: EntryKind,
+    /// The entry's inode number, as [`Stat::ino`].
+    pub ino: u64,
+}
