@@ -4,6 +4,9 @@
 //! component boundary (wasmtime's `bindgen!` in the host, `wit-bindgen` in the guest adapter) converts them to its
 //! generated twins, and those conversions are checked by the conformance suites.
 
+#[cfg(doc)]
+use crate::{MAX_PATH_LEN, MAX_SYMLINK_HOPS};
+
 /// Why an operation failed (WIT `error-code`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
@@ -15,9 +18,10 @@ pub enum ErrorCode {
     IsADirectory,
     /// The path tries to leave the archive root (`..` above the root, or a symlink pointing outside).
     EscapesRoot,
-    /// Too many symbolic links were followed while resolving the path.
+    /// Too many symbolic links were followed while resolving the path (more than [`MAX_SYMLINK_HOPS`]).
     TooManyLinks,
-    /// The path is not valid (empty component, NUL byte, not UTF-8, too long).
+    /// The path is not valid (a NUL byte, not UTF-8, longer than [`MAX_PATH_LEN`]), or `read-link` of an entry
+    /// that is not a symlink.
     InvalidPath,
     /// The archive is truncated, corrupt, or uses an unsupported entry type.
     InvalidArchive,
