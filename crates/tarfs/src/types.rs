@@ -93,3 +93,50 @@ pub struct DirEntry {
     /// The entry's inode number, as [`Stat::ino`].
     pub ino: u64,
 }
+
+/// Conversion functions between two modules holding the WIT's `tarfs` values under their WIT names
+/// (`ErrorCode`, `EntryKind`, `Stat`, `DirEntry`), such as this crate and the types a binding generator made.
+/// Generated types mirror the WIT exactly, so every conversion is a rename; writing it once here keeps the
+/// host's, the guest adapter's and the conformance driver's conversions from drifting apart.
+///
+/// `convert_values!(from a::b to c::d)` defines private `error`, `kind`, `stat` and `dir_entry` functions.
+#[macro_export]
+macro_rules! convert_values {
+    (from $($from:ident)::+ to $($to:ident)::+) => {
+        fn error(code: $($from)::+::ErrorCode) -> $($to)::+::ErrorCode {
+            use $($from)::+::ErrorCode as From;
+            use $($to)::+::ErrorCode as To;
+            match code {
+                From::NotFound => To::NotFound,
+                From::NotADirectory => To::NotADirectory,
+                From::IsADirectory => To::IsADirectory,
+                From::EscapesRoot => To::EscapesRoot,
+                From::TooManyLinks => To::TooManyLinks,
+                From::InvalidPath => To::InvalidPath,
+                From::InvalidArchive => To::InvalidArchive,
+            }
+        }
+
+        fn kind(kind: $($from)::+::EntryKind) -> $($to)::+::EntryKind {
+            use $($from)::+::EntryKind as From;
+            use $($to)::+::EntryKind as To;
+            match kind {
+                From::File => To::File,
+                From::Directory => To::Directory,
+                From::Symlink => To::Symlink,
+            }
+        }
+
+        #[allow(dead_code)] // not every side converts every value
+        fn stat(stat: $($from)::+::Stat) -> $($to)::+::Stat {
+            let $($from)::+::Stat { kind: k, size, mode, mtime, ino } = stat;
+            $($to)::+::Stat { kind: kind(k), size, mode, mtime, ino }
+        }
+
+        #[allow(dead_code)]
+        fn dir_entry(entry: $($from)::+::DirEntry) -> $($to)::+::DirEntry {
+            let $($from)::+::DirEntry { name, kind: k, ino } = entry;
+            $($to)::+::DirEntry { name, kind: kind(k), ino }
+        }
+    };
+}

@@ -6,7 +6,7 @@
 
 use wasmtime::component::{HasData, Resource, ResourceTable};
 
-use super::{Archive, DirEntry, EntryKind, ErrorCode, Stat};
+use super::{Archive, ErrorCode};
 use crate::bindings::tarfs as wit;
 use crate::bindings::tarfs::{Host, HostArchive};
 
@@ -36,7 +36,7 @@ impl Host for TarfsView<'_> {}
 
 impl HostArchive for TarfsView<'_> {
     fn open(&mut self, data: Vec<u8>) -> Result<Resource<Archive>, wit::ErrorCode> {
-        let archive = Archive::open(data).map_err(wit_error)?;
+        let archive = Archive::open(data).map_err(error)?;
         // Only a full table (the embedder's `set_max_capacity`) fails here. The import cannot trap, and
         // `invalid-archive` is the one code that tells the guest this archive cannot be used.
         self.table.push(archive).map_err(|error| {
@@ -46,11 +46,11 @@ impl HostArchive for TarfsView<'_> {
     }
 
     fn stat(&mut self, archive: Resource<Archive>, path: String) -> Result<wit::Stat, wit::ErrorCode> {
-        self.archive(&archive).and_then(|a| a.stat(&path)).map(wit_stat).map_err(wit_error)
+        self.archive(&archive).and_then(|a| a.stat(&path)).map(stat).map_err(error)
     }
 
     fn lstat(&mut self, archive: Resource<Archive>, path: String) -> Result<wit::Stat, wit::ErrorCode> {
-        self.archive(&archive).and_then(|a| a.lstat(&path)).map(wit_stat).map_err(wit_error)
+        self.archive(&archive).and_then(|a| a.lstat(&path)).map(stat).map_err(error)
     }
 
     fn read_dir(
@@ -58,8 +58,8 @@ impl HostArchive for TarfsView<'_> {
         archive: Resource<Archive>,
         path: String,
     ) -> Result<Vec<wit::DirEntry>, wit::ErrorCode> {
-        let entries = self.archive(&archive).and_then(|a| a.read_dir(&path)).map_err(wit_error)?;
-        Ok(entries.into_iter().map(wit_dir_entry).collect())
+        let entries = self.archive(&archive).and_then(|a| a.read_dir(&path)).map_err(error)?;
+        Ok(entries.into_iter().map(dir_entry).collect())
     }
 
     fn read(
@@ -69,11 +69,11 @@ impl HostArchive for TarfsView<'_> {
         offset: u64,
         len: u64,
     ) -> Result<Vec<u8>, wit::ErrorCode> {
-        self.archive(&archive).and_then(|a| a.read(&path, offset, len)).map_err(wit_error)
+        self.archive(&archive).and_then(|a| a.read(&path, offset, len)).map_err(error)
     }
 
     fn read_link(&mut self, archive: Resource<Archive>, path: String) -> Result<String, wit::ErrorCode> {
-        self.archive(&archive).and_then(|a| a.read_link(&path)).map_err(wit_error)
+        self.archive(&archive).and_then(|a| a.read_link(&path)).map_err(error)
     }
 
     fn drop(&mut self, archive: Resource<Archive>) -> wasmtime::Result<()> {
@@ -82,32 +82,4 @@ impl HostArchive for TarfsView<'_> {
     }
 }
 
-fn wit_error(code: ErrorCode) -> wit::ErrorCode {
-    match code {
-        ErrorCode::NotFound => wit::ErrorCode::NotFound,
-        ErrorCode::NotADirectory => wit::ErrorCode::NotADirectory,
-        ErrorCode::IsADirectory => wit::ErrorCode::IsADirectory,
-        ErrorCode::EscapesRoot => wit::ErrorCode::EscapesRoot,
-        ErrorCode::TooManyLinks => wit::ErrorCode::TooManyLinks,
-        ErrorCode::InvalidPath => wit::ErrorCode::InvalidPath,
-        ErrorCode::InvalidArchive => wit::ErrorCode::InvalidArchive,
-    }
-}
-
-fn wit_kind(kind: EntryKind) -> wit::EntryKind {
-    match kind {
-        EntryKind::File => wit::EntryKind::File,
-        EntryKind::Directory => wit::EntryKind::Directory,
-        EntryKind::Symlink => wit::EntryKind::Symlink,
-    }
-}
-
-fn wit_stat(stat: Stat) -> wit::Stat {
-    let Stat { kind, size, mode, mtime, ino } = stat;
-    wit::Stat { kind: wit_kind(kind), size, mode, mtime, ino }
-}
-
-fn wit_dir_entry(entry: DirEntry) -> wit::DirEntry {
-    let DirEntry { name, kind, ino } = entry;
-    wit::DirEntry { name, kind: wit_kind(kind), ino }
-}
+pyworkers_tarfs::convert_values!(from pyworkers_tarfs to wit);

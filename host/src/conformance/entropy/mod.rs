@@ -61,6 +61,13 @@ pub fn cases() -> &'static [Case<dyn Entropy>] {
     ]
 }
 
+/// Check `property` on `a` as it is (deterministic), then again after `reseed` (live).
+fn in_both_modes(a: &mut dyn Entropy, mut property: impl FnMut(&mut dyn Entropy, &str) -> Check) -> Check {
+    property(a, "deterministic")?;
+    a.reseed()?;
+    property(a, "live")
+}
+
 fn starts_deterministic(fresh: Fresh<'_, dyn Entropy>) -> Check {
     check_eq!(fresh()?.current_mode()?, Mode::Deterministic, "current-mode() of a fresh instance");
     Ok(())
@@ -77,49 +84,39 @@ fn equal_seeds_equal_streams(fresh: Fresh<'_, dyn Entropy>) -> Check {
 }
 
 fn stream_advances(fresh: Fresh<'_, dyn Entropy>) -> Check {
-    let mut a = fresh()?;
-    check_ne!(a.fill(32)?, a.fill(32)?, "two consecutive deterministic fill(32)");
-    a.reseed()?;
-    check_ne!(a.fill(32)?, a.fill(32)?, "two consecutive live fill(32)");
-    Ok(())
+    in_both_modes(&mut *fresh()?, |a, mode| {
+        check_ne!(a.fill(32)?, a.fill(32)?, "two consecutive fill(32) in {mode} mode");
+        Ok(())
+    })
 }
 
 /// Distinct byte values in 4096 bytes: about 256 from any real generator; 200 leaves room for chance.
 fn bytes_not_degenerate(fresh: Fresh<'_, dyn Entropy>) -> Check {
-    let mut a = fresh()?;
-    for mode in ["deterministic", "live"] {
-        if mode == "live" {
-            a.reseed()?;
-        }
+    in_both_modes(&mut *fresh()?, |a, mode| {
         let bytes = a.fill(4096)?;
         check_eq!(bytes.len(), 4096, "fill(4096) length in {mode} mode");
         let mut seen = [false; 256];
         bytes.iter().for_each(|&b| seen[b as usize] = true);
         let distinct = seen.iter().filter(|&&s| s).count();
         check!(distinct >= 200, "fill(4096) in {mode} mode has only {distinct} distinct byte values");
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 fn zero_length(fresh: Fresh<'_, dyn Entropy>) -> Check {
-    let mut a = fresh()?;
-    check_eq!(a.fill(0)?, Vec::<u8>::new(), "fill(0) in deterministic mode");
-    a.reseed()?;
-    check_eq!(a.fill(0)?, Vec::<u8>::new(), "fill(0) in live mode");
-    Ok(())
+    in_both_modes(&mut *fresh()?, |a, mode| {
+        check_eq!(a.fill(0)?, Vec::<u8>::new(), "fill(0) in {mode} mode");
+        Ok(())
+    })
 }
 
 fn large_lengths(fresh: Fresh<'_, dyn Entropy>) -> Check {
-    let mut a = fresh()?;
-    for mode in ["deterministic", "live"] {
-        if mode == "live" {
-            a.reseed()?;
+    in_both_modes(&mut *fresh()?, |a, mode| {
+        for len in [MAX_FILL, MAX_FILL + 1, 1 << 24, u32::MAX] {
+            check_eq!(a.fill(len)?.len(), MAX_FILL as usize, "fill({len}) length in {mode} mode");
         }
-        for (len, want) in [(MAX_FILL, MAX_FILL), (MAX_FILL + 1, MAX_FILL), (1 << 24, MAX_FILL), (u32::MAX, MAX_FILL)] {
-            check_eq!(a.fill(len)?.len(), want as usize, "fill({len}) length in {mode} mode");
-        }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 fn reseed_switches_to_live(fresh: Fresh<'_, dyn Entropy>) -> Check {

@@ -5,7 +5,7 @@ use anyhow::Result;
 use wasmtime::component::{Resource, ResourceAny, ResourceTable};
 use wasmtime::Store;
 
-use super::{Answer, ArchiveId, DirEntry, EntryKind, ErrorCode, Stat, Tarfs};
+use super::{Answer, ArchiveId, DirEntry, Stat, Tarfs};
 use crate::bindings::tarfs::HostArchive;
 use crate::conformance::component::{ComponentFile, State};
 use crate::tarfs::{Archive, TarfsView};
@@ -111,21 +111,21 @@ impl Tarfs for Instance {
 
     fn stat(&mut self, archive: ArchiveId, path: &str) -> Answer<Stat> {
         let handle = self.handle(archive)?;
-        let stat = self.instance.pyworkers_runtime_tarfs().archive().call_stat(&mut self.store, handle, path)?;
-        Ok(stat.map(wit_stat).map_err(error))
+        let answer = self.instance.pyworkers_runtime_tarfs().archive().call_stat(&mut self.store, handle, path)?;
+        Ok(answer.map(stat).map_err(error))
     }
 
     fn lstat(&mut self, archive: ArchiveId, path: &str) -> Answer<Stat> {
         let handle = self.handle(archive)?;
-        let stat = self.instance.pyworkers_runtime_tarfs().archive().call_lstat(&mut self.store, handle, path)?;
-        Ok(stat.map(wit_stat).map_err(error))
+        let answer = self.instance.pyworkers_runtime_tarfs().archive().call_lstat(&mut self.store, handle, path)?;
+        Ok(answer.map(stat).map_err(error))
     }
 
     fn read_dir(&mut self, archive: ArchiveId, path: &str) -> Answer<Vec<DirEntry>> {
         let handle = self.handle(archive)?;
         let listing =
             self.instance.pyworkers_runtime_tarfs().archive().call_read_dir(&mut self.store, handle, path)?;
-        Ok(listing.map(|entries| entries.into_iter().map(wit_dir_entry).collect()).map_err(error))
+        Ok(listing.map(|entries| entries.into_iter().map(dir_entry).collect()).map_err(error))
     }
 
     fn read(&mut self, archive: ArchiveId, path: &str, offset: u64, len: u64) -> Answer<Vec<u8>> {
@@ -155,33 +155,4 @@ impl Tarfs for Instance {
 }
 
 // The component's values, lifted by the export bindings, as the host's WIT types.
-
-fn error(code: export::ErrorCode) -> ErrorCode {
-    match code {
-        export::ErrorCode::NotFound => ErrorCode::NotFound,
-        export::ErrorCode::NotADirectory => ErrorCode::NotADirectory,
-        export::ErrorCode::IsADirectory => ErrorCode::IsADirectory,
-        export::ErrorCode::EscapesRoot => ErrorCode::EscapesRoot,
-        export::ErrorCode::TooManyLinks => ErrorCode::TooManyLinks,
-        export::ErrorCode::InvalidPath => ErrorCode::InvalidPath,
-        export::ErrorCode::InvalidArchive => ErrorCode::InvalidArchive,
-    }
-}
-
-fn kind(kind: export::EntryKind) -> EntryKind {
-    match kind {
-        export::EntryKind::File => EntryKind::File,
-        export::EntryKind::Directory => EntryKind::Directory,
-        export::EntryKind::Symlink => EntryKind::Symlink,
-    }
-}
-
-fn wit_stat(stat: export::Stat) -> Stat {
-    let export::Stat { kind: k, size, mode, mtime, ino } = stat;
-    Stat { kind: kind(k), size, mode, mtime, ino }
-}
-
-fn wit_dir_entry(entry: export::DirEntry) -> DirEntry {
-    let export::DirEntry { name, kind: k, ino } = entry;
-    DirEntry { name, kind: kind(k), ino }
-}
+pyworkers_tarfs::convert_values!(from export to crate::bindings::tarfs);
