@@ -1,12 +1,12 @@
-//! `entropy`: the native service against `wit/entropy.wit` (determinism, the one-way switch to live, exact state
-//! round trips), then in a booted guest: `os.urandom` follows the host's source, and `_pyworkers.entropy` catches
-//! import-time draws and replaces what the standard library cached once an instance is restored.
+//! `entropy`: the native service beyond the WIT (seeds, exact state round trips; what the WIT promises is the
+//! conformance suite's, in `tests/all/conformance.rs`), then in a booted guest: `os.urandom` follows the host's
+//! source, and `_pyworkers.entropy` catches import-time draws and replaces what the standard library cached once
+//! an instance is restored.
 
 use std::sync::{Arc, OnceLock};
 
-use pyworkers::bindings::entropy::Host;
 use pyworkers::emscripten::EmContext;
-use pyworkers::entropy::{Entropy, EntropyState, Mode, MAX_FILL};
+use pyworkers::entropy::{Entropy, EntropyState, Mode};
 use pyworkers::interpreter::{BootOptions, Interpreter, Outcome};
 use pyworkers::vfs::Output;
 
@@ -109,29 +109,6 @@ fn debug_hides_the_seed() {
     let shown = format!("{:?}", Entropy::deterministic(SEED));
     assert!(shown.contains("Deterministic"), "{shown}");
     assert!(!shown.contains("42"), "{shown}");
-}
-
-/// Calls the `bindgen!`-generated host trait directly; conformance of an `entropy` component comes with the
-/// components issue.
-#[test]
-fn native_entropy_implements_generated_host_trait() {
-    let mut host = Entropy::deterministic(SEED);
-    let mut twin = Entropy::deterministic(SEED);
-    assert_eq!(Host::current_mode(&mut host), Mode::Deterministic);
-    assert_eq!(Host::fill(&mut host, 0), Vec::<u8>::new());
-    for len in [1, 16, 4097] {
-        let got = Host::fill(&mut host, len);
-        assert_eq!(got.len(), len as usize);
-        assert_eq!(got, bytes(&mut twin, len as usize));
-    }
-    // Oversized requests are answered short, never refused, never trapping.
-    assert_eq!(Host::fill(&mut host, MAX_FILL + 1).len(), MAX_FILL as usize);
-    assert_eq!(Host::fill(&mut host, u32::MAX).len(), MAX_FILL as usize);
-    Host::reseed(&mut host);
-    assert_eq!(Host::current_mode(&mut host), Mode::Live);
-    let mut other = Entropy::deterministic(SEED);
-    Host::reseed(&mut other);
-    assert_ne!(Host::fill(&mut host, 32), Host::fill(&mut other, 32));
 }
 
 // --- In the guest ---------------------------------------------------------------------------------------------

@@ -21,27 +21,7 @@ use std::time::{Duration, Instant};
 /// The guest component, built (release, wasm32-wasip2) once per test process.
 fn guest() -> &'static Path {
     static GUEST: OnceLock<PathBuf> = OnceLock::new();
-    GUEST.get_or_init(|| {
-        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/guests/http-hello/Cargo.toml");
-        let target_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("guests");
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let out = Command::new(cargo)
-            .args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
-            .arg(&manifest)
-            .arg("--target-dir")
-            .arg(&target_dir)
-            // The outer build's flags (e.g. for the host) must not leak into the guest's.
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .output()
-            .expect("running cargo to build the guest");
-        assert!(
-            out.status.success(),
-            "building tests/guests/http-hello failed (is the target installed? `rustup target add wasm32-wasip2`):\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        target_dir.join("wasm32-wasip2/release/http_hello.wasm")
-    })
+    GUEST.get_or_init(|| crate::support::wasm_guest("tests/guests/http-hello/Cargo.toml", "http_hello.wasm"))
 }
 
 /// The cache directory for compiled components: the suite's shared one, so the guest compiles once.

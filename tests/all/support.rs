@@ -66,3 +66,35 @@ pub fn pyodide() -> &'static std::sync::Arc<pyworkers::interpreter::Pyodide> {
         std::sync::Arc::new(pyworkers::interpreter::Pyodide::load(&runtime, &engine).unwrap())
     })
 }
+
+/// A Rust guest built (release, wasm32-wasip2) from `manifest` (relative to the repository root) once per test
+/// process; returns the `.wasm` named `artifact`. Cargo's own caching under `target/` makes a repeated build cheap.
+pub fn wasm_guest(manifest: &str, artifact: &str) -> PathBuf {
+    use std::collections::HashMap;
+    use std::path::Path;
+    use std::sync::Mutex;
+    static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    let mut built = BUILT.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    let target_dir = built.entry(manifest.to_string()).or_insert_with(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let target_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("guests");
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let out = Command::new(cargo)
+            .args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
+            .arg(root.join(manifest))
+            .arg("--target-dir")
+            .arg(&target_dir)
+            // The outer build's flags (e.g. for the host) must not leak into the guest's.
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .output()
+            .expect("running cargo to build a guest");
+        assert!(
+            out.status.success(),
+            "building {manifest} failed (is the target installed? `rustup target add wasm32-wasip2`):\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        target_dir
+    });
+    target_dir.join("wasm32-wasip2/release").join(artifact)
+}

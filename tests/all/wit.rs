@@ -1,7 +1,6 @@
 //! The WIT package parses and declares the interfaces and worlds the architecture names. These check
-//! declarations only: that the native services implement the generated host traits is checked in `tarfs.rs`
-//! and `entropy.rs` (`native_*_implements_generated_*`), and component-level conformance (the same suites run
-//! against each `tarfs`/`entropy` component) comes with the components issue.
+//! declarations only: behaviour behind them (native, through the generated host traits, and as components) is
+//! the conformance suites', in `conformance.rs`.
 
 #[test]
 fn wit_package_declares_the_interfaces_and_worlds_documented() {

@@ -3,6 +3,7 @@
 mod bench;
 mod bundle;
 mod cache;
+mod conformance;
 mod d1;
 mod kv;
 mod run;
@@ -65,6 +66,8 @@ pub enum Command {
     Kv(kv::KvCommand),
     /// Pack a project (sources, packages for Pyodide's platform, metadata) into one tar for serve/run/snapshot.
     Bundle(bundle::BundleCmd),
+    /// Run an interface's conformance suite (tarfs, entropy) against the native implementation or a component.
+    Conformance(conformance::Conformance),
     /// Show what the cache holds (kind, size, last use), or empty it with `cache clean`.
     Cache(cache::Cache),
 }
@@ -82,6 +85,7 @@ impl Command {
             Command::D1(c) => c.execute(),
             Command::Kv(c) => c.execute(),
             Command::Bundle(c) => c.execute(),
+            Command::Conformance(c) => c.execute(),
         }
     }
 }

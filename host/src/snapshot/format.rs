@@ -173,7 +173,7 @@ impl SnapshotData {
                 let mut e = host.reborrow().init_entropy();
                 e.set_live(matches!(
                     h.entropy.mode,
-                    crate::bindings::entropy::Mode::Live
+                    crate::entropy::Mode::Live
                 ));
                 e.set_seed(&h.entropy.seed);
                 e.set_word_pos(&h.entropy.word_pos.to_le_bytes());
@@ -381,9 +381,9 @@ fn decode_root(root: snapshot::Reader<'_>, mode: Decode) -> Result<SnapshotData>
         monotonic_ns: h.get_monotonic_ns(),
         entropy: crate::entropy::EntropyState {
             mode: if e.get_live() {
-                crate::bindings::entropy::Mode::Live
+                crate::entropy::Mode::Live
             } else {
-                crate::bindings::entropy::Mode::Deterministic
+                crate::entropy::Mode::Deterministic
             },
             seed,
             word_pos,

@@ -67,9 +67,9 @@ impl Kind {
     }
 }
 
-/// The seed of the deterministic entropy stream used while preparing. Public on purpose: whatever is drawn
-/// during preparation is shared by every instance, so it must never be mistaken for a secret.
-pub const PREPARE_SEED: [u8; 32] = *b"pyworkers snapshot preparation!!";
+/// The seed of the deterministic entropy stream used while preparing: the one a fresh `entropy` component starts
+/// from too, so a snapshot prepared over either draws the same bytes.
+pub const PREPARE_SEED: [u8; 32] = crate::entropy::SEED;
 
 /// Where a dedicated snapshot's worker files are mounted (`_pyworkers.snapshot.WORKER_ROOT`).
 pub const WORKER_ROOT: &str = "/app";

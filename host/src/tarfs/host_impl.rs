@@ -1,12 +1,13 @@
 //! The generated `tarfs` host traits, implemented over [`Archive`]s kept in a [`ResourceTable`].
 //!
-//! This file only translates: handles to archives, `list<u8>` to `Arc<[u8]>`. Behaviour lives in [`Archive`].
-//! Imports are not trappable, so nothing here may panic on guest input; a handle the table cannot produce is
-//! reported as `invalid-archive` (wasmtime validates handles before the call, so that means a host bug).
+//! This file only translates: handles to archives, the crate's values to their generated twins. Imports are not
+//! trappable, so nothing here may panic on guest input; a handle the table cannot produce is reported as
+//! `invalid-archive` (wasmtime validates handles before the call, so that means a host bug).
 
 use wasmtime::component::{HasData, Resource, ResourceTable};
 
-use super::{Archive, DirEntry, ErrorCode, Stat};
+use super::{Archive, ErrorCode};
+use crate::bindings::tarfs as wit;
 use crate::bindings::tarfs::{Host, HostArchive};
 
 /// What the `tarfs` host traits need from the embedder: the table that owns open archives.
@@ -34,30 +35,31 @@ impl TarfsView<'_> {
 impl Host for TarfsView<'_> {}
 
 impl HostArchive for TarfsView<'_> {
-    fn open(&mut self, data: Vec<u8>) -> Result<Resource<Archive>, ErrorCode> {
-        let archive = Archive::open(data)?;
+    fn open(&mut self, data: Vec<u8>) -> Result<Resource<Archive>, wit::ErrorCode> {
+        let archive = Archive::open(data).map_err(error)?;
         // Only a full table (the embedder's `set_max_capacity`) fails here. The import cannot trap, and
         // `invalid-archive` is the one code that tells the guest this archive cannot be used.
         self.table.push(archive).map_err(|error| {
             tracing::warn!(%error, "tarfs: cannot store an opened archive");
-            ErrorCode::InvalidArchive
+            wit::ErrorCode::InvalidArchive
         })
     }
 
-    fn stat(&mut self, archive: Resource<Archive>, path: String) -> Result<Stat, ErrorCode> {
-        self.archive(&archive)?.stat(&path)
+    fn stat(&mut self, archive: Resource<Archive>, path: String) -> Result<wit::Stat, wit::ErrorCode> {
+        self.archive(&archive).and_then(|a| a.stat(&path)).map(stat).map_err(error)
     }
 
-    fn lstat(&mut self, archive: Resource<Archive>, path: String) -> Result<Stat, ErrorCode> {
-        self.archive(&archive)?.lstat(&path)
+    fn lstat(&mut self, archive: Resource<Archive>, path: String) -> Result<wit::Stat, wit::ErrorCode> {
+        self.archive(&archive).and_then(|a| a.lstat(&path)).map(stat).map_err(error)
     }
 
     fn read_dir(
         &mut self,
         archive: Resource<Archive>,
         path: String,
-    ) -> Result<Vec<DirEntry>, ErrorCode> {
-        self.archive(&archive)?.read_dir(&path)
+    ) -> Result<Vec<wit::DirEntry>, wit::ErrorCode> {
+        let entries = self.archive(&archive).and_then(|a| a.read_dir(&path)).map_err(error)?;
+        Ok(entries.into_iter().map(dir_entry).collect())
     }
 
     fn read(
@@ -66,12 +68,12 @@ impl HostArchive for TarfsView<'_> {
         path: String,
         offset: u64,
         len: u64,
-    ) -> Result<Vec<u8>, ErrorCode> {
-        self.archive(&archive)?.read(&path, offset, len)
+    ) -> Result<Vec<u8>, wit::ErrorCode> {
+        self.archive(&archive).and_then(|a| a.read(&path, offset, len)).map_err(error)
     }
 
-    fn read_link(&mut self, archive: Resource<Archive>, path: String) -> Result<String, ErrorCode> {
-        self.archive(&archive)?.read_link(&path)
+    fn read_link(&mut self, archive: Resource<Archive>, path: String) -> Result<String, wit::ErrorCode> {
+        self.archive(&archive).and_then(|a| a.read_link(&path)).map_err(error)
     }
 
     fn drop(&mut self, archive: Resource<Archive>) -> wasmtime::Result<()> {
@@ -79,3 +81,5 @@ impl HostArchive for TarfsView<'_> {
         Ok(())
     }
 }
+
+pyworkers_tarfs::convert_values!(from pyworkers_tarfs to wit);

@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 use std::io::Cursor;
 use std::ops::Range;
 
-use super::path::member_components;
-use super::{ErrorCode, NodeId};
+use crate::path::member_components;
+use crate::{ErrorCode, NodeId};
 
 /// Permission bits of directories implied by a member's path but never listed themselves.
 const IMPLIED_DIR_MODE: u32 = 0o755;

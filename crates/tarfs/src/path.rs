@@ -5,8 +5,8 @@
 //! `escapes-root`; symlink targets are never re-rooted, so an absolute target is an escape too. It must never
 //! answer with a node that a walk could only reach by going above the root.
 
-use super::index::Index;
-use super::{ErrorCode, NodeId};
+use crate::index::Index;
+use crate::{ErrorCode, NodeId};
 
 /// The longest path accepted, in bytes (Linux's `PATH_MAX`).
 pub const MAX_PATH_LEN: usize = 4096;

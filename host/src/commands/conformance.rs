@@ -1,0 +1,24 @@
+use pyworkers::conformance::{self, Interface, Subject};
+use std::path::PathBuf;
+
+/// `pyworkers conformance INTERFACE [COMPONENT]`.
+#[derive(clap::Args)]
+pub struct Conformance {
+    /// The interface whose suite to run: tarfs or entropy.
+    #[arg(value_parser = clap::value_parser!(Interface))]
+    interface: Interface,
+    /// A component exporting the interface (its `*-provider` world); without one, the native implementation.
+    component: Option<PathBuf>,
+}
+
+impl Conformance {
+    pub fn execute(self) -> anyhow::Result<i32> {
+        let subject = match self.component {
+            Some(path) => Subject::Component(path),
+            None => Subject::Native,
+        };
+        let report = conformance::run(self.interface, &subject)?;
+        print!("{report}");
+        Ok(if report.passed() { 0 } else { 1 })
+    }
+}
