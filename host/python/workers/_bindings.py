@@ -173,9 +173,15 @@ def _meta(changes, last_row_id, duration, rows_read):
     )
 
 
+def _row(row):
+    """A row's values as Cloudflare hands them to Python: a BLOB is a list of ints (D1 gives JavaScript
+    ``Array.from(bytes)``, which reaches Python as a list)."""
+    return [list(v) if type(v) is bytes else v for v in row]
+
+
 def _result(outcome):
     columns, rows, changes, last_row_id, duration, rows_read = outcome
-    return D1Result([dict(zip(columns, row)) for row in rows], _meta(changes, last_row_id, duration, rows_read))
+    return D1Result([dict(zip(columns, _row(row))) for row in rows], _meta(changes, last_row_id, duration, rows_read))
 
 
 def _bindable(value, error=D1Error, prefix="D1_TYPE_ERROR: "):
@@ -216,7 +222,7 @@ class D1PreparedStatement:
         columns, rows, *_ = self._run()
         if not rows:
             return None
-        row = dict(zip(columns, rows[0]))
+        row = dict(zip(columns, _row(rows[0])))
         if column is None:
             return row
         if column not in row:
@@ -227,8 +233,8 @@ class D1PreparedStatement:
         """The rows as lists; with ``column_names=True`` the first list is the column names."""
         columns, rows, *_ = self._run()
         if column_names or options.get("columnNames"):
-            return [list(columns)] + [list(r) for r in rows]
-        return [list(r) for r in rows]
+            return [list(columns)] + [_row(r) for r in rows]
+        return [_row(r) for r in rows]
 
 
 class D1Database:

@@ -36,12 +36,110 @@ impl NotFound {
     }
 }
 
+/// `run_worker_first`: `true`/`false`, or route patterns (`"/api/*"`, `"!/api/docs/*"`) deciding per request.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum WorkerFirst {
+    /// Assets first, the worker on a miss (the default).
+    #[default]
+    Never,
+    /// The worker sees every request (it reaches the files through `env.ASSETS`).
+    Always,
+    /// Patterns: a path matching a negative (`!`) pattern goes straight to the assets, even when they have nothing
+    /// for it; else one matching a positive pattern goes to the worker; else the default applies.
+    Routes {
+        /// The positive patterns.
+        worker: Vec<String>,
+        /// The negative patterns, without their `!`.
+        assets: Vec<String>,
+    },
+}
+
+/// Where [`WorkerFirst::route`] sends a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// To the worker.
+    Worker,
+    /// To the assets, which answer whether or not they have a file (a negative pattern matched).
+    Assets,
+    /// Assets if they have a file, else the worker.
+    Default,
+}
+
+impl WorkerFirst {
+    /// `run_worker_first` as the configuration gives it (absent: [`Never`](Self::Never)).
+    pub fn parse(value: Option<&serde_json::Value>) -> Result<WorkerFirst> {
+        let list = match value {
+            None | Some(serde_json::Value::Bool(false)) => return Ok(WorkerFirst::Never),
+            Some(serde_json::Value::Bool(true)) => return Ok(WorkerFirst::Always),
+            Some(serde_json::Value::Array(list)) => list,
+            Some(_) => anyhow::bail!("`assets.run_worker_first` must be true, false or a list of route patterns"),
+        };
+        let (mut worker, mut assets) = (Vec::new(), Vec::new());
+        for rule in list {
+            let rule = rule.as_str().context("`assets.run_worker_first` holds a non-string")?;
+            match rule.strip_prefix('!') {
+                Some(negative) if negative.starts_with('/') => assets.push(negative.to_string()),
+                None if rule.starts_with('/') => worker.push(rule.to_string()),
+                _ => anyhow::bail!(
+                    "`assets.run_worker_first` rule {rule:?} must start with \"/\" (or \"!/\" to exclude routes)"
+                ),
+            }
+        }
+        Ok(WorkerFirst::Routes { worker, assets })
+    }
+
+    /// Where a request for `path` (the URL's path, as sent) goes.
+    pub fn route(&self, path: &str) -> Route {
+        match self {
+            WorkerFirst::Never => Route::Default,
+            WorkerFirst::Always => Route::Worker,
+            WorkerFirst::Routes { worker, assets } => {
+                if assets.iter().any(|p| glob(p, path)) {
+                    Route::Assets
+                } else if worker.iter().any(|p| glob(p, path)) {
+                    Route::Worker
+                } else {
+                    Route::Default
+                }
+            }
+        }
+    }
+}
+
+/// Whether `path` matches `pattern` as a whole, `*` standing for any run of characters (`/` included).
+pub fn glob(pattern: &str, path: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or("");
+    let Some(mut rest) = path.strip_prefix(first) else { return false };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else { return rest.is_empty() };
+    for part in middle {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
+/// What the assets answer in front of the worker.
+#[derive(Debug)]
+pub enum Front {
+    /// This response, without running the worker.
+    Served(Served),
+    /// Nothing: the worker answers.
+    Worker,
+}
+
 /// The assets of one project.
 pub struct Assets {
     root: PathBuf,
-    /// Whether the worker sees every request first (it reaches assets through `env.ASSETS`).
-    pub run_worker_first: bool,
+    worker_first: WorkerFirst,
     not_found: NotFound,
+    /// Cloudflare's `assets_navigation_prefers_asset_serving` (on by default from compatibility date 2025-04-01):
+    /// a navigation request (`Sec-Fetch-Mode: navigate`) that matches no file gets `not_found_handling` from the
+    /// assets instead of going to the worker.
+    navigation_prefers_assets: bool,
 }
 
 /// A response from the assets.
@@ -55,66 +153,92 @@ pub struct Served {
     pub body: Bytes,
 }
 
+/// Files Wrangler never uploads as assets: configuration for the asset server, not content.
+const META_FILES: [&str; 3] = [".assetsignore", "_headers", "_redirects"];
+
 impl Assets {
     /// The assets under `dir`.
-    pub fn new(dir: &Path, run_worker_first: bool, not_found: NotFound) -> Result<Assets> {
+    pub fn new(dir: &Path, worker_first: WorkerFirst, not_found: NotFound, navigation_prefers_assets: bool) -> Result<Assets> {
         let root = dir
             .canonicalize()
             .with_context(|| format!("assets.directory {} does not exist", dir.display()))?;
         if !root.is_dir() {
             anyhow::bail!("assets.directory {} is not a directory", dir.display());
         }
-        Ok(Assets { root, run_worker_first, not_found })
+        Ok(Assets { root, worker_first, not_found, navigation_prefers_assets })
     }
 
-    /// The answer to `method path` in front of the worker (`path` as in the request line, query included or not),
-    /// `None` when the assets have nothing for it and the worker should answer. `navigate`: the request is a
-    /// browser navigation (it gets the single-page application's `index.html`). A `404-page` is not served here:
-    /// as on Cloudflare, a miss goes to the worker, which can ask `env.ASSETS` for it.
-    pub fn serve(&self, method: &str, path: &str, if_none_match: Option<&str>, navigate: bool) -> Option<Served> {
-        self.lookup(method, path, if_none_match, navigate, false)
-    }
-
-    fn lookup(&self, method: &str, path: &str, if_none_match: Option<&str>, navigate: bool, page404: bool) -> Option<Served> {
-        if method != "GET" && method != "HEAD" {
-            return None;
-        }
+    /// The answer to `method path` in front of the worker (`path` as in the request line, query included or not).
+    /// `navigate`: the request is a browser navigation (`Sec-Fetch-Mode: navigate`).
+    ///
+    /// As on Cloudflare: `run_worker_first` decides first; then a file that matches is served (a method other than
+    /// GET or HEAD gets 405); a miss goes to the worker, except a navigation request when
+    /// `assets_navigation_prefers_asset_serving` is on, which gets `not_found_handling` (the single-page
+    /// application's `index.html`, or the nearest `404.html`) if there is one.
+    pub fn front(&self, method: &str, path: &str, if_none_match: Option<&str>, navigate: bool) -> Front {
         let path = path.split(['?', '#']).next().unwrap_or("/");
-        let Some(relative) = clean(path) else {
-            return Some(plain(404, "Not Found"));
-        };
-        let head = method == "HEAD";
-        if let Some(file) = self.find(&relative) {
-            return Some(self.file(&file, 200, if_none_match, head));
-        }
-        match self.not_found {
-            NotFound::None => None,
-            NotFound::SinglePageApplication if navigate => {
-                self.inside(&self.root.join("index.html")).map(|f| self.file(&f, 200, if_none_match, head))
-            }
-            NotFound::SinglePageApplication => None,
-            NotFound::Page404 if !page404 => None,
-            NotFound::Page404 => {
-                let mut dir = relative.clone();
-                loop {
-                    if let Some(f) = self.inside(&self.root.join(&dir).join("404.html")) {
-                        return Some(self.file(&f, 404, None, head));
-                    }
-                    if !dir.pop() {
-                        return None;
-                    }
+        match self.worker_first.route(path) {
+            Route::Worker => Front::Worker,
+            Route::Assets => Front::Served(self.fetch(method, path, if_none_match)),
+            Route::Default => {
+                let not_found = navigate && self.navigation_prefers_assets;
+                match self.lookup(method, path, if_none_match, not_found) {
+                    Some(served) => Front::Served(served),
+                    None => Front::Worker,
                 }
             }
         }
     }
 
-    /// `env.ASSETS.fetch`: like [`serve`](Self::serve), but a miss is a 404, never the worker.
-    pub fn fetch(&self, method: &str, path: &str, if_none_match: Option<&str>, navigate: bool) -> Served {
-        self.lookup(method, path, if_none_match, navigate, true).unwrap_or_else(|| plain(404, "Not Found"))
+    /// `env.ASSETS.fetch`: the file, else `not_found_handling` for any request, else 404 — never the worker.
+    pub fn fetch(&self, method: &str, path: &str, if_none_match: Option<&str>) -> Served {
+        self.lookup(method, path, if_none_match, true).unwrap_or_else(|| plain(404, "Not Found"))
+    }
+
+    fn lookup(&self, method: &str, path: &str, if_none_match: Option<&str>, not_found: bool) -> Option<Served> {
+        let path = path.split(['?', '#']).next().unwrap_or("/");
+        let Some(relative) = clean(path) else {
+            return Some(plain(404, "Not Found"));
+        };
+        let allowed = method == "GET" || method == "HEAD";
+        let head = method == "HEAD";
+        if let Some(file) = self.find(&relative) {
+            if !allowed {
+                return Some(plain(405, "Method Not Allowed"));
+            }
+            return Some(self.file(&file, 200, if_none_match, head));
+        }
+        if !not_found {
+            return None;
+        }
+        let (file, status) = match self.not_found {
+            NotFound::None => return None,
+            NotFound::SinglePageApplication => (self.inside(&self.root.join("index.html"))?, 200),
+            NotFound::Page404 => {
+                // The nearest 404.html: in the request's directory, then each parent up to the root.
+                let mut dir = relative.clone();
+                loop {
+                    let more = dir.pop();
+                    if let Some(f) = self.inside(&self.root.join(&dir).join("404.html")) {
+                        break (f, 404);
+                    }
+                    if !more || dir.as_os_str().is_empty() {
+                        return None;
+                    }
+                }
+            }
+        };
+        if !allowed {
+            return Some(plain(405, "Method Not Allowed"));
+        }
+        Some(self.file(&file, status, if status == 200 { if_none_match } else { None }, head))
     }
 
     /// The file for a cleaned path: itself, `PATH.html`, or `PATH/index.html`.
     fn find(&self, relative: &Path) -> Option<PathBuf> {
+        if relative.to_str().is_some_and(|r| META_FILES.contains(&r)) {
+            return None;
+        }
         let exact = self.root.join(relative);
         let mut candidates = vec![exact.join("index.html")];
         if !relative.as_os_str().is_empty() {
@@ -164,23 +288,27 @@ fn clean(path: &str) -> Option<PathBuf> {
     Some(out)
 }
 
-/// The content type Cloudflare sends for `file`.
+/// The content type Cloudflare sends for `file`: Wrangler's MIME table (the `mime` package) with `; charset=utf-8`
+/// added to every `text/` type; the few entries where that table differs from `mime_guess` are fixed here.
 pub fn content_type(file: &Path) -> String {
     let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     let fixed = match ext.as_str() {
-        "html" | "htm" => Some("text/html; charset=utf-8"),
-        "css" => Some("text/css; charset=utf-8"),
-        "js" | "mjs" => Some("text/javascript; charset=utf-8"),
-        "json" => Some("application/json; charset=utf-8"),
-        "txt" => Some("text/plain; charset=utf-8"),
-        "svg" => Some("image/svg+xml"),
+        "js" | "mjs" | "cjs" => Some("text/javascript"),
+        "json" | "map" => Some("application/json"),
         "ico" => Some("image/vnd.microsoft.icon"),
-        "jpg" | "jpeg" => Some("image/jpeg"),
+        "xml" => Some("application/xml"),
+        "wasm" => Some("application/wasm"),
+        "md" | "markdown" => Some("text/markdown"),
         _ => None,
     };
-    match fixed {
+    let base = match fixed {
         Some(t) => t.to_string(),
         None => mime_guess::from_ext(&ext).first_or_octet_stream().to_string(),
+    };
+    if base.starts_with("text/") && !base.contains("charset") {
+        format!("{base}; charset=utf-8")
+    } else {
+        base
     }
 }
 
@@ -196,39 +324,97 @@ fn plain(status: u16, text: &'static str) -> Served {
 mod tests {
     use super::*;
 
+    fn served(front: Front) -> Served {
+        match front {
+            Front::Served(s) => s,
+            Front::Worker => panic!("went to the worker"),
+        }
+    }
+
     #[test]
     fn index_types_etag_and_traversal() {
         let outer = tempfile::tempdir().unwrap();
         let dir = outer.path().join("public");
-        std::fs::create_dir_all(dir.join("docs")).unwrap();
+        std::fs::create_dir_all(dir.join("docs/deep")).unwrap();
         std::fs::write(dir.join("index.html"), "<h1>home</h1>").unwrap();
         std::fs::write(dir.join("docs/about.html"), "about").unwrap();
+        std::fs::write(dir.join("docs/404.html"), "docs missing").unwrap();
         std::fs::write(dir.join("app.js"), "1").unwrap();
+        std::fs::write(dir.join("_headers"), "/*\n  x: y").unwrap();
         std::fs::write(dir.join("404.html"), "missing").unwrap();
         std::fs::write(outer.path().join("secret.txt"), "secret").unwrap();
         #[cfg(unix)]
         std::os::unix::fs::symlink(outer.path().join("secret.txt"), dir.join("link.txt")).unwrap();
-        let a = Assets::new(&dir, false, NotFound::Page404).unwrap();
-        let home = a.serve("GET", "/", None, false).unwrap();
+        let a = Assets::new(&dir, WorkerFirst::Never, NotFound::Page404, true).unwrap();
+        let home = served(a.front("GET", "/", None, false));
         assert_eq!((home.status, &home.body[..]), (200, &b"<h1>home</h1>"[..]));
         assert_eq!(home.headers[0].1, "text/html; charset=utf-8");
         let etag = home.headers[1].1.clone();
-        assert_eq!(a.serve("GET", "/index.html", Some(&etag), false).unwrap().status, 304);
-        assert_eq!(a.serve("GET", "/docs/about", None, false).unwrap().body, "about");
-        assert_eq!(a.serve("GET", "/app.js?v=1", None, false).unwrap().headers[0].1, "text/javascript; charset=utf-8");
+        assert_eq!(served(a.front("GET", "/index.html", Some(&etag), false)).status, 304);
+        assert_eq!(served(a.front("GET", "/index.html", Some(&format!("W/{etag}")), false)).status, 304);
+        assert_eq!(served(a.front("GET", "/docs/about", None, false)).body, "about");
+        assert_eq!(served(a.front("GET", "/app.js?v=1", None, false)).headers[0].1, "text/javascript; charset=utf-8");
+        assert_eq!(served(a.front("POST", "/app.js", None, false)).status, 405, "a file answers other methods with 405");
         for evil in ["/../secret.txt", "/%2e%2e/secret.txt", "/docs/%2E%2E/%2e%2e/secret.txt", "/link.txt", "/..%5csecret.txt"] {
-            let r = a.fetch("GET", evil, None, false);
+            let r = a.fetch("GET", evil, None);
             assert_ne!(&r.body[..], b"secret", "{evil}");
             assert_eq!(r.status, 404, "{evil}");
         }
-        assert!(a.serve("GET", "/nope", None, false).is_none(), "a miss goes to the worker");
-        let page = a.fetch("GET", "/docs/nope", None, false);
-        assert_eq!((page.status, &page.body[..]), (404, &b"missing"[..]));
-        let spa = Assets::new(&dir, false, NotFound::SinglePageApplication).unwrap();
-        assert_eq!(spa.serve("GET", "/route/x", None, true).unwrap().status, 200);
-        assert!(spa.serve("GET", "/api/x", None, false).is_none());
-        assert!(spa.serve("POST", "/", None, true).is_none());
+        assert!(matches!(a.front("GET", "/nope", None, false), Front::Worker), "a miss goes to the worker");
+        assert!(matches!(a.front("GET", "/_headers", None, false), Front::Worker), "_headers is not an asset");
+        // 404-page: the nearest 404.html up the path, with 404; in front of the worker only for navigations.
+        let page = a.fetch("GET", "/docs/deep/nope", None);
+        assert_eq!((page.status, &page.body[..]), (404, &b"docs missing"[..]));
+        assert_eq!(a.fetch("GET", "/other/nope", None).body, "missing");
+        assert_eq!(served(a.front("GET", "/docs/x", None, true)).status, 404);
+        let old = Assets::new(&dir, WorkerFirst::Never, NotFound::Page404, false).unwrap();
+        assert!(matches!(old.front("GET", "/docs/x", None, true), Front::Worker), "before 2025-04-01");
+        let spa = Assets::new(&dir, WorkerFirst::Never, NotFound::SinglePageApplication, true).unwrap();
+        let r = served(spa.front("GET", "/route/x", None, true));
+        assert_eq!((r.status, &r.body[..]), (200, &b"<h1>home</h1>"[..]));
+        assert!(matches!(spa.front("GET", "/api/x", None, false), Front::Worker));
+        assert!(matches!(spa.front("POST", "/api/x", None, false), Front::Worker));
+        assert_eq!(spa.fetch("GET", "/api/x", None).status, 200, "env.ASSETS.fetch applies it to every request");
         assert_eq!(content_type(Path::new("x.ico")), "image/vnd.microsoft.icon");
         assert_eq!(content_type(Path::new("x.png")), "image/png");
+        assert_eq!(content_type(Path::new("x.svg")), "image/svg+xml");
+        assert_eq!(content_type(Path::new("x.css")), "text/css; charset=utf-8");
+        assert_eq!(content_type(Path::new("x.txt")), "text/plain; charset=utf-8");
+        assert_eq!(content_type(Path::new("x.json")), "application/json");
+        assert_eq!(content_type(Path::new("x.jpg")), "image/jpeg");
+    }
+
+    #[test]
+    fn run_worker_first_routes() {
+        let parse = |v: serde_json::Value| WorkerFirst::parse(Some(&v));
+        assert_eq!(WorkerFirst::parse(None).unwrap(), WorkerFirst::Never);
+        assert_eq!(parse(serde_json::json!(true)).unwrap(), WorkerFirst::Always);
+        assert_eq!(WorkerFirst::Always.route("/x"), Route::Worker);
+        let r = parse(serde_json::json!(["/api/*", "!/api/docs/*", "/login", "/*.php"])).unwrap();
+        assert_eq!(r.route("/api/notes"), Route::Worker);
+        assert_eq!(r.route("/api/notes/1/x"), Route::Worker, "* spans slashes");
+        assert_eq!(r.route("/api/"), Route::Worker);
+        assert_eq!(r.route("/api"), Route::Default, "/api/* needs the slash");
+        assert_eq!(r.route("/api/docs/intro"), Route::Assets, "a negative rule wins");
+        assert_eq!(r.route("/api/docs"), Route::Worker);
+        assert_eq!(r.route("/login"), Route::Worker);
+        assert_eq!(r.route("/login/x"), Route::Default, "no wildcard, an exact match");
+        assert_eq!(r.route("/a/b.php"), Route::Worker);
+        assert_eq!(r.route("/index.html"), Route::Default);
+        assert!(parse(serde_json::json!(["api/*"])).is_err());
+        assert!(parse(serde_json::json!([1])).is_err());
+        assert!(parse(serde_json::json!("yes")).is_err());
+        for (pattern, path, expected) in [
+            ("/*", "/", true),
+            ("/a*b*c", "/abc", true),
+            ("/a*b*c", "/aXbYc", true),
+            ("/a*b*c", "/acb", false),
+            ("/*a*a", "/a", false),
+            ("/*a*a", "/aa", true),
+            ("/x", "/xy", false),
+            ("*", "/anything", true),
+        ] {
+            assert_eq!(glob(pattern, path), expected, "{pattern} {path}");
+        }
     }
 }

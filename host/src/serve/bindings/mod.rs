@@ -76,10 +76,13 @@ pub struct AssetsConfig {
     pub directory: PathBuf,
     /// `binding`, if the worker reaches the assets through `env`.
     pub binding: Option<String>,
-    /// `run_worker_first`.
-    pub run_worker_first: bool,
+    /// `run_worker_first`: a boolean or route patterns.
+    pub worker_first: assets::WorkerFirst,
     /// `not_found_handling`.
     pub not_found: assets::NotFound,
+    /// Cloudflare's `assets_navigation_prefers_asset_serving`, from `compatibility_date` (2025-04-01 on) and
+    /// `compatibility_flags`.
+    pub navigation_prefers_assets: bool,
 }
 
 /// Every binding a project declares.
@@ -160,7 +163,7 @@ impl Bindings {
         if let Some(a) = &config.assets {
             b.assets = Some((
                 a.binding.clone(),
-                Arc::new(assets::Assets::new(&a.directory, a.run_worker_first, a.not_found)?),
+                Arc::new(assets::Assets::new(&a.directory, a.worker_first.clone(), a.not_found, a.navigation_prefers_assets)?),
             ));
         }
         Ok(b)
@@ -322,7 +325,7 @@ impl Bindings {
 
     fn assets_call(&self, args: &[Value]) -> Result<Value> {
         let Some((_, assets)) = &self.assets else { bail!("no assets bound") };
-        let [_, method, url, if_none_match, navigate] = args else { bail!("bad assets.fetch call") };
+        let [_, method, url, if_none_match, _navigate] = args else { bail!("bad assets.fetch call") };
         let url = url.as_str("url")?;
         let path = match url::Url::parse(url) {
             Ok(u) => u.path().to_string(),
@@ -332,7 +335,7 @@ impl Bindings {
             Value::None => None,
             v => Some(v.as_str("if-none-match")?),
         };
-        let r = assets.fetch(method.as_str("method")?, &path, inm, matches!(navigate, Value::Bool(true)));
+        let r = assets.fetch(method.as_str("method")?, &path, inm);
         Ok(Value::Tuple(vec![
             Value::Int(r.status as i64),
             Value::List(r.headers.into_iter().map(|(k, v)| Value::Tuple(vec![Value::Str(k), Value::Str(v)])).collect()),

@@ -227,7 +227,7 @@ pub struct PythonWorkers {
     jobs: crossbeam_channel::Sender<Job>,
     test_scheduled: bool,
     timeout: std::time::Duration,
-    /// Static assets, answered before the worker unless `run_worker_first`.
+    /// Static assets, answered before the worker as `run_worker_first` says.
     assets: Option<Arc<crate::serve::bindings::assets::Assets>>,
 }
 
@@ -315,10 +315,11 @@ impl Handler for PythonWorkers {
         if let Some(response) = self.test_route(&req, deadline).await {
             return response;
         }
-        if let Some(assets) = self.assets.as_ref().filter(|a| !a.run_worker_first) {
+        if let Some(assets) = &self.assets {
             let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
             let navigate = header("sec-fetch-mode") == Some("navigate");
-            if let Some(served) = assets.serve(req.method().as_str(), req.uri().path(), header("if-none-match"), navigate) {
+            let front = assets.front(req.method().as_str(), req.uri().path(), header("if-none-match"), navigate);
+            if let crate::serve::bindings::assets::Front::Served(served) = front {
                 let mut builder = http::Response::builder().status(served.status);
                 for (k, v) in &served.headers {
                     builder = builder.header(k.as_str(), v.as_str());

@@ -7,7 +7,7 @@
 //! `main.py`, `entry.py` or `worker.py`. This module reads files only; it runs nothing.
 
 use crate::entrypoint::marshal::Value;
-use crate::serve::bindings::{self, assets::NotFound, config_objects as objects, AssetsConfig, D1Config, KvConfig};
+use crate::serve::bindings::{self, assets::NotFound, assets::WorkerFirst, config_objects as objects, AssetsConfig, D1Config, KvConfig};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
@@ -260,15 +260,27 @@ fn parse_bindings(object: &serde_json::Map<String, serde_json::Value>, dir: &Pat
         config.assets = Some(AssetsConfig {
             directory: dir.join(directory),
             binding: text(o, "binding", "assets")?,
-            run_worker_first: match o.get("run_worker_first") {
-                None => false,
-                Some(serde_json::Value::Bool(b)) => *b,
-                Some(_) => bail!("`assets.run_worker_first` must be true or false (route lists are not supported)"),
-            },
+            worker_first: WorkerFirst::parse(o.get("run_worker_first"))?,
             not_found: NotFound::parse(text(o, "not_found_handling", "assets")?.as_deref())?,
+            navigation_prefers_assets: navigation_prefers_assets(object),
         });
     }
     Ok(config)
+}
+
+/// Whether Cloudflare's `assets_navigation_prefers_asset_serving` is on: named in `compatibility_flags`, or by
+/// default from `compatibility_date` 2025-04-01 unless `assets_navigation_has_no_effect` turns it off.
+fn navigation_prefers_assets(object: &serde_json::Map<String, serde_json::Value>) -> bool {
+    let flags: Vec<&str> = object
+        .get("compatibility_flags")
+        .and_then(|f| f.as_array())
+        .map(|f| f.iter().filter_map(|f| f.as_str()).collect())
+        .unwrap_or_default();
+    if flags.contains(&"assets_navigation_prefers_asset_serving") {
+        return true;
+    }
+    let date = object.get("compatibility_date").and_then(|d| d.as_str()).unwrap_or("2021-11-02");
+    date >= "2025-04-01" && !flags.contains(&"assets_navigation_has_no_effect")
 }
 
 fn module_of(file: &Path) -> Result<String> {
