@@ -252,6 +252,9 @@ class Default(WorkerEntrypoint):
         got["first_b"] = await db.prepare("SELECT * FROM t ORDER BY a").first("b")
         got["raw"] = await db.prepare("SELECT a, b FROM t ORDER BY a").raw(column_names=True)
         got["none"] = await db.prepare("SELECT * FROM t WHERE a = ?").bind(99).first()
+        blob = await db.prepare("SELECT ? AS b, ? AS t").bind(b"\x00\xff", True).all()
+        got["blob"] = [blob.results[0]["b"], type(blob.results[0]["b"]).__name__, blob.results[0]["t"]]
+        got["blob_raw"] = await db.prepare("SELECT ?").bind(b"ab").raw()
         return Response.json(got)
 "#,
     )
@@ -269,6 +272,8 @@ class Default(WorkerEntrypoint):
     assert_eq!(got["first_b"], "x");
     assert_eq!(got["raw"], serde_json::json!([["a", "b"], [1, "x"], [2.5, null]]));
     assert_eq!(got["none"], serde_json::Value::Null);
+    assert_eq!(got["blob"], serde_json::json!([[0, 255], "list", 1]), "a BLOB reads back as a list of ints, a bool as 0/1");
+    assert_eq!(got["blob_raw"], serde_json::json!([[[97, 98]]]));
     let log = server.log();
     let warning: Vec<&str> = log.lines().filter(|l| l.contains("does not support")).collect();
     assert_eq!(warning.len(), 1);
@@ -339,64 +344,189 @@ class Default(WorkerEntrypoint):
 }
 
 #[test]
-fn queue_messages_are_batched_acked_retried_and_dead_lettered() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    std::fs::create_dir_all(root.join("src")).unwrap();
-    std::fs::write(
-        root.join("wrangler.jsonc"),
-        r#"{ "main": "src/entry.py",
-             "kv_namespaces": [{ "binding": "SEEN", "id": "seen" }],
-             "queues": {
-               "producers": [{ "binding": "JOBS", "queue": "jobs" }],
-               "consumers": [
-                 { "queue": "jobs", "max_batch_size": 3, "max_batch_timeout": 0.2, "max_retries": 1, "dead_letter_queue": "dead" },
-                 { "queue": "dead", "max_batch_timeout": 0 }
-               ] } }"#,
-    )
-    .unwrap();
-    std::fs::write(
-        root.join("src/entry.py"),
-        r#"
-import json
-from workers import Response, WorkerEntrypoint
+fn assets_site_serves_files_with_cloudflare_types_routes_the_api_and_refuses_traversal() {
+    let project = example_copy("assets-site");
+    let dir = project.path();
+    std::fs::write(dir.join("secret.txt"), "top secret").unwrap();
+    std::os::unix::fs::symlink(dir.join("secret.txt"), dir.join("public/leak.txt")).unwrap();
+    std::os::unix::fs::symlink(dir.join("src"), dir.join("public/src-link")).unwrap();
+    let server = serve(dir, &["--state", ":memory:"]);
+    assert!(!server.log().contains("does not support"), "{}", server.log());
+    let get = |path: &str, headers: &[(&str, &str)]| request("GET", &server.url(path), headers, b"");
+    // Files, with the content types Cloudflare sends; / is index.html, a nested page is found without .html.
+    for (path, content_type, needle) in [
+        ("/", "text/html; charset=utf-8", "<h1><img src=\"/logo.svg\""),
+        ("/style.css", "text/css; charset=utf-8", "font-family"),
+        ("/logo.svg", "image/svg+xml", "<circle"),
+        ("/app.js", "text/javascript; charset=utf-8", "/api/status"),
+        ("/docs/", "text/html; charset=utf-8", "<h1>Docs</h1>"),
+        ("/docs/guide", "text/html; charset=utf-8", "<h1>Guide</h1>"),
+    ] {
+        let (status, headers, body) = get(path, &[]);
+        assert_eq!(status, 200, "{path}: {}", text(&body));
+        assert_eq!(headers["content-type"], content_type, "{path}");
+        assert!(text(&body).contains(needle), "{path}: {}", text(&body));
+        assert!(headers.get("x-worker").is_none(), "{path}: served before the worker");
+        assert_eq!(headers["cache-control"], "public, max-age=0, must-revalidate");
+    }
+    // ETag and If-None-Match (strong or weak) → 304 with no body; a stale tag gets the file.
+    let (_, headers, _) = get("/style.css", &[]);
+    let etag = headers["etag"].to_str().unwrap().to_string();
+    assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
+    let (status, headers, body) = get("/style.css", &[("if-none-match", &etag)]);
+    assert_eq!((status, body.len()), (304, 0));
+    assert_eq!(headers["etag"].to_str().unwrap(), etag);
+    assert_eq!(get("/style.css", &[("if-none-match", &format!("W/{etag}"))]).0, 304);
+    assert_eq!(get("/style.css", &[("if-none-match", "\"stale\"")]).0, 200);
+    let (status, _, body) = request("HEAD", &server.url("/style.css"), &[], b"");
+    assert_eq!((status, body.len()), (200, 0));
+    assert_eq!(request("POST", &server.url("/index.html"), &[], b"").0, 405, "a file is not the worker's to POST to");
+    // The API: run_worker_first sends /api/* to the worker, even where a file would match…
+    let (status, headers, body) = get("/api/status", &[]);
+    assert_eq!(status, 200, "{}", text(&body));
+    assert!(headers["content-type"].to_str().unwrap().starts_with("application/json"));
+    let status_json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(status_json, serde_json::json!({"ok": true, "method": "GET", "path": "/api/status"}));
+    let (status, _, body) = request("POST", &server.url("/api/status"), &[], b"{}");
+    assert_eq!((status, text(&body).contains("\"POST\"")), (200, true));
+    assert_eq!(json(&server.url("/api/nope"))["error"], "no API at /api/nope");
+    // …except /api/docs/*, a negative rule: straight to the assets, a miss there is the 404 page, not the worker.
+    let (status, headers, body) = get("/api/docs/", &[]);
+    assert_eq!((status, headers.get("x-worker").is_none()), (200, true));
+    assert!(text(&body).contains("<h1>API docs</h1>"));
+    let (status, headers, body) = get("/api/docs/missing", &[]);
+    assert_eq!((status, headers.get("x-worker").is_none()), (404, true));
+    assert!(text(&body).contains("<h1>Not found</h1>"), "{}", text(&body));
+    // /private/* runs the worker first: the file exists but needs the header; then env.ASSETS.fetch serves it.
+    let (status, _, _) = get("/private/report.html", &[]);
+    assert_eq!(status, 401);
+    let (status, headers, body) = get("/private/report.html", &[("authorization", "Bearer letmein")]);
+    assert_eq!((status, headers["x-worker"].to_str().unwrap()), (200, "private"));
+    assert_eq!(headers["content-type"], "text/html; charset=utf-8");
+    assert!(text(&body).contains("Quarterly report"));
+    // env.ASSETS.fetch from the API.
+    let asset = json(&server.url("/api/asset?path=/docs/guide"));
+    assert_eq!((asset["status"].as_i64(), asset["content_type"].as_str()), (Some(200), Some("text/html; charset=utf-8")));
+    assert_eq!(json(&server.url("/api/asset?path=/docs/nope"))["status"], 404);
+    // not_found_handling = "404-page": a miss that is not a navigation goes to the worker (which asks env.ASSETS:
+    // the nearest 404.html, with 404); a navigation gets the 404 page from the assets, before the worker.
+    let (status, headers, body) = get("/docs/nope", &[]);
+    assert_eq!((status, headers["x-worker"].to_str().unwrap()), (404, "miss"));
+    assert!(text(&body).contains("No such doc"), "the nearest 404.html: {}", text(&body));
+    let (status, headers, body) = get("/nowhere/deeper", &[("sec-fetch-mode", "navigate")]);
+    assert_eq!((status, headers.get("x-worker").is_none()), (404, true));
+    assert!(text(&body).contains("<h1>Not found</h1>"));
+    assert_eq!(headers["content-type"], "text/html; charset=utf-8");
+    // Nothing outside public/: `..`, encoded `..`, a symlink to a file or directory outside.
+    for evil in [
+        "/../wrangler.jsonc",
+        "/%2e%2e/wrangler.jsonc",
+        "/%2E%2E%2Fwrangler.jsonc",
+        "/docs/%2e%2e/%2e%2e/wrangler.jsonc",
+        "/..%2f..%2fetc%2fpasswd",
+        "/leak.txt",
+        "/src-link/entry.py",
+    ] {
+        let (status, _, body) = get(evil, &[]);
+        let body = text(&body);
+        assert!(!body.contains("top secret") && !body.contains("run_worker_first") && !body.contains("WorkerEntrypoint"), "{evil} leaked: {body}");
+        assert_eq!(status, 404, "{evil}");
+    }
+}
 
-class Default(WorkerEntrypoint):
-    async def fetch(self, request):
-        if request.method == "POST":
-            items = json.loads(await request.text())
-            await self.env.JOBS.send(items[0])
-            await self.env.JOBS.send_batch([{"body": b} for b in items[1:]])
-            return Response("queued")
-        return Response.json({k["name"]: await self.env.SEEN.get(k["name"]) for k in (await self.env.SEEN.list()).keys})
+#[test]
+fn single_page_application_serves_index_to_navigations_only() {
+    let project = example_copy("assets-site");
+    let dir = project.path();
+    let config = std::fs::read_to_string(dir.join("wrangler.jsonc")).unwrap();
+    std::fs::write(dir.join("wrangler.jsonc"), config.replace("\"404-page\"", "\"single-page-application\"")).unwrap();
+    let server = serve(dir, &["--state", ":memory:"]);
+    // A navigation to a client-side route gets index.html with 200, from the assets.
+    let (status, headers, body) = request("GET", &server.url("/app/settings"), &[("sec-fetch-mode", "navigate")], b"");
+    assert_eq!((status, headers.get("x-worker").is_none()), (200, true));
+    assert!(text(&body).contains("assets-site</h1>"));
+    // Anything else that misses goes to the worker (here it passes it to env.ASSETS, which applies the SPA rule).
+    let (status, headers, body) = request("GET", &server.url("/app/data.json"), &[("sec-fetch-mode", "cors")], b"");
+    assert_eq!((status, headers["x-worker"].to_str().unwrap()), (200, "miss"));
+    assert!(text(&body).contains("assets-site</h1>"));
+    // The API still comes first, navigation or not.
+    let (status, _, body) = request("GET", &server.url("/api/status"), &[("sec-fetch-mode", "navigate")], b"");
+    assert_eq!((status, text(&body).contains("\"ok\": true")), (200, true), "{}", text(&body));
+}
 
-    async def queue(self, batch):
-        for m in batch.messages:
-            if m.body.get("fail") and batch.queue == "jobs":
-                m.retry()
-            else:
-                m.ack()
-            await self.env.SEEN.put(f"{batch.queue}:{m.body['n']}", f"{len(batch.messages)}/{m.attempts}")
-"#,
-    )
-    .unwrap();
-    let server = serve(root, &[]);
-    let body = br#"[{"n": 1}, {"n": 2}, {"n": 3}, {"n": 4, "fail": true}]"#;
-    let (status, _, _) = request("POST", &server.url("/"), &[], body);
-    assert_eq!(status, 200);
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let seen = loop {
-        let seen = json(&server.url("/"));
-        if seen.get("dead:4").is_some() || std::time::Instant::now() > until {
-            break seen;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
+#[test]
+fn queues_example_batches_acks_retries_and_dead_letters() {
+    let project = example_copy("queues");
+    let dir = project.path();
+    let server = serve(dir, &[]);
+    assert!(!server.log().contains("does not support"), "{}", server.log());
+    let post = |path: &str, body: &str| {
+        let (status, _, reply) = request("POST", &server.url(path), &[], body.as_bytes());
+        assert_eq!(status, 202, "{}", text(&reply));
     };
-    // 1–3 filled a batch of 3; 4 came alone after the timeout, was retried once (attempt 2), then dead-lettered.
-    assert_eq!(seen["jobs:1"], "3/1", "{seen}\n{}", server.log());
-    assert_eq!(seen["jobs:3"], "3/1");
-    assert_eq!(seen["jobs:4"], "1/2");
-    assert_eq!(seen["dead:4"], "1/1");
+    let deliveries = || -> Vec<serde_json::Value> { json(&server.url("/processed"))["deliveries"].as_array().unwrap().clone() };
+    // Wait until `done` holds of the deliveries so far.
+    let until = |what: &str, done: &dyn Fn(&[serde_json::Value]) -> bool| -> Vec<serde_json::Value> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let d = deliveries();
+            if done(&d) {
+                return d;
+            }
+            assert!(std::time::Instant::now() < deadline, "{what}: {d:?}\n{}", server.log());
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    let of = |d: &[serde_json::Value], n: i64| -> Vec<(String, i64, i64, String)> {
+        d.iter()
+            .filter(|r| r["body"]["n"] == n)
+            .map(|r| {
+                (
+                    r["queue"].as_str().unwrap().to_string(),
+                    r["batch_size"].as_i64().unwrap(),
+                    r["attempt"].as_i64().unwrap(),
+                    r["outcome"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let row = |q: &str, size: i64, attempt: i64, outcome: &str| (q.to_string(), size, attempt, outcome.to_string());
+    // Three messages fill a batch (max_batch_size 3): delivered together at once.
+    post("/send-batch", r#"[{"n": 1}, {"n": 2}, {"n": 3}]"#);
+    let d = until("a full batch", &|d| d.len() >= 3);
+    for n in 1..=3 {
+        assert_eq!(of(&d, n), [row("jobs", 3, 1, "ack")]);
+    }
+    // One message alone waits for max_batch_timeout (1 s) before it is delivered, in a batch of one.
+    let sent = std::time::Instant::now();
+    post("/send", r#"{"n": 4}"#);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(of(&deliveries(), 4).is_empty(), "delivered before its batch was due");
+    let d = until("a timed-out batch", &|d| !of(d, 4).is_empty());
+    assert!(sent.elapsed() >= std::time::Duration::from_millis(900), "after {:?}", sent.elapsed());
+    assert_eq!(of(&d, 4), [row("jobs", 1, 1, "ack")]);
+    // retry(): delivered again with attempts + 1; acked on the second attempt.
+    post("/send-batch", r#"[{"n": 5, "fail": 1}, {"n": 6, "fail": 99}, {"n": 7}]"#);
+    // Retried more than max_retries (2) times: to the dead-letter queue.
+    let d = until("retries and the dead-letter queue", &|d| !of(d, 6).iter().all(|r| r.0 == "jobs") && of(d, 5).len() == 2);
+    assert_eq!(of(&d, 5), [row("jobs", 3, 1, "retry"), row("jobs", 2, 2, "ack")]);
+    assert_eq!(of(&d, 7), [row("jobs", 3, 1, "ack")], "acked once, never delivered again");
+    let six = of(&d, 6);
+    assert_eq!(six.len(), 4, "{six:?}");
+    assert_eq!(six[..3].iter().map(|r| (r.2, r.3.as_str())).collect::<Vec<_>>(), [(1, "retry"), (2, "retry"), (3, "retry")]);
+    assert_eq!((six[3].0.as_str(), six[3].2, six[3].3.as_str()), ("jobs-dlq", 1, "dead"));
+    // retry_all() then ack_all(); a handler that raises retries every message it did not ack.
+    post("/send-batch", r#"[{"n": 8, "all": "retry-once"}, {"n": 9}]"#);
+    let d = until("retry_all", &|d| of(d, 9).len() == 2);
+    assert_eq!(of(&d, 8), [row("jobs", 2, 1, "retry-all"), row("jobs", 2, 2, "ack-all")]);
+    assert_eq!(of(&d, 9), [row("jobs", 2, 1, "retry-all"), row("jobs", 2, 2, "ack-all")]);
+    post("/send-batch", r#"[{"n": 10, "raise": true}, {"n": 11}]"#);
+    let d = until("a raising handler", &|d| of(d, 10).len() == 2);
+    assert_eq!(of(&d, 10), [row("jobs", 2, 1, "raised"), row("jobs", 1, 2, "ack")]);
+    assert_eq!(of(&d, 11), [row("jobs", 2, 1, "ack")], "acked before the handler raised: not redelivered");
+    assert!(server.log().contains("a message asked the handler to raise"), "{}", server.log());
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(deliveries().len(), d.len(), "nothing else is delivered");
 }
 
 #[test]

@@ -1,0 +1,3 @@
+fetch("/api/status")
+  .then((r) => r.json())
+  .then((s) => { document.getElementById("status").textContent = s.ok ? "ok" : "down"; });
