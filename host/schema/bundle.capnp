@@ -1,7 +1,7 @@
 # The metadata of a pyworkers bundle (`pyworkers bundle`).
 #
 # A bundle is a tar archive holding `bundle.capnp.bin` (this message, standard serialisation), `src.tar` (the
-# worker's files) and, when it has packages, `site-packages.tar`.
+# worker's files), with packages `site-packages.tar`, and with static assets `assets.tar`.
 @0xa6f2d81c3b9e4f05;
 
 struct Bundle {
@@ -24,6 +24,12 @@ struct Bundle {
   # SHA-256 of `src.tar` and of `site-packages.tar` (empty when there is none).
   sourcesSha256 @10 :Text;
   sitePackagesSha256 @11 :Text;
+  # The configuration's bindings as `serve` reads them: `kv_namespaces`, `d1_databases`, `durable_objects`,
+  # `migrations`, `queues`, `assets`, `compatibility_date` and `compatibility_flags` (those present), as one JSON
+  # object; empty when the project declares no binding.
+  bindingsJson @12 :Text;
+  # SHA-256 of `assets.tar` (the files under `assets.directory`); empty when there is none.
+  assetsSha256 @13 :Text;
 }
 
 struct Var {

@@ -753,3 +753,49 @@ fn durable_object_storage_survives_restarts_memory_does_not() {
         assert_eq!(post(&server, "lobby", "after eviction")["id"], 3);
     }
 }
+
+#[test]
+fn a_bundle_keeps_its_bindings_and_assets() {
+    let home = crate::support::home();
+    let bundle = |example: &str, into: &Path| {
+        let project = example_copy(example);
+        let out = Command::new(env!("CARGO_BIN_EXE_pyworkers"))
+            .arg("bundle")
+            .arg(project.path())
+            .arg("-o")
+            .arg(into)
+            .env("PYWORKERS_HOME", &home)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{err}");
+        err
+        // The project is deleted here: the bundle must be all the server needs.
+    };
+    let alone = tempfile::tempdir().unwrap();
+    let site = alone.path().join("site.tar");
+    let said = bundle("assets-site", &site);
+    assert!(said.contains("bindings from") && said.contains("assets"), "{said}");
+    let read = pyworkers::bundle::Bundle::read(&site).unwrap();
+    assert!(read.assets.is_some() && read.bindings.as_ref().unwrap().contains_key("assets"));
+    {
+        let server = serve(&site, &["--state", ":memory:"]);
+        let (status, headers, body) = request("GET", &server.url("/"), &[], b"");
+        assert_eq!((status, headers["content-type"].to_str().unwrap()), (200, "text/html; charset=utf-8"));
+        assert!(text(&body).contains("assets-site</h1>"));
+        assert_eq!(json(&server.url("/api/status"))["ok"], true, "run_worker_first came along");
+        let (status, headers, body) = request("GET", &server.url("/docs/nope"), &[], b"");
+        assert_eq!((status, headers["x-worker"].to_str().unwrap()), (404, "miss"));
+        assert!(text(&body).contains("No such doc"), "env.ASSETS came along: {}", text(&body));
+    }
+    let counter = alone.path().join("counter.tar");
+    bundle("kv-counter", &counter);
+    {
+        let server = serve(&counter, &[]);
+        assert_eq!(json(&server.url("/a"))["count"], 1);
+        assert_eq!(json(&server.url("/a"))["count"], 2);
+    }
+    assert!(alone.path().join(".pyworkers/state/kv.sqlite3").is_file(), "the state lives next to the bundle");
+    let server = serve(&counter, &[]);
+    assert_eq!(json(&server.url("/a?peek"))["count"], 2, "and survives a restart");
+}

@@ -2,7 +2,10 @@
 //! tar archive that `serve`, `run` and `snapshot` accept in place of the project, with no resolver and no network.
 //!
 //! Layout: `bundle.capnp.bin` (Cap'n Proto metadata, `schema/bundle.capnp`), `src.tar` (the worker's files, packed
-//! as [`Worker::load`] packs them) and, with packages, `site-packages.tar`. A bundle whose packages were chosen for
+//! as [`Worker::load`] packs them), with packages `site-packages.tar`, and with static assets `assets.tar` (the files
+//! under `assets.directory`). The configuration's bindings are recorded in the metadata, so a bundle served elsewhere
+//! keeps its KV namespaces, D1 databases, Durable Objects, queues and assets (their data lives in the state store
+//! next to the bundle, as next to a project). A bundle whose packages were chosen for
 //! another Pyodide is refused: compiled wheels and the interpreter's ABI would not match.
 
 #[allow(missing_docs, clippy::all)]
@@ -21,6 +24,7 @@ use std::sync::Arc;
 pub const METADATA: &str = "bundle.capnp.bin";
 const SOURCES: &str = "src.tar";
 const SITE_PACKAGES: &str = "site-packages.tar";
+const ASSETS: &str = "assets.tar";
 const MAGIC: &str = "pyworkers-bundle";
 const FORMAT_VERSION: u32 = 1;
 
@@ -43,6 +47,10 @@ pub struct Bundle {
     pub sources: Vec<u8>,
     /// site-packages (a tar), if it has packages.
     pub site_packages: Option<Vec<u8>>,
+    /// The configuration's binding keys (see `schema/bundle.capnp`), if it declares any.
+    pub bindings: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The static assets (a tar of the files under `assets.directory`), if it has any.
+    pub assets: Option<Vec<u8>>,
 }
 
 impl Bundle {
@@ -86,6 +94,10 @@ impl Bundle {
             }
             root.set_sources_sha256(sha256(&self.sources));
             root.set_site_packages_sha256(self.site_packages.as_deref().map(sha256).unwrap_or_default());
+            root.set_bindings_json(
+                self.bindings.as_ref().map(|b| serde_json::Value::Object(b.clone()).to_string()).unwrap_or_default(),
+            );
+            root.set_assets_sha256(self.assets.as_deref().map(sha256).unwrap_or_default());
         }
         let mut meta = Vec::new();
         capnp::serialize::write_message(&mut meta, &message).context("encoding the bundle's metadata")?;
@@ -93,6 +105,9 @@ impl Bundle {
         let mut entries = vec![(METADATA, &meta[..]), (SOURCES, &self.sources[..])];
         if let Some(sp) = &self.site_packages {
             entries.push((SITE_PACKAGES, &sp[..]));
+        }
+        if let Some(assets) = &self.assets {
+            entries.push((ASSETS, &assets[..]));
         }
         for (name, data) in entries {
             let mut header = tar::Header::new_ustar();
@@ -109,7 +124,7 @@ impl Bundle {
         let what = || format!("bundle {}", path.display());
         let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
         let mut archive = tar::Archive::new(file);
-        let (mut meta, mut sources, mut site_packages) = (None, None, None);
+        let (mut meta, mut sources, mut site_packages, mut assets) = (None, None, None, None);
         for entry in archive.entries().with_context(what)? {
             let mut entry = entry.with_context(what)?;
             let name = entry.path().with_context(what)?.to_string_lossy().into_owned();
@@ -119,6 +134,7 @@ impl Bundle {
                 METADATA => meta = Some(data),
                 SOURCES => sources = Some(data),
                 SITE_PACKAGES => site_packages = Some(data),
+                ASSETS => assets = Some(data),
                 _ => bail!("{}: unexpected entry {name}", what()),
             }
         }
@@ -153,6 +169,16 @@ impl Bundle {
         if site_packages.as_deref().map(sha256).unwrap_or_default() != sp_sha {
             bail!("{}: {SITE_PACKAGES} does not match its recorded SHA-256 (damaged)", what());
         }
+        if assets.as_deref().map(sha256).unwrap_or_default() != text(root.get_assets_sha256())? {
+            bail!("{}: {ASSETS} does not match its recorded SHA-256 (damaged)", what());
+        }
+        let bindings = match text(root.get_bindings_json())?.as_str() {
+            "" => None,
+            json => match serde_json::from_str(json).with_context(what)? {
+                serde_json::Value::Object(o) => Some(o),
+                _ => bail!("{}: the recorded bindings are not a JSON object", what()),
+            },
+        };
         let mut vars = Vec::new();
         for v in root.get_vars().with_context(what)? {
             let json = text(v.get_json())?;
@@ -180,7 +206,74 @@ impl Bundle {
             pyodide_version,
             sources,
             site_packages,
+            bindings,
+            assets,
         })
+    }
+
+    /// The static assets unpacked under `dir/<their SHA-256>` (once; a later call finds them there): the directory
+    /// to serve them from.
+    pub fn unpack_assets(&self, dir: &Path) -> Result<Option<std::path::PathBuf>> {
+        let Some(assets) = &self.assets else { return Ok(None) };
+        let target = dir.join(&sha256(assets)[..32]);
+        if target.is_dir() {
+            return Ok(Some(target));
+        }
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let partial = tempfile::tempdir_in(dir).with_context(|| format!("unpacking assets under {}", dir.display()))?;
+        let mut archive = tar::Archive::new(&assets[..]);
+        for entry in archive.entries().context("the bundle's assets")? {
+            let mut entry = entry.context("the bundle's assets")?;
+            if !entry.header().entry_type().is_file() {
+                bail!("the bundle's assets hold something other than a regular file");
+            }
+            // `unpack_in` refuses paths that would land outside the directory.
+            if !entry.unpack_in(partial.path()).context("unpacking the bundle's assets")? {
+                bail!("the bundle's assets hold a path outside their directory");
+            }
+        }
+        match std::fs::rename(partial.keep(), &target) {
+            Ok(()) => {}
+            Err(_) if target.is_dir() => {}
+            Err(e) => return Err(e).with_context(|| format!("moving the assets to {}", target.display())),
+        }
+        Ok(Some(target))
+    }
+
+    /// A tar of the regular files under `dir` (symlinks followed only while they stay inside it), for
+    /// [`assets`](Self::assets).
+    pub fn pack_assets(dir: &Path) -> Result<Vec<u8>> {
+        let root = dir.canonicalize().with_context(|| format!("assets.directory {} does not exist", dir.display()))?;
+        let mut files = Vec::new();
+        let mut seen = std::collections::HashSet::from([root.clone()]);
+        let mut pending = vec![root.clone()];
+        while let Some(d) = pending.pop() {
+            for entry in std::fs::read_dir(&d).with_context(|| format!("reading {}", d.display()))? {
+                let path = entry?.path();
+                let Ok(real) = path.canonicalize() else { continue };
+                if !real.starts_with(&root) {
+                    continue;
+                }
+                if real.is_dir() {
+                    if seen.insert(real) {
+                        pending.push(path);
+                    }
+                } else if real.is_file() {
+                    files.push((path.strip_prefix(&root).unwrap_or(&path).to_path_buf(), real));
+                }
+            }
+        }
+        files.sort();
+        let mut builder = tar::Builder::new(Vec::new());
+        for (name, real) in files {
+            let data = std::fs::read(&real).with_context(|| format!("reading {}", real.display()))?;
+            let mut header = tar::Header::new_ustar();
+            header.set_size(data.len() as u64);
+            header.set_mode(0o644);
+            header.set_mtime(0);
+            builder.append_data(&mut header, &name, &data[..])?;
+        }
+        Ok(builder.into_inner()?)
     }
 
     /// The worker it holds, ready to mount.

@@ -36,13 +36,24 @@ impl BundleCmd {
             pyodide_version: pyworkers::runtime::PYODIDE_VERSION.into(),
             sources: sources.archive.bytes().to_vec(),
             site_packages: packages.as_ref().map(|p| p.archive.bytes().to_vec()),
+            bindings: project.bindings_json.clone(),
+            assets: match &project.bindings.assets {
+                Some(a) => Some(Bundle::pack_assets(&a.directory)?),
+                None => None,
+            },
         };
         bundle.write(&self.output)?;
+        let recorded: Vec<&String> = bundle.bindings.iter().flat_map(|b| b.keys()).collect();
         eprintln!(
-            "bundled {} (module `{}`, {} packages) for Pyodide {} into {}",
+            "bundled {} (module `{}`, {} packages{}) for Pyodide {} into {}",
             bundle.name,
             bundle.module,
             bundle.packages.len(),
+            if recorded.is_empty() {
+                String::new()
+            } else {
+                format!(", bindings from {}", recorded.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", "))
+            },
             bundle.pyodide_version,
             self.output.display()
         );

@@ -59,13 +59,44 @@ pub struct Project {
     pub vars_json: Vec<(String, serde_json::Value)>,
     /// The bundle PATH is, if it is one (`pyworkers bundle`): the worker and its packages come from it.
     pub bundle: Option<std::sync::Arc<crate::bundle::Bundle>>,
+    /// The configuration's binding keys ([`BINDING_KEYS`]) as it gave them, if it declares a binding (what a bundle
+    /// records).
+    pub bindings_json: Option<serde_json::Map<String, serde_json::Value>>,
 }
+
+/// The configuration keys a bundle records so that `serve` of the bundle has the same bindings.
+pub const BINDING_KEYS: [&str; 8] = [
+    "kv_namespaces",
+    "d1_databases",
+    "durable_objects",
+    "migrations",
+    "queues",
+    "assets",
+    "compatibility_date",
+    "compatibility_flags",
+];
+
+/// Keys among [`BINDING_KEYS`] that declare a binding (the rest only qualify them).
+const DECLARING_KEYS: [&str; 5] = ["kv_namespaces", "d1_databases", "durable_objects", "queues", "assets"];
 
 impl Project {
     /// Resolve `path` (see the module docs).
     pub fn resolve(path: &Path) -> Result<Project> {
         if path.is_file() && crate::bundle::Bundle::is_bundle(path) {
             let bundle = crate::bundle::Bundle::read(path)?;
+            let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
+            let mut bindings = bindings::Config::default();
+            if let Some(recorded) = &bundle.bindings {
+                let mut recorded = recorded.clone();
+                // The assets come from the bundle, unpacked once next to it.
+                if let Some(unpacked) = bundle.unpack_assets(&dir.join(".pyworkers/bundle-assets"))? {
+                    if let Some(serde_json::Value::Object(assets)) = recorded.get_mut("assets") {
+                        let absolute = std::path::absolute(&unpacked).unwrap_or(unpacked);
+                        assets.insert("directory".into(), serde_json::Value::String(absolute.to_string_lossy().into()));
+                    }
+                }
+                bindings = parse_bindings(&recorded, &dir).with_context(|| format!("the bindings recorded in {}", path.display()))?;
+            }
             return Ok(Project {
                 name: bundle.name.clone(),
                 source: path.to_path_buf(),
@@ -74,10 +105,10 @@ impl Project {
                 crons: bundle.crons.clone(),
                 unsupported: Vec::new(),
                 config: None,
-                // A bundle does not record bindings yet: a bundled worker runs without them.
-                dir: path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf(),
-                bindings: bindings::Config::default(),
+                dir,
+                bindings,
                 vars_json: bundle.vars.clone(),
+                bindings_json: bundle.bindings.clone(),
                 bundle: Some(std::sync::Arc::new(bundle)),
             });
         }
@@ -95,6 +126,7 @@ impl Project {
                 bindings: bindings::Config::default(),
                 vars_json: Vec::new(),
                 bundle: None,
+                bindings_json: None,
             });
         }
         if !path.is_dir() {
@@ -126,6 +158,7 @@ impl Project {
             bindings: bindings::Config::default(),
             vars_json: Vec::new(),
             bundle: None,
+            bindings_json: None,
         })
     }
 
@@ -197,6 +230,9 @@ impl Project {
             bindings: parse_bindings(object, dir).with_context(|| format!("in {}", config.display()))?,
             vars_json,
             bundle: None,
+            bindings_json: DECLARING_KEYS.iter().any(|k| object.contains_key(*k)).then(|| {
+                BINDING_KEYS.iter().filter_map(|k| object.get(*k).map(|v| (k.to_string(), v.clone()))).collect()
+            }),
         })
     }
 }
