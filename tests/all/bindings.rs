@@ -398,12 +398,19 @@ fn assets_site_serves_files_with_cloudflare_types_routes_the_api_and_refuses_tra
     assert_eq!((status, headers.get("x-worker").is_none()), (404, true));
     assert!(text(&body).contains("<h1>Not found</h1>"), "{}", text(&body));
     // /private/* runs the worker first: the file exists but needs the header; then env.ASSETS.fetch serves it.
-    let (status, _, _) = get("/private/report.html", &[]);
+    let (status, _, _) = get("/private/report", &[]);
     assert_eq!(status, 401);
-    let (status, headers, body) = get("/private/report.html", &[("authorization", "Bearer letmein")]);
+    let (status, headers, body) = get("/private/report", &[("authorization", "Bearer letmein")]);
     assert_eq!((status, headers["x-worker"].to_str().unwrap()), (200, "private"));
     assert_eq!(headers["content-type"], "text/html; charset=utf-8");
     assert!(text(&body).contains("Quarterly report"));
+    // html_handling "auto-trailing-slash": one spelling per page, the others redirected to it (307).
+    for (from, to) in [("/docs/guide.html", "/docs/guide"), ("/docs", "/docs/"), ("/index.html", "/"), ("/docs/index.html?a=1", "/docs/?a=1")] {
+        let (status, headers, _) = get(from, &[]);
+        assert_eq!((status, headers["location"].to_str().unwrap()), (307, to), "{from}");
+    }
+    let (status, headers, _) = get("/private/report.html", &[("authorization", "Bearer letmein")]);
+    assert_eq!((status, headers["location"].to_str().unwrap()), (307, "/private/report"), "env.ASSETS redirects too");
     // env.ASSETS.fetch from the API.
     let asset = json(&server.url("/api/asset?path=/docs/guide"));
     assert_eq!((asset["status"].as_i64(), asset["content_type"].as_str()), (Some(200), Some("text/html; charset=utf-8")));

@@ -122,6 +122,40 @@ pub fn glob(pattern: &str, path: &str) -> bool {
     rest.len() >= last.len() && rest.ends_with(last)
 }
 
+/// `html_handling`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HtmlHandling {
+    /// `"auto-trailing-slash"` (the default): `/a` serves `a.html`, `/a/` serves `a/index.html`, other spellings
+    /// are redirected.
+    #[default]
+    AutoTrailingSlash,
+    /// `"none"`: a path serves exactly the file it names.
+    None,
+}
+
+impl HtmlHandling {
+    /// `html_handling` as the configuration spells it, and a warning for the values not supported yet.
+    pub fn parse(text: Option<&str>) -> Result<(HtmlHandling, Option<String>)> {
+        Ok(match text {
+            None | Some("auto-trailing-slash") => (HtmlHandling::AutoTrailingSlash, None),
+            Some("none") => (HtmlHandling::None, None),
+            Some(other @ ("force-trailing-slash" | "drop-trailing-slash")) => (
+                HtmlHandling::AutoTrailingSlash,
+                Some(format!("assets.html_handling {other:?} is not supported yet: serving with \"auto-trailing-slash\"")),
+            ),
+            Some(other) => anyhow::bail!(
+                "assets.html_handling is {other:?}; expected \"auto-trailing-slash\", \"force-trailing-slash\", \"drop-trailing-slash\" or \"none\""
+            ),
+        })
+    }
+}
+
+/// What a path names.
+enum Intent {
+    File(PathBuf),
+    Redirect(String),
+}
+
 /// What the assets answer in front of the worker.
 #[derive(Debug)]
 pub enum Front {
@@ -136,6 +170,7 @@ pub struct Assets {
     root: PathBuf,
     worker_first: WorkerFirst,
     not_found: NotFound,
+    html_handling: HtmlHandling,
     /// Cloudflare's `assets_navigation_prefers_asset_serving` (on by default from compatibility date 2025-04-01):
     /// a navigation request (`Sec-Fetch-Mode: navigate`) that matches no file gets `not_found_handling` from the
     /// assets instead of going to the worker.
@@ -158,14 +193,20 @@ const META_FILES: [&str; 3] = [".assetsignore", "_headers", "_redirects"];
 
 impl Assets {
     /// The assets under `dir`.
-    pub fn new(dir: &Path, worker_first: WorkerFirst, not_found: NotFound, navigation_prefers_assets: bool) -> Result<Assets> {
+    pub fn new(
+        dir: &Path,
+        worker_first: WorkerFirst,
+        not_found: NotFound,
+        html_handling: HtmlHandling,
+        navigation_prefers_assets: bool,
+    ) -> Result<Assets> {
         let root = dir
             .canonicalize()
             .with_context(|| format!("assets.directory {} does not exist", dir.display()))?;
         if !root.is_dir() {
             anyhow::bail!("assets.directory {} is not a directory", dir.display());
         }
-        Ok(Assets { root, worker_first, not_found, navigation_prefers_assets })
+        Ok(Assets { root, worker_first, not_found, html_handling, navigation_prefers_assets })
     }
 
     /// The answer to `method path` in front of the worker (`path` as in the request line, query included or not).
@@ -176,8 +217,7 @@ impl Assets {
     /// `assets_navigation_prefers_asset_serving` is on, which gets `not_found_handling` (the single-page
     /// application's `index.html`, or the nearest `404.html`) if there is one.
     pub fn front(&self, method: &str, path: &str, if_none_match: Option<&str>, navigate: bool) -> Front {
-        let path = path.split(['?', '#']).next().unwrap_or("/");
-        match self.worker_first.route(path) {
+        match self.worker_first.route(path.split(['?', '#']).next().unwrap_or("/")) {
             Route::Worker => Front::Worker,
             Route::Assets => Front::Served(self.fetch(method, path, if_none_match)),
             Route::Default => {
@@ -195,35 +235,41 @@ impl Assets {
         self.lookup(method, path, if_none_match, true).unwrap_or_else(|| plain(404, "Not Found"))
     }
 
-    fn lookup(&self, method: &str, path: &str, if_none_match: Option<&str>, not_found: bool) -> Option<Served> {
-        let path = path.split(['?', '#']).next().unwrap_or("/");
-        let Some(relative) = clean(path) else {
+    fn lookup(&self, method: &str, target: &str, if_none_match: Option<&str>, not_found: bool) -> Option<Served> {
+        let target = target.split('#').next().unwrap_or("/");
+        let (raw, query) = match target.split_once('?') {
+            Some((raw, query)) => (raw, format!("?{query}")),
+            None => (target, String::new()),
+        };
+        let Some(path) = clean(raw) else {
             return Some(plain(404, "Not Found"));
         };
         let allowed = method == "GET" || method == "HEAD";
         let head = method == "HEAD";
-        if let Some(file) = self.find(&relative) {
-            if !allowed {
-                return Some(plain(405, "Method Not Allowed"));
-            }
-            return Some(self.file(&file, 200, if_none_match, head));
+        match self.intent(&path, true) {
+            Some(_) if !allowed => return Some(plain(405, "Method Not Allowed")),
+            Some(Intent::Redirect(to)) => return Some(redirect(&format!("{}{query}", encode(&to)))),
+            // Served at its canonical spelling only, as Cloudflare does: `/a%2Db` or `/a//b` are redirected.
+            Some(Intent::File(_)) if encode(&path) != raw => return Some(redirect(&format!("{}{query}", encode(&path)))),
+            Some(Intent::File(file)) => return Some(self.file(&file, 200, if_none_match, head)),
+            None => {}
         }
         if !not_found {
             return None;
         }
         let (file, status) = match self.not_found {
             NotFound::None => return None,
-            NotFound::SinglePageApplication => (self.inside(&self.root.join("index.html"))?, 200),
+            NotFound::SinglePageApplication => (self.exists("/index.html")?, 200),
             NotFound::Page404 => {
                 // The nearest 404.html: in the request's directory, then each parent up to the root.
-                let mut dir = relative.clone();
+                let mut dir = path.clone();
                 loop {
-                    let more = dir.pop();
-                    if let Some(f) = self.inside(&self.root.join(&dir).join("404.html")) {
-                        break (f, 404);
-                    }
-                    if !more || dir.as_os_str().is_empty() {
+                    if dir.is_empty() {
                         return None;
+                    }
+                    dir.truncate(dir.rfind('/').unwrap_or(0));
+                    if let Some(f) = self.exists(&format!("{dir}/404.html")) {
+                        break (f, 404);
                     }
                 }
             }
@@ -234,20 +280,64 @@ impl Assets {
         Some(self.file(&file, status, if status == 200 { if_none_match } else { None }, head))
     }
 
-    /// The file for a cleaned path: itself, `PATH.html`, or `PATH/index.html`.
-    fn find(&self, relative: &Path) -> Option<PathBuf> {
-        if relative.to_str().is_some_and(|r| META_FILES.contains(&r)) {
+    /// The file at the cleaned path `path` (`/a/b`), if it is one under the root (never a metafile).
+    fn exists(&self, path: &str) -> Option<PathBuf> {
+        let relative = path.trim_start_matches('/');
+        if relative.is_empty() || relative.ends_with('/') || META_FILES.contains(&relative) {
             return None;
         }
-        let exact = self.root.join(relative);
-        let mut candidates = vec![exact.join("index.html")];
-        if !relative.as_os_str().is_empty() {
-            candidates.insert(0, exact.clone());
-            let mut html = exact.into_os_string();
-            html.push(".html");
-            candidates.insert(1, PathBuf::from(html));
+        self.inside(&self.root.join(relative))
+    }
+
+    /// What a cleaned path names under `html_handling`: a file, or a redirect to the path the file is served at
+    /// (`redirects: false` while checking where a redirect would land).
+    ///
+    /// `auto-trailing-slash` (Cloudflare's default): `a.html` is served at `/a`, `a/index.html` at `/a/`; the other
+    /// spellings of those (`/a.html`, `/a/`, `/a/index.html`, `/a/index`, `/a`) are redirected there with 307.
+    fn intent(&self, path: &str, redirects: bool) -> Option<Intent> {
+        if self.html_handling == HtmlHandling::None {
+            return self.exists(path).map(Intent::File);
         }
-        candidates.into_iter().find_map(|c| self.inside(&c))
+        let moved = |file: &str, to: &str| -> Option<Intent> {
+            if !redirects || to.is_empty() {
+                return None;
+            }
+            let target = self.exists(file)?;
+            if self.exists(to).is_some() {
+                return None;
+            }
+            match self.intent(to, false) {
+                Some(Intent::File(f)) if f == target => Some(Intent::Redirect(to.to_string())),
+                _ => None,
+            }
+        };
+        if let Some(stem) = path.strip_suffix("/index") {
+            if let Some(f) = self.exists(path) {
+                return Some(Intent::File(f));
+            }
+            if let Some(r) = moved(&format!("{path}.html"), &format!("{stem}/")).or_else(|| moved(&format!("{stem}.html"), stem)) {
+                return Some(r);
+            }
+        } else if let Some(stem) = path.strip_suffix("/index.html") {
+            if let Some(r) = moved(path, &format!("{stem}/")).or_else(|| moved(&format!("{stem}.html"), stem)) {
+                return Some(r);
+            }
+        } else if let Some(stem) = path.strip_suffix('/') {
+            if let Some(f) = self.exists(&format!("{path}index.html")) {
+                return Some(Intent::File(f));
+            }
+            if let Some(r) = moved(&format!("{stem}.html"), stem) {
+                return Some(r);
+            }
+        } else if let Some(stem) = path.strip_suffix(".html") {
+            if let Some(r) = moved(path, stem).or_else(|| moved(&format!("{stem}/index.html"), &format!("{stem}/"))) {
+                return Some(r);
+            }
+        }
+        if let Some(f) = self.exists(path).or_else(|| self.exists(&format!("{path}.html"))) {
+            return Some(Intent::File(f));
+        }
+        moved(&format!("{path}/index.html"), &format!("{path}/"))
     }
 
     /// `candidate` canonicalized, if it is a regular file under the root.
@@ -273,19 +363,47 @@ impl Assets {
     }
 }
 
-/// A request path as a relative path, `None` when it tries to leave the directory.
-fn clean(path: &str) -> Option<PathBuf> {
+/// A request path (percent-encoded, as sent) decoded to `/a/b` (a trailing `/` kept, repeated and `.` segments
+/// dropped); `None` when it tries to leave the directory.
+fn clean(path: &str) -> Option<String> {
     let decoded = percent_encoding::percent_decode_str(path).decode_utf8().ok()?;
-    let mut out = PathBuf::new();
+    let mut out = String::new();
     for segment in decoded.split('/') {
         match segment {
             "" | "." => {}
             ".." => return None,
             s if s.contains('\\') || s.contains('\0') => return None,
-            s => out.push(s),
+            s => {
+                out.push('/');
+                out.push_str(s);
+            }
         }
     }
+    if out.is_empty() || decoded.ends_with('/') {
+        out.push('/');
+    }
     Some(out)
+}
+
+/// What `encodeURIComponent` leaves alone.
+const COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'!')
+    .remove(b'~')
+    .remove(b'*')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')');
+
+/// A cleaned path percent-encoded segment by segment, as Cloudflare spells the path it serves a file at.
+fn encode(path: &str) -> String {
+    path.split('/').map(|s| percent_encoding::utf8_percent_encode(s, COMPONENT).to_string()).collect::<Vec<_>>().join("/")
+}
+
+fn redirect(location: &str) -> Served {
+    Served { status: 307, headers: vec![("location".into(), location.to_string())], body: Bytes::new() }
 }
 
 /// The content type Cloudflare sends for `file`: Wrangler's MIME table (the `mime` package) with `; charset=utf-8`
@@ -338,6 +456,7 @@ mod tests {
         std::fs::create_dir_all(dir.join("docs/deep")).unwrap();
         std::fs::write(dir.join("index.html"), "<h1>home</h1>").unwrap();
         std::fs::write(dir.join("docs/about.html"), "about").unwrap();
+        std::fs::write(dir.join("docs/index.html"), "docs home").unwrap();
         std::fs::write(dir.join("docs/404.html"), "docs missing").unwrap();
         std::fs::write(dir.join("app.js"), "1").unwrap();
         std::fs::write(dir.join("_headers"), "/*\n  x: y").unwrap();
@@ -345,14 +464,33 @@ mod tests {
         std::fs::write(outer.path().join("secret.txt"), "secret").unwrap();
         #[cfg(unix)]
         std::os::unix::fs::symlink(outer.path().join("secret.txt"), dir.join("link.txt")).unwrap();
-        let a = Assets::new(&dir, WorkerFirst::Never, NotFound::Page404, true).unwrap();
+        let a = Assets::new(&dir, WorkerFirst::Never, NotFound::Page404, HtmlHandling::AutoTrailingSlash, true).unwrap();
         let home = served(a.front("GET", "/", None, false));
         assert_eq!((home.status, &home.body[..]), (200, &b"<h1>home</h1>"[..]));
         assert_eq!(home.headers[0].1, "text/html; charset=utf-8");
         let etag = home.headers[1].1.clone();
-        assert_eq!(served(a.front("GET", "/index.html", Some(&etag), false)).status, 304);
-        assert_eq!(served(a.front("GET", "/index.html", Some(&format!("W/{etag}")), false)).status, 304);
+        assert_eq!(served(a.front("GET", "/", Some(&etag), false)).status, 304);
+        assert_eq!(served(a.front("GET", "/", Some(&format!("W/{etag}")), false)).status, 304);
         assert_eq!(served(a.front("GET", "/docs/about", None, false)).body, "about");
+        // auto-trailing-slash: each page has one spelling; the others are redirected to it (the query kept).
+        for (from, to) in [
+            ("/index.html", "/"),
+            ("/index", "/"),
+            ("/docs/about.html", "/docs/about"),
+            ("/docs/about/", "/docs/about"),
+            ("/docs/about.html?x=1", "/docs/about?x=1"),
+            ("/docs", "/docs/"),
+            ("/docs/index.html", "/docs/"),
+            ("/docs//about", "/docs/about"),
+            ("/d%6Fcs/about", "/docs/about"),
+        ] {
+            let r = served(a.front("GET", from, None, false));
+            assert_eq!((r.status, r.headers[0].1.as_str()), (307, to), "{from}");
+        }
+        assert_eq!(served(a.front("GET", "/docs/", None, false)).body, "docs home");
+        let exact = Assets::new(&dir, WorkerFirst::Never, NotFound::None, HtmlHandling::None, true).unwrap();
+        assert_eq!(served(exact.front("GET", "/docs/about.html", None, false)).status, 200);
+        assert!(matches!(exact.front("GET", "/docs/about", None, false), Front::Worker));
         assert_eq!(served(a.front("GET", "/app.js?v=1", None, false)).headers[0].1, "text/javascript; charset=utf-8");
         assert_eq!(served(a.front("POST", "/app.js", None, false)).status, 405, "a file answers other methods with 405");
         for evil in ["/../secret.txt", "/%2e%2e/secret.txt", "/docs/%2E%2E/%2e%2e/secret.txt", "/link.txt", "/..%5csecret.txt"] {
@@ -367,9 +505,9 @@ mod tests {
         assert_eq!((page.status, &page.body[..]), (404, &b"docs missing"[..]));
         assert_eq!(a.fetch("GET", "/other/nope", None).body, "missing");
         assert_eq!(served(a.front("GET", "/docs/x", None, true)).status, 404);
-        let old = Assets::new(&dir, WorkerFirst::Never, NotFound::Page404, false).unwrap();
+        let old = Assets::new(&dir, WorkerFirst::Never, NotFound::Page404, HtmlHandling::AutoTrailingSlash, false).unwrap();
         assert!(matches!(old.front("GET", "/docs/x", None, true), Front::Worker), "before 2025-04-01");
-        let spa = Assets::new(&dir, WorkerFirst::Never, NotFound::SinglePageApplication, true).unwrap();
+        let spa = Assets::new(&dir, WorkerFirst::Never, NotFound::SinglePageApplication, HtmlHandling::AutoTrailingSlash, true).unwrap();
         let r = served(spa.front("GET", "/route/x", None, true));
         assert_eq!((r.status, &r.body[..]), (200, &b"<h1>home</h1>"[..]));
         assert!(matches!(spa.front("GET", "/api/x", None, false), Front::Worker));

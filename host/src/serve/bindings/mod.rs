@@ -80,6 +80,8 @@ pub struct AssetsConfig {
     pub worker_first: assets::WorkerFirst,
     /// `not_found_handling`.
     pub not_found: assets::NotFound,
+    /// `html_handling`.
+    pub html_handling: assets::HtmlHandling,
     /// Cloudflare's `assets_navigation_prefers_asset_serving`, from `compatibility_date` (2025-04-01 on) and
     /// `compatibility_flags`.
     pub navigation_prefers_assets: bool,
@@ -163,7 +165,7 @@ impl Bindings {
         if let Some(a) = &config.assets {
             b.assets = Some((
                 a.binding.clone(),
-                Arc::new(assets::Assets::new(&a.directory, a.worker_first.clone(), a.not_found, a.navigation_prefers_assets)?),
+                Arc::new(assets::Assets::new(&a.directory, a.worker_first.clone(), a.not_found, a.html_handling, a.navigation_prefers_assets)?),
             ));
         }
         Ok(b)
@@ -328,7 +330,10 @@ impl Bindings {
         let [_, method, url, if_none_match, _navigate] = args else { bail!("bad assets.fetch call") };
         let url = url.as_str("url")?;
         let path = match url::Url::parse(url) {
-            Ok(u) => u.path().to_string(),
+            Ok(u) => match u.query() {
+                Some(q) => format!("{}?{q}", u.path()),
+                None => u.path().to_string(),
+            },
             Err(_) => url.to_string(),
         };
         let inm = match if_none_match {

@@ -318,7 +318,8 @@ impl Handler for PythonWorkers {
         if let Some(assets) = &self.assets {
             let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
             let navigate = header("sec-fetch-mode") == Some("navigate");
-            let front = assets.front(req.method().as_str(), req.uri().path(), header("if-none-match"), navigate);
+            let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
+            let front = assets.front(req.method().as_str(), target, header("if-none-match"), navigate);
             if let crate::serve::bindings::assets::Front::Served(served) = front {
                 let mut builder = http::Response::builder().status(served.status);
                 for (k, v) in &served.headers {

@@ -7,7 +7,7 @@
 //! `main.py`, `entry.py` or `worker.py`. This module reads files only; it runs nothing.
 
 use crate::entrypoint::marshal::Value;
-use crate::serve::bindings::{self, assets::NotFound, assets::WorkerFirst, config_objects as objects, AssetsConfig, D1Config, KvConfig};
+use crate::serve::bindings::{self, assets::HtmlHandling, assets::NotFound, assets::WorkerFirst, config_objects as objects, AssetsConfig, D1Config, KvConfig};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
@@ -293,11 +293,14 @@ fn parse_bindings(object: &serde_json::Map<String, serde_json::Value>, dir: &Pat
     if let Some(a) = object.get("assets") {
         let o = a.as_object().context("`assets` must be an object")?;
         let directory = text(o, "directory", "assets")?.context("`assets` has no `directory`")?;
+        let (html_handling, warning) = HtmlHandling::parse(text(o, "html_handling", "assets")?.as_deref())?;
+        config.warnings.extend(warning);
         config.assets = Some(AssetsConfig {
             directory: dir.join(directory),
             binding: text(o, "binding", "assets")?,
             worker_first: WorkerFirst::parse(o.get("run_worker_first"))?,
             not_found: NotFound::parse(text(o, "not_found_handling", "assets")?.as_deref())?,
+            html_handling,
             navigation_prefers_assets: navigation_prefers_assets(object),
         });
     }
