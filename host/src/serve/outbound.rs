@@ -223,6 +223,25 @@ impl fmt::Display for OutboundError {
 
 impl std::error::Error for OutboundError {}
 
+/// The certificates in the PEM file `$SSL_CERT_FILE`, if it is set; a file that cannot be read is reported once,
+/// on stderr, and trusted for nothing.
+fn env_roots() -> Vec<rustls::pki_types::CertificateDer<'static>> {
+    use rustls::pki_types::pem::PemObject;
+    let Some(path) = std::env::var_os("SSL_CERT_FILE").filter(|p| !p.is_empty()) else {
+        return Vec::new();
+    };
+    match rustls::pki_types::CertificateDer::pem_file_iter(&path) {
+        Ok(certs) => certs.filter_map(|c| c.ok()).collect(),
+        Err(e) => {
+            eprintln!(
+                "warning: SSL_CERT_FILE={}: cannot read certificates ({e}); outbound https trusts the Web PKI only",
+                std::path::Path::new(&path).display()
+            );
+            Vec::new()
+        }
+    }
+}
+
 type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// The shared outbound client. Cheap to clone: clones share one connection pool.
@@ -238,15 +257,29 @@ struct Inner {
 }
 
 impl Outbound {
-    /// A client that lets requests through `policy` and holds them to `limits`.
+    /// A client that lets requests through `policy` and holds them to `limits`, trusting the Web PKI's roots plus
+    /// any in the PEM file `$SSL_CERT_FILE` names (OpenSSL's convention: a private CA, a corporate proxy's).
     pub fn new(policy: AllowList, limits: OutboundLimits) -> Outbound {
+        Outbound::with_extra_roots(policy, limits, env_roots())
+    }
+
+    /// [`Outbound::new`] trusting `extra` roots besides the Web PKI's (and not `$SSL_CERT_FILE`'s).
+    pub fn with_extra_roots(
+        policy: AllowList,
+        limits: OutboundLimits,
+        extra: Vec<rustls::pki_types::CertificateDer<'static>>,
+    ) -> Outbound {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_connect_timeout(Some(limits.connect_timeout));
         http.set_nodelay(true);
-        let roots = rustls::RootCertStore {
+        let mut roots = rustls::RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
+        let (added, ignored) = roots.add_parsable_certificates(extra);
+        if ignored > 0 {
+            tracing::warn!(added, ignored, "some extra root certificates could not be used");
+        }
         // The provider is named rather than taken from the process default, so another crate enabling a second
         // provider can never make this panic.
         let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
@@ -522,6 +555,61 @@ fn chain(error: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A real TLS exchange with a local server whose certificate (for `localhost`) only the test trusts: the
+    /// request succeeds with that root added and fails verification without it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn https_verifies_the_peer_and_trusts_extra_roots() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let key = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let cert = key.cert.der().clone();
+        let private = rustls::pki_types::PrivateKeyDer::Pkcs8(key.key_pair.serialize_der().into());
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.clone()], private)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else { return };
+                    let mut buf = vec![0u8; 4096];
+                    let _ = tls.read(&mut buf).await;
+                    let body = "hello over tls";
+                    let reply = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nx-peer: test\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = tls.write_all(reply.as_bytes()).await;
+                    let _ = tls.shutdown().await;
+                });
+            }
+        });
+        let request = || OutboundRequest {
+            method: "GET".into(),
+            url: format!("https://localhost:{port}/x"),
+            headers: Vec::new(),
+            body: Bytes::new(),
+            timeout: Duration::from_secs(10),
+        };
+        let trusting = Outbound::with_extra_roots(AllowList::any(), OutboundLimits::default(), vec![cert]);
+        let response = trusting.fetch(request()).await.expect("https with the test's root");
+        assert_eq!(response.status, 200);
+        assert_eq!(&response.body[..], b"hello over tls");
+        assert!(response.headers.iter().any(|(k, v)| k == "x-peer" && v == "test"));
+
+        let web_pki_only = Outbound::with_extra_roots(AllowList::any(), OutboundLimits::default(), Vec::new());
+        let error = web_pki_only.fetch(request()).await.expect_err("an unknown issuer must be refused");
+        assert!(
+            format!("{error:?}").to_lowercase().contains("certificate"),
+            "the error should say the certificate was not trusted: {error:?}"
+        );
+    }
 
     #[test]
     fn allow_list_rules() {
