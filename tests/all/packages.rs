@@ -190,3 +190,102 @@ fn a_compiled_extension_is_an_import_error_that_says_why() {
     assert!(body.contains("native._speedups is a compiled extension") && body.contains("Emscripten side modules"), "{body}");
     stop(server);
 }
+
+/// An upstream for the HTTP-client example: `/echo` answers JSON of what it saw (method, path, `x-from`,
+/// `content-type`, body) with two `x-multi` headers; `/redirect` is a 302 to `/echo?hop=1`; `/slow` answers after 3 s.
+async fn start_json_upstream() -> std::net::SocketAddr {
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let service = hyper::service::service_fn(|req: http::Request<hyper::body::Incoming>| async move {
+                let header = |name: &str| req.headers().get(name).map(|v| v.to_str().unwrap_or("?").to_string());
+                let (from, kind) = (header("x-from"), header("content-type"));
+                let (method, path) = (req.method().to_string(), req.uri().to_string());
+                let response = match req.uri().path() {
+                    "/redirect" => http::Response::builder()
+                        .status(302)
+                        .header("location", "/echo?hop=1")
+                        .body(Full::new(Bytes::new())),
+                    route => {
+                        if route == "/slow" {
+                            tokio::time::sleep(Duration::from_secs(3)).await;
+                        }
+                        let body = req.into_body().collect().await.unwrap().to_bytes();
+                        let seen = serde_json::json!({
+                            "method": method, "path": path, "x-from": from, "content-type": kind,
+                            "body": String::from_utf8_lossy(&body),
+                        });
+                        http::Response::builder()
+                            .header("content-type", "application/json")
+                            .header("x-multi", "one")
+                            .header("x-multi", "two")
+                            .body(Full::new(Bytes::from(seen.to_string())))
+                    }
+                };
+                Ok::<_, std::convert::Infallible>(response.unwrap())
+            });
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service),
+            );
+        }
+    });
+    addr
+}
+
+#[test]
+fn http_clients_example_reaches_an_allowed_upstream_with_requests_httpx_and_urllib3() {
+    let rt = crate::serve::runtime();
+    let upstream = rt.block_on(start_json_upstream());
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/http-clients");
+    let var = format!("UPSTREAM=http://{upstream}");
+    crate::support::home();
+    let server = crate::serve::Server::serve(&example, &["--var", &var, "--allow-host", "127.0.0.1"]);
+    let json = |server: &crate::serve::Server, route: &str| {
+        let (status, body) = get(&server.url(route));
+        let value: serde_json::Value = serde_json::from_slice(&body).unwrap_or_else(|_| panic!("{route}: {}", text(&body)));
+        (status, value)
+    };
+    for client in ["requests", "httpx", "httpx-async", "urllib3"] {
+        let (status, seen) = json(&server, &format!("/{client}?path=/echo"));
+        assert_eq!(status, 200, "{client}: {seen}");
+        assert_eq!(seen["status"], 200, "{client}: {seen}");
+        assert_eq!(seen["multi"], serde_json::json!(["one", "two"]), "{client}: repeated headers: {seen}");
+        assert_eq!(seen["get"]["method"], "GET", "{client}: {seen}");
+        assert_eq!(seen["post"]["method"], "POST", "{client}: {seen}");
+        assert_eq!(seen["post"]["x-from"], client, "{client}: {seen}");
+        assert_eq!(seen["post"]["content-type"], "application/json", "{client}: {seen}");
+        let posted: serde_json::Value = serde_json::from_str(seen["post"]["body"].as_str().unwrap()).unwrap();
+        assert_eq!(posted, serde_json::json!({"client": client}), "{client}: {seen}");
+        // The client follows the redirect itself: the host hands it the 302.
+        let (status, seen) = json(&server, &format!("/{client}?path=/redirect"));
+        assert_eq!(status, 200, "{client}: {seen}");
+        assert_eq!(seen["history"], serde_json::json!([302]), "{client}: {seen}");
+        assert_eq!(seen["get"]["path"], "/echo?hop=1", "{client}: {seen}");
+        assert_eq!(seen["url"], format!("http://{upstream}/echo?hop=1"), "{client}: {seen}");
+        // The client's timeout is the host's deadline for the call, and the client's own timeout error.
+        let started = std::time::Instant::now();
+        let (status, seen) = json(&server, &format!("/{client}?path=/slow&timeout=0.5"));
+        assert_eq!(status, 502, "{client}: {seen}");
+        assert!(started.elapsed() < Duration::from_millis(2500), "{client}: {:?}", started.elapsed());
+        let error = seen["error"].as_str().unwrap();
+        assert!(error.contains("Timeout"), "{client}: {seen}");
+    }
+    let log = server.log();
+    assert!(log.contains("snapshot made") || log.contains("snapshot found"), "{log}");
+    assert!(!log.contains("Traceback"), "{log}");
+    stop(server);
+
+    // Without the flag, each client's error names it.
+    let server = crate::serve::Server::serve(&example, &["--var", &var]);
+    for client in ["requests", "httpx", "httpx-async", "urllib3"] {
+        let (status, seen) = json(&server, &format!("/{client}?path=/echo"));
+        assert_eq!(status, 502, "{client}: {seen}");
+        let message = seen["message"].as_str().unwrap();
+        assert!(message.contains("denied: allow it with --allow-host 127.0.0.1"), "{client}: {seen}");
+    }
+    stop(server);
+}

@@ -604,6 +604,7 @@ fn request(method: &str, url: String) -> OutboundRequest {
         headers: Vec::new(),
         body: Bytes::new(),
         timeout: Duration::from_secs(10),
+        follow_redirects: true,
     }
 }
 
@@ -735,6 +736,13 @@ fn outbound_redirects_are_followed_and_each_hop_is_checked() {
         .unwrap_err();
     assert_eq!(error.kind, OutboundErrorKind::Error);
     assert!(error.message.contains("redirects"), "{error}");
+
+    // Not followed when the caller follows redirects itself: the 302 is the answer, its location intact.
+    let mut req = request("GET", upstream.url(&format!("/redirect?to={to}")));
+    req.follow_redirects = false;
+    let response = rt.block_on(outbound.fetch(req)).unwrap();
+    assert_eq!(response.status, 302);
+    assert!(response.headers.iter().any(|(k, v)| k == "location" && *v == to), "{:?}", response.headers);
 }
 
 #[test]

@@ -20,9 +20,13 @@ calls = []
 def fake_call(frame):
     request = marshal.loads(frame)
     calls.append(request)
-    kind, method, url, headers, body, timeout = request
+    kind, method, url, headers, body, timeout, redirect = request
+    # http.client never follows redirects: urllib.request does that itself.
+    assert redirect == "manual", request
     if "denied" in url:
         return marshal.dumps((False, ("denied", "denied.example is not allowed: pass --allow-host denied.example")), 2)
+    if url.endswith("/moved"):
+        return marshal.dumps((True, (302, [("location", "/v1?q=1")], b"", url)), 2)
     reply_body = f"{method} {url} {body.decode()}".encode() if method != "HEAD" else b""
     headers = [("content-type", "text/plain"), ("x-rep", "1"), ("x-rep", "2"), ("content-length", "999")]
     return marshal.dumps((True, (200 if "missing" not in url else 404, headers, reply_body, url)), 2)
@@ -35,10 +39,15 @@ with urllib.request.urlopen("https://api.example/v1?q=1", timeout=5) as r:
     assert r.status == 200 and r.read() == expected, r.status
     # The host's framing is replaced by the length of the body it delivered.
     assert r.headers.get_all("x-rep") == ["1", "2"] and r.headers["content-length"] == str(len(expected)), r.headers
-kind, method, url, headers, body, timeout = calls[-1]
+kind, method, url, headers, body, timeout, _redirect = calls[-1]
 assert (kind, method, url, body, timeout) == ("fetch", "GET", "https://api.example/v1?q=1", b"", 5.0), calls[-1]
 assert ("user-agent", "Python-urllib/3.14") in headers, headers
 assert not any(n in ("host", "connection") for n, _ in headers), headers
+
+# A redirect reaches urllib.request, which follows it with a second host call.
+with urllib.request.urlopen("https://api.example/moved") as r:
+    assert r.geturl() == "https://api.example/v1?q=1" and r.status == 200, r.geturl()
+assert [c[2] for c in calls[-2:]] == ["https://api.example/moved", "https://api.example/v1?q=1"], calls[-2:]
 
 req = urllib.request.Request("http://api.example:8080/post", data=b"a=1", method="POST", headers={"X-T": "t"})
 assert urllib.request.urlopen(req).read() == b"POST http://api.example:8080/post a=1"

@@ -3,11 +3,12 @@
 Mounted read-only at /lib/pyworkers. Kept small and import-light: everything here runs on every cold start.
 """
 
-from . import eventloop, ffi, httpclient, importhook
+from . import eventloop, ffi, httpclient, httplibs, importhook
 
 eventloop.install()
 ffi.install()
 httpclient.install()
+httplibs.install()
 
 # `_ctypes` calls native code through libffi. Here there is no libffi call or closure support and no `dlopen` of
 # arbitrary native libraries: only WebAssembly runs, inside the sandbox. Left alone, its initialisation fails to

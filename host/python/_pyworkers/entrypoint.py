@@ -637,14 +637,20 @@ def is_reactor_loop(loop):
     return loop is _loop and loop is not None
 
 
-def start_fetch(method, url, headers, body):
-    """Ask the host for an outbound request; returns a future for ``(status, headers, body, url)``."""
+def start_fetch(method, url, headers, body, timeout=None, redirect="follow"):
+    """Ask the host for an outbound request; returns a future for ``(status, headers, body, url)``.
+
+    ``timeout``: seconds (held to the server's own deadline), or None for the server's; ``redirect``: ``"follow"``
+    (the host follows them) or ``"manual"`` (a redirect is the answer)."""
     global _next_op
     op = _next_op
     _next_op += 1
     future = _loop.create_future()
     _ops[op] = future
-    _outbox.append(("fetch", op, method, url, headers, body))
+    event = ("fetch", op, method, url, headers, body)
+    if timeout is not None or redirect != "follow":
+        event += (timeout, redirect)
+    _outbox.append(event)
     return future
 
 

@@ -4,8 +4,10 @@ Code that cannot return to the host mid-call (``http.client``, hence ``urllib.re
 to the device and reads the reply; the host serves it (asynchronously on its side) while this instance waits.
 The device exists only under ``pyworkers serve``. Frames are ``marshal`` version 2 data:
 
-- request: ``("fetch", method, url, headers, body, timeout_seconds)``, headers a list of ``(name, value)``,
-  ``timeout_seconds`` a float or None (the host's default);
+- request: ``("fetch", method, url, headers, body, timeout_seconds[, redirect])``, headers a list of
+  ``(name, value)``, ``timeout_seconds`` a float or None (the host's default), ``redirect`` ``"follow"`` (the
+  default: the host follows redirects) or ``"manual"`` (a redirect is the answer, for clients that follow them
+  themselves);
 - reply: a 4-byte little-endian length, then ``marshal((ok, value))``: ``ok`` → ``(status, headers, body,
   url)``; not ok → ``(kind, message)``, turned into an exception by :func:`error`.
 
@@ -65,9 +67,12 @@ def error(kind, message):
     return OSError(message)
 
 
-def fetch(method, url, headers, body, timeout=None):
+def fetch(method, url, headers, body, timeout=None, redirect="follow"):
     """One outbound HTTP request, blocking: ``(status, headers, body, url)``, or raises as :func:`error` says."""
-    frame = marshal.dumps(("fetch", method, url, headers, body, timeout), 2)
+    frame = ("fetch", method, url, headers, body, timeout)
+    if redirect != "follow":
+        frame += (redirect,)
+    frame = marshal.dumps(frame, 2)
     ok, value = marshal.loads(call(frame))
     if not ok:
         raise error(*value)

@@ -5,7 +5,8 @@ There is no network stack in the guest. When ``http.client`` is imported, its co
 (``makefile``), the collected request is parsed and sent to the host in one blocking call
 (``hostcall.fetch``), and the host's answer is rebuilt as raw HTTP/1.1 for the stock response parser. So
 ``http.client``, ``urllib.request`` and what is built on them work unchanged, with the host's allow-list,
-timeouts and TLS.
+timeouts and TLS. Redirects are answers here, as from a socket: ``urllib.request`` (and ``urllib3``, ``requests``)
+follow them themselves, each hop checked by the host again.
 """
 
 from . import hostcall, importhook
@@ -18,8 +19,11 @@ _RESPONSE_DROPPED = frozenset(("content-length", "transfer-encoding", "connectio
 class HostSocket:
     """What an ``http.client`` connection writes to and reads from, instead of a TCP socket."""
 
-    def __init__(self, scheme, host, port, timeout):
+    def __init__(self, scheme, host, port, timeout, deferred=False):
         self._scheme = scheme
+        # Deferred: exchange when the response is read, not when the request is whole (urllib3 expects a timeout
+        # from reading the response, and sets the read timeout just before).
+        self._deferred = deferred
         if ":" in host and not host.startswith("["):
             host = f"[{host}]"  # an IPv6 address
         self._authority = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
@@ -31,7 +35,7 @@ class HostSocket:
         self._sent += data
         # Exchange as soon as a whole request is here, so failures surface from `request()` as a refused
         # connection would (urllib.request then raises URLError), not later from `getresponse()`.
-        if _request_length(self._sent) is not None:
+        if not self._deferred and _request_length(self._sent) is not None:
             self._replies.append(self._exchange())
 
     def send(self, data):
@@ -41,12 +45,14 @@ class HostSocket:
     def makefile(self, mode="rb", buffering=None, **kwargs):
         import io
 
+        if not self._replies and _request_length(self._sent) is not None:
+            self._replies.append(self._exchange())
         if not self._replies:
             raise ConnectionError("http.client read a response before sending a whole request")
         return io.BytesIO(self._replies.pop(0))
 
     def settimeout(self, timeout):
-        self._timeout = timeout
+        self._timeout = float(timeout) if isinstance(timeout, (int, float)) else None
 
     def gettimeout(self):
         return self._timeout
@@ -63,7 +69,9 @@ class HostSocket:
             url = target  # absolute form, as sent to a proxy
         else:
             url = f"{self._scheme}://{host or self._authority}{target}"
-        status, reply_headers, reply_body, _url = hostcall.fetch(method, url, headers, body, self._timeout)
+        status, reply_headers, reply_body, _url = hostcall.fetch(
+            method, url, headers, body, self._timeout, redirect="manual"
+        )
         return _raw_response(method, status, reply_headers, reply_body)
 
     def _take_request(self):

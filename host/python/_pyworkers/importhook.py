@@ -10,6 +10,8 @@ import sys
 
 _callbacks = {}
 _unavailable = {}
+_sources = {}
+_substitutes = {}
 
 
 class _Finder:
@@ -17,6 +19,16 @@ class _Finder:
         reason = _unavailable.get(name)
         if reason is not None:
             raise ImportError(reason, name=name)
+        source = _sources.get(name)
+        if source is not None:
+            import importlib.util
+
+            return importlib.util.spec_from_file_location(name, source)
+        substitute = _substitutes.get(name)
+        if substitute is not None:
+            import importlib.machinery
+
+            return importlib.machinery.ModuleSpec(name, _SubstituteLoader(substitute))
         if not _callbacks.get(name):
             return None
         for finder in sys.meta_path:
@@ -49,6 +61,19 @@ class _Loader:
         return getattr(self._inner, name)
 
 
+class _SubstituteLoader:
+    """Runs ``build(module)`` instead of the module's own code."""
+
+    def __init__(self, build):
+        self._build = build
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        self._build(module)
+
+
 def after_import(name, callback):
     """Call ``callback(module)`` once module ``name`` has executed (at once if it already has)."""
     module = sys.modules.get(name)
@@ -62,6 +87,20 @@ def after_import(name, callback):
 def unavailable(name, reason):
     """Make ``import name`` raise ``ImportError(reason)`` (unless it is already imported)."""
     _unavailable[name] = reason
+    _install()
+
+
+def source_instead(name, path):
+    """Load module ``name`` from the Python source ``path``, not from the compiled extension beside it (packages
+    compiled with mypyc ship both; this host cannot load the extension)."""
+    _sources[name] = path
+    _install()
+
+
+def substitute(name, build):
+    """Make ``import name`` run ``build(module)`` on a fresh module instead of the module's own code (for a
+    package's platform integration that needs JavaScript, which pyworkers replaces with its own)."""
+    _substitutes[name] = build
     _install()
 
 

@@ -86,7 +86,8 @@ SITE_PACKAGES = "/lib/site-packages"
 
 def _add_site_packages():
     """Put site-packages on ``sys.path`` the way ``site`` does (``.pth`` files honoured), and make each compiled
-    extension in it an ``ImportError`` that says why: this host cannot load Emscripten side modules yet."""
+    extension in it an ``ImportError`` that says why: this host cannot load Emscripten side modules yet. An
+    extension with its Python source beside it (compiled by mypyc) is loaded from that source instead."""
     import os
 
     if not os.path.isdir(SITE_PACKAGES):
@@ -102,6 +103,11 @@ def _add_site_packages():
                 continue
             rel = os.path.relpath(os.path.join(top, name), SITE_PACKAGES)
             module = rel.split(".", 1)[0].replace(os.sep, ".")
+            source = os.path.join(top, name.split(".", 1)[0] + ".py")
+            if os.path.isfile(source):
+                # Compiled from this source (mypyc, as charset-normalizer ships it): the source is the module.
+                importhook.source_instead(module, source)
+                continue
             importhook.unavailable(
                 module,
                 f"{module} is a compiled extension ({rel}): pyworkers cannot load native code "

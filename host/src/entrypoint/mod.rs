@@ -87,6 +87,11 @@ pub struct OutboundRequest {
     pub headers: Vec<(String, String)>,
     /// Body.
     pub body: Vec<u8>,
+    /// The deadline the worker asked for (held to the server's own), or `None` for the server's.
+    pub timeout: Option<std::time::Duration>,
+    /// Whether the host follows redirects (`workers.fetch`) or answers with them (clients that follow them
+    /// themselves: `httpx.AsyncClient`).
+    pub follow_redirects: bool,
 }
 
 /// The answer to an [`OutboundRequest`].

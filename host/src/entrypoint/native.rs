@@ -207,6 +207,13 @@ fn decode(event: &Value) -> Result<Outgoing> {
                 url: at(3)?.as_str("url")?.to_string(),
                 headers: read_headers(at(4)?)?,
                 body: at(5)?.as_bytes("body")?.to_vec(),
+                // Optional: ("fetch", op, method, url, headers, body, timeout_seconds, redirect).
+                timeout: match items.get(6) {
+                    Some(Value::Float(s)) if s.is_finite() && *s > 0.0 => Some(std::time::Duration::from_secs_f64(*s)),
+                    Some(Value::Int(s)) if *s > 0 => Some(std::time::Duration::from_secs(*s as u64)),
+                    _ => None,
+                },
+                follow_redirects: !matches!(items.get(7), Some(Value::Str(r)) if r == "manual"),
             },
         },
         "return" => Outgoing::Return { id: id(1)?, value: at(2)?.as_bytes("return value")?.to_vec() },

@@ -165,6 +165,9 @@ pub struct OutboundRequest {
     pub body: Bytes,
     /// Deadline for the whole exchange: every hop, and reading the body.
     pub timeout: Duration,
+    /// Follow redirects here (each hop checked against the policy), as `fetch` does; `false` returns a redirect
+    /// as the answer, for clients that follow redirects themselves (`requests`, `httpx`, `urllib3`, `http.client`).
+    pub follow_redirects: bool,
 }
 
 /// The answer to an [`OutboundRequest`], after redirects.
@@ -366,7 +369,7 @@ impl Outbound {
                 .headers()
                 .get(http::header::LOCATION)
                 .map(|v| decode_header_value(v.as_bytes()));
-            if let (true, Some(location)) = (status.is_redirection(), location) {
+            if let (true, true, Some(location)) = (req.follow_redirects, status.is_redirection(), location) {
                 if !matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308) {
                     return read_response(response, url, limits).await;
                 }

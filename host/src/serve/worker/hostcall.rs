@@ -1,7 +1,8 @@
 //! `/dev/pyworkers`: the blocking host-call channel for guest code that cannot return to the host mid-call (the
 //! standard library's `http.client`, hence `urllib.request`).
 //!
-//! The guest writes one request frame (`marshal` of `("fetch", method, url, headers, body, timeout_seconds)`), then
+//! The guest writes one request frame (`marshal` of `("fetch", method, url, headers, body, timeout_seconds[,
+//! redirect])`, `redirect` `"follow"` (the default) or `"manual"` for clients that follow redirects themselves), then
 //! reads the reply: a 4-byte little-endian length and `marshal((ok, value))`. The request runs on the async
 //! runtime through the same outbound client and `--allow-host` policy as `workers.fetch`; only this instance's
 //! thread waits for it.
@@ -100,8 +101,17 @@ impl HostcallDevice {
 fn parse(frame: &[u8], default_timeout: Duration) -> anyhow::Result<outbound::OutboundRequest> {
     let value = marshal::loads(frame)?;
     let items = value.as_seq("host call")?;
-    let [kind, method, url, headers, body, timeout] = items else {
-        anyhow::bail!("expected (kind, method, url, headers, body, timeout)");
+    let (kind, method, url, headers, body, timeout, redirect) = match items {
+        [kind, method, url, headers, body, timeout] => (kind, method, url, headers, body, timeout, None),
+        [kind, method, url, headers, body, timeout, redirect] => {
+            (kind, method, url, headers, body, timeout, Some(redirect.as_str("redirect")?))
+        }
+        _ => anyhow::bail!("expected (kind, method, url, headers, body, timeout[, redirect])"),
+    };
+    let follow_redirects = match redirect {
+        None | Some("follow") => true,
+        Some("manual") => false,
+        Some(other) => anyhow::bail!("redirect is \"follow\" or \"manual\", not {other:?}"),
     };
     if kind.as_str("kind")? != "fetch" {
         anyhow::bail!("unknown host call {:?}", kind);
@@ -125,6 +135,7 @@ fn parse(frame: &[u8], default_timeout: Duration) -> anyhow::Result<outbound::Ou
         headers,
         body: body.as_bytes("body")?.to_vec().into(),
         timeout,
+        follow_redirects,
     })
 }
 

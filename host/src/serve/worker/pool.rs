@@ -546,7 +546,8 @@ impl Driver {
                     url: request.url,
                     headers: request.headers,
                     body: request.body.into(),
-                    timeout,
+                    timeout: request.timeout.map_or(timeout, |t| t.min(timeout)),
+                    follow_redirects: request.follow_redirects,
                 })
                 .await;
             let _ = done.send((op, Done::Fetch(convert(result))));
