@@ -599,6 +599,7 @@ mod tests {
             headers: Vec::new(),
             body: Bytes::new(),
             timeout: Duration::from_secs(10),
+            follow_redirects: true,
         };
         let trusting = Outbound::with_extra_roots(AllowList::any(), OutboundLimits::default(), vec![cert]);
         let response = trusting.fetch(request()).await.expect("https with the test's root");
