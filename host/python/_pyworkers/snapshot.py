@@ -85,8 +85,9 @@ SITE_PACKAGES = "/lib/site-packages"
 
 
 def _add_site_packages():
-    """Put site-packages on ``sys.path`` the way ``site`` does (``.pth`` files honoured), and make each compiled
-    extension in it an ``ImportError`` that says why: this host cannot load Emscripten side modules yet."""
+    """Put site-packages on ``sys.path`` the way ``site`` does (``.pth`` files honoured). Compiled extensions in it
+    load through the host's dynamic linker; one that cannot be linked raises ``ImportError`` naming the missing
+    symbol."""
     import os
 
     if not os.path.isdir(SITE_PACKAGES):
@@ -94,19 +95,6 @@ def _add_site_packages():
     import site
 
     site.addsitedir(SITE_PACKAGES)
-    from . import importhook
-
-    for top, _dirs, files in os.walk(SITE_PACKAGES):
-        for name in files:
-            if not name.endswith(".so"):
-                continue
-            rel = os.path.relpath(os.path.join(top, name), SITE_PACKAGES)
-            module = rel.split(".", 1)[0].replace(os.sep, ".")
-            importhook.unavailable(
-                module,
-                f"{module} is a compiled extension ({rel}): pyworkers cannot load native code "
-                "(Emscripten side modules) yet; only pure-Python packages work",
-            )
 
 
 def restored():

@@ -41,6 +41,8 @@ impl std::error::Error for GuestExit {}
 /// Exports of the instance that host functions need; filled in right after instantiation.
 #[derive(Clone)]
 pub struct Exports {
+    /// The instance itself (the main module, whose exports side modules link against).
+    pub main: wasmtime::Instance,
     /// The linear memory.
     pub memory: Memory,
     /// `__indirect_function_table`.
@@ -141,6 +143,7 @@ pub fn exports<T>(
         .get_table(&mut *store, "__indirect_function_table")
         .ok_or_else(|| wasmtime::format_err!("no `__indirect_function_table` export"))?;
     Ok(Exports {
+        main: *instance,
         memory,
         table,
         malloc: instance.get_typed_func(&mut *store, "malloc")?,

@@ -7,7 +7,7 @@ use super::{dso, Dylink, Failure, Metadata};
 use crate::emscripten::{EmscriptenView, GuestExit, GuestMemory};
 use std::collections::HashMap;
 use wasmtime::{
-    Caller, Extern, ExternType, Func, Global, GlobalType, Instance, Mutability, Ref, Val, ValType,
+    Extern, StoreContextMut, ExternType, Func, Global, GlobalType, Instance, Mutability, Ref, Val, ValType,
 };
 
 /// Deepest chain of `needed` libraries followed (a cycle would otherwise never end).
@@ -34,7 +34,7 @@ pub struct Loaded {
 }
 
 /// Exports that are the linker's business, never symbols (Emscripten's `isInternalSym`).
-fn is_internal(name: &str) -> bool {
+pub(super) fn is_internal(name: &str) -> bool {
     matches!(
         name,
         "memory"
@@ -57,8 +57,8 @@ fn is_internal(name: &str) -> bool {
         || name.starts_with("__stop_em_")
 }
 
-fn dl<'a, T: EmscriptenView>(caller: &'a mut Caller<'_, T>) -> &'a mut Dylink {
-    &mut caller.data_mut().em().dylink
+fn dl<'a, T: EmscriptenView>(store: &'a mut StoreContextMut<'_, T>) -> &'a mut Dylink {
+    &mut store.data_mut().em().dylink
 }
 
 fn guest(e: wasmtime::Error) -> Failure {
@@ -66,14 +66,14 @@ fn guest(e: wasmtime::Error) -> Failure {
 }
 
 /// Normalise `path` against the working directory.
-fn normalise<T: EmscriptenView>(caller: &mut Caller<'_, T>, path: &str) -> Result<String, Failure> {
-    let cwd = caller.data_mut().em().vfs.cwd().to_string();
+fn normalise<T: EmscriptenView>(store: &mut StoreContextMut<'_, T>, path: &str) -> Result<String, Failure> {
+    let cwd = store.data_mut().em().vfs.cwd().to_string();
     crate::vfs::path::absolute(&cwd, path).map_err(|e| Failure::Link(format!("bad path {path:?} ({e:?})")))
 }
 
 /// Load library `path` (and what it needs); `handle` is its `struct dso`, `file` its bytes if libc has them.
 pub(super) fn load<T: EmscriptenView>(
-    caller: &mut Caller<'_, T>,
+    store: &mut StoreContextMut<'_, T>,
     path: &str,
     global: bool,
     handle: Option<u32>,
@@ -83,15 +83,17 @@ pub(super) fn load<T: EmscriptenView>(
     if depth > MAX_DEPTH {
         return Err(Failure::Link(format!("needed libraries nest deeper than {MAX_DEPTH} (a cycle?)")));
     }
-    let name = normalise(caller, path)?;
+    let name = normalise(store, path)?;
     // Already loaded: widen its scope if asked, and answer this handle with it.
-    if let Some(index) = dl(caller).loaded.iter().position(|l| l.name == name) {
-        let dl = dl(caller);
+    if let Some(index) = dl(store).loaded.iter().position(|l| l.name == name) {
+        let dl = dl(store);
         if global && !dl.loaded[index].global {
             dl.loaded[index].global = true;
             let exports: Vec<_> = dl.loaded[index].exports.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
             for (k, v) in exports {
-                dl.global.entry(k).or_insert(v);
+                if !is_internal(&k) {
+                    dl.global.entry(k).or_insert((v, index));
+                }
             }
         }
         if let Some(h) = handle {
@@ -101,7 +103,7 @@ pub(super) fn load<T: EmscriptenView>(
     }
     let bytes = match file {
         Some(b) => b,
-        None => caller
+        None => store
             .data_mut()
             .em()
             .vfs
@@ -110,24 +112,24 @@ pub(super) fn load<T: EmscriptenView>(
     };
     let meta = Metadata::parse(&bytes)?;
     for needed in &meta.needed {
-        let found = find_needed(caller, needed, &name, &meta.runtime_paths)?;
-        load(caller, &found, global, None, None, depth + 1)?;
+        let found = find_needed(store, needed, &name, &meta.runtime_paths)?;
+        load(store, &found, global, None, None, depth + 1)?;
     }
-    let engine = caller.engine().clone();
-    let compiler = dl(caller).compiler.clone();
+    let engine = store.engine().clone();
+    let compiler = dl(store).compiler.clone();
     let module = compiler
         .compile(&engine, &name, &bytes)
         .map_err(|e| Failure::Link(format!("cannot compile {name}: {e:#}")))?;
-    let exports = caller.data_mut().em().exports.clone().ok_or_else(|| Failure::Link("no main module".into()))?;
+    let exports = store.data_mut().em().exports.clone().ok_or_else(|| Failure::Link("no main module".into()))?;
 
     // Memory: `calloc(size + align)` rounded up to the alignment, as the JS linker does once the runtime is up.
     let align = 1u64 << meta.memory_align;
     let memory_base = if meta.memory_size > 0 {
-        let calloc = super::caller_func(caller, "calloc").ok_or_else(|| Failure::Link("no calloc".into()))?;
+        let calloc = exports.main.get_func(&mut *store, "calloc").ok_or_else(|| Failure::Link("no calloc".into()))?;
         let total = meta.memory_size as u64 + align;
         let total = i32::try_from(total).map_err(|_| Failure::Link(format!("{name} wants {total} bytes")))?;
         let mut out = [Val::I32(0)];
-        calloc.call(&mut *caller, &[Val::I32(total), Val::I32(1)], &mut out).map_err(guest)?;
+        calloc.call(&mut *store, &[Val::I32(total), Val::I32(1)], &mut out).map_err(guest)?;
         let ptr = out[0].unwrap_i32() as u32 as u64;
         if ptr == 0 {
             return Err(Failure::Link(format!("out of memory reserving {total} bytes for {name}")));
@@ -140,14 +142,14 @@ pub(super) fn load<T: EmscriptenView>(
     let table_base = if meta.table_size > 0 {
         let base = exports
             .table
-            .grow(&mut *caller, meta.table_size as u64, Ref::Func(None))
+            .grow(&mut *store, meta.table_size as u64, Ref::Func(None))
             .map_err(|e| Failure::Link(format!("cannot grow the function table by {}: {e}", meta.table_size)))?;
         base as u32
     } else {
         0
     };
     if let Some(h) = handle {
-        let mem = exports.memory.data_mut(&mut *caller);
+        let mem = exports.memory.data_mut(&mut *store);
         let mut mem = GuestMemory::new(mem);
         let _ = mem.write_u8(h + dso::MEM_ALLOCATED, 1);
         let _ = mem.write_u32(h + dso::MEM_ADDR, memory_base);
@@ -156,94 +158,49 @@ pub(super) fn load<T: EmscriptenView>(
         let _ = mem.write_u32(h + dso::TABLE_SIZE, meta.table_size);
     }
 
-    // Imports, in the module's order.
-    let mut imports = Vec::new();
     let mut got_entries = Vec::new();
-    for import in module.imports() {
-        let (module_name, field) = (import.module(), import.name());
-        let item: Extern = match (module_name, import.ty()) {
-            ("env", ExternType::Global(_)) if field == "__memory_base" || field == "__table_base" => {
-                let value = if field == "__memory_base" { memory_base } else { table_base };
-                Global::new(&mut *caller, GlobalType::new(ValType::I32, Mutability::Const), Val::I32(value as i32))
-                    .map_err(guest)?
-                    .into()
-            }
-            ("GOT.mem" | "GOT.func", ExternType::Global(_)) => {
-                let global = got_entry(caller, field)?;
-                got_entries.push((field.to_string(), meta.weak_imports.contains(field)));
-                global.into()
-            }
-            ("env" | "wasi_snapshot_preview1", ty) => match lookup(caller, field) {
-                Some(found) => found,
-                None => match ty {
-                    ExternType::Func(fty) if meta.weak_imports.contains(field) => {
-                        let missing = field.to_string();
-                        Func::new(&mut *caller, fty, move |_, _, _| {
-                            wasmtime::bail!("called undefined weak symbol `{missing}`")
-                        })
-                        .into()
-                    }
-                    _ => return Err(Failure::Link(format!("undefined symbol: {field}"))),
-                },
-            },
-            (m, _) => return Err(Failure::Link(format!("unsupported import {m}.{field}"))),
-        };
-        imports.push(item);
-    }
-    let instance = Instance::new(&mut *caller, &module, &imports)
+    let imports = resolve_imports(store, &module, memory_base, table_base, &|f| meta.weak_imports.contains(f), &mut got_entries)?;
+    let instance = Instance::new(&mut *store, &module, &imports)
         .map_err(|e| Failure::Link(format!("cannot instantiate {name}: {e:#}")))?;
-    index_slots(caller, table_base, meta.table_size)?;
+    index_slots(store, table_base, meta.table_size)?;
 
-    // Exports, data addresses relocated (Emscripten's `relocateExports`).
-    let mut relocated = HashMap::new();
-    for export in instance.exports(&mut *caller).map(|e| (e.name().to_string(), e.into_extern())).collect::<Vec<_>>() {
-        let (export_name, item) = export;
-        let item = match item {
-            Extern::Global(g) if g.ty(&*caller).mutability() == Mutability::Const => {
-                let value = g.get(&mut *caller).i32().unwrap_or(0);
-                Global::new(
-                    &mut *caller,
-                    GlobalType::new(ValType::I32, Mutability::Const),
-                    Val::I32(value.wrapping_add(memory_base as i32)),
-                )
-                .map_err(guest)?
-                .into()
-            }
-            other => other,
-        };
-        relocated.insert(export_name, item);
-    }
+    let relocated = relocate(store, &instance, memory_base)?;
     // The GOT: the library's own definitions first (`updateGOT`), then the global scope (`reportUndefinedSymbols`).
     for (symbol, weak) in got_entries {
-        if dl(caller).got_resolved.contains(&symbol) {
+        if dl(store).got_resolved.contains(&symbol) {
             continue;
         }
-        let found = relocated.get(&symbol).filter(|_| !is_internal(&symbol)).cloned().or_else(|| lookup(caller, &symbol));
-        let value = match found {
-            Some(Extern::Func(f)) => slot_of(caller, f).map_err(guest)?,
-            Some(Extern::Global(g)) => g.get(&mut *caller).i32().unwrap_or(0) as u32,
+        let own = dl(store).loaded.len();
+        let found = match relocated.get(&symbol).filter(|_| !is_internal(&symbol)) {
+            Some(e) => Some((e.clone(), Some(own))),
+            None => lookup(store, &symbol),
+        };
+        let value = match found.map(|(e, owner)| (e, owner)) {
+            Some((Extern::Func(f), owner)) => slot_of(store, f, owner, &symbol).map_err(guest)?,
+            Some((Extern::Global(g), _)) => g.get(&mut *store).i32().unwrap_or(0) as u32,
             _ if weak => 0,
             _ => return Err(Failure::Link(format!("undefined symbol: {symbol}"))),
         };
-        let entry = dl(caller).got[&symbol];
-        entry.set(&mut *caller, Val::I32(value as i32)).map_err(guest)?;
-        dl(caller).got_resolved.insert(symbol);
+        let entry = dl(store).got[&symbol];
+        entry.set(&mut *store, Val::I32(value as i32)).map_err(guest)?;
+        dl(store).got_resolved.insert(symbol);
     }
 
     for init in ["__wasm_apply_data_relocs", "__wasm_call_ctors"] {
-        if let Some(f) = instance.get_func(&mut *caller, init) {
-            f.call(&mut *caller, &[], &mut []).map_err(|e| match e.downcast_ref::<GuestExit>() {
+        if let Some(f) = instance.get_func(&mut *store, init) {
+            f.call(&mut *store, &[], &mut []).map_err(|e| match e.downcast_ref::<GuestExit>() {
                 Some(_) => Failure::Unwind(e),
                 None => Failure::Link(format!("{init} of {name} failed: {e:#}")),
             })?;
         }
     }
     let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
-    let dl = dl(caller);
+    let dl = dl(store);
     if global {
+        let index = dl.loaded.len();
         for (k, v) in &relocated {
             if !is_internal(k) {
-                dl.global.entry(k.clone()).or_insert(v.clone());
+                dl.global.entry(k.clone()).or_insert((v.clone(), index));
             }
         }
     }
@@ -267,7 +224,7 @@ pub(super) fn load<T: EmscriptenView>(
 /// Where needed library `lib` of `parent` lives: an absolute path, else in `parent`'s runtime paths, its
 /// directory, or `/lib`/`/usr/lib`.
 fn find_needed<T: EmscriptenView>(
-    caller: &mut Caller<'_, T>,
+    store: &mut StoreContextMut<'_, T>,
     lib: &str,
     parent: &str,
     runtime_paths: &[String],
@@ -280,66 +237,148 @@ fn find_needed<T: EmscriptenView>(
     dirs.extend([origin.to_string(), "/lib".into(), "/usr/lib".into()]);
     for dir in dirs {
         let candidate = format!("{}/{lib}", dir.trim_end_matches('/'));
-        if caller.data_mut().em().vfs.resolve(&candidate, true).is_ok() {
+        if store.data_mut().em().vfs.resolve(&candidate, true).is_ok() {
             return Ok(candidate);
         }
     }
     Err(Failure::Link(format!("needed library {lib} not found")))
 }
 
-/// A symbol from the main module's exports or an `RTLD_GLOBAL` library.
-fn lookup<T: EmscriptenView>(caller: &mut Caller<'_, T>, name: &str) -> Option<Extern> {
-    if let Some(found) = caller.get_export(name) {
-        return Some(found);
+/// A symbol from the main module's exports (owner `None`) or an `RTLD_GLOBAL` library (its index).
+pub(super) fn lookup<T: EmscriptenView>(store: &mut StoreContextMut<'_, T>, name: &str) -> Option<(Extern, Option<usize>)> {
+    let main = store.data_mut().em().exports.as_ref()?.main;
+    if let Some(found) = main.get_export(&mut *store, name) {
+        return Some((found, None));
     }
-    dl(caller).global.get(name).cloned()
+    dl(store).global.get(name).map(|(e, i)| (e.clone(), Some(*i)))
 }
 
 /// The shared GOT entry for `symbol`, created (unresolved, 0) on first use.
-fn got_entry<T: EmscriptenView>(caller: &mut Caller<'_, T>, symbol: &str) -> Result<Global, Failure> {
-    if let Some(g) = dl(caller).got.get(symbol) {
+fn got_entry<T: EmscriptenView>(store: &mut StoreContextMut<'_, T>, symbol: &str) -> Result<Global, Failure> {
+    if let Some(g) = dl(store).got.get(symbol) {
         return Ok(*g);
     }
-    let g = Global::new(&mut *caller, GlobalType::new(ValType::I32, Mutability::Var), Val::I32(0)).map_err(guest)?;
-    dl(caller).got.insert(symbol.to_string(), g);
+    let g = Global::new(&mut *store, GlobalType::new(ValType::I32, Mutability::Var), Val::I32(0)).map_err(guest)?;
+    dl(store).got.insert(symbol.to_string(), g);
     Ok(g)
 }
 
 /// Record which functions slots `base..base + len` hold.
-fn index_slots<T: EmscriptenView>(caller: &mut Caller<'_, T>, base: u32, len: u32) -> Result<(), Failure> {
-    if dl(caller).slots.is_none() {
+fn index_slots<T: EmscriptenView>(store: &mut StoreContextMut<'_, T>, base: u32, len: u32) -> Result<(), Failure> {
+    if dl(store).slots.is_none() {
         return Ok(()); // built whole on first use
     }
-    let table = caller.data_mut().em().exports.as_ref().map(|e| e.table);
+    let table = store.data_mut().em().exports.as_ref().map(|e| e.table);
     let Some(table) = table else { return Ok(()) };
     for i in base..base + len {
-        if let Some(f) = table.get(&mut *caller, i as u64).and_then(|r| r.as_func().flatten().copied()) {
-            let raw = f.to_raw(&mut *caller) as usize;
-            dl(caller).slots.as_mut().map(|s| s.entry(raw).or_insert(i));
+        if let Some(f) = table.get(&mut *store, i as u64).and_then(|r| r.as_func().flatten().copied()) {
+            let raw = f.to_raw(&mut *store) as usize;
+            dl(store).slots.as_mut().map(|s| s.entry(raw).or_insert(i));
         }
     }
     Ok(())
 }
 
-/// The table slot holding `func`, appending it if no slot does (Emscripten's `addFunction`).
-pub(super) fn slot_of<T: EmscriptenView>(caller: &mut Caller<'_, T>, func: Func) -> wasmtime::Result<u32> {
-    let Some(table) = caller.data_mut().em().exports.as_ref().map(|e| e.table) else {
+/// The table slot holding `func` (export `symbol` of library `owner`, or of the main module), appending it if no
+/// slot does (Emscripten's `addFunction`); an append is recorded for snapshots.
+pub(super) fn slot_of<T: EmscriptenView>(
+    store: &mut StoreContextMut<'_, T>,
+    func: Func,
+    owner: Option<usize>,
+    symbol: &str,
+) -> wasmtime::Result<u32> {
+    let Some(table) = store.data_mut().em().exports.as_ref().map(|e| e.table) else {
         wasmtime::bail!("no function table")
     };
-    if dl(caller).slots.is_none() {
+    if dl(store).slots.is_none() {
         let mut slots = HashMap::new();
-        for i in 0..table.size(&*caller) {
-            if let Some(f) = table.get(&mut *caller, i).and_then(|r| r.as_func().flatten().copied()) {
-                slots.entry(f.to_raw(&mut *caller) as usize).or_insert(i as u32);
+        for i in 0..table.size(&*store) {
+            if let Some(f) = table.get(&mut *store, i).and_then(|r| r.as_func().flatten().copied()) {
+                slots.entry(f.to_raw(&mut *store) as usize).or_insert(i as u32);
             }
         }
-        dl(caller).slots = Some(slots);
+        dl(store).slots = Some(slots);
     }
-    let raw = func.to_raw(&mut *caller) as usize;
-    if let Some(&slot) = dl(caller).slots.as_ref().and_then(|s| s.get(&raw)) {
+    let raw = func.to_raw(&mut *store) as usize;
+    if let Some(&slot) = dl(store).slots.as_ref().and_then(|s| s.get(&raw)) {
         return Ok(slot);
     }
-    let slot = table.grow(&mut *caller, 1, Ref::Func(Some(func)))? as u32;
-    dl(caller).slots.as_mut().map(|s| s.insert(raw, slot));
+    let slot = table.grow(&mut *store, 1, Ref::Func(Some(func)))? as u32;
+    let dl = dl(store);
+    dl.slots.as_mut().map(|s| s.insert(raw, slot));
+    dl.appended.push(super::SlotRecord { slot, library: owner.map(|i| i as u32), symbol: symbol.to_string() });
     Ok(slot)
+}
+
+/// The imports of `module` in its order: `__memory_base`/`__table_base`, the shared GOT entries (each listed in
+/// `got_entries` with whether it is weak), and `env` symbols from the main module or global libraries. An undefined
+/// weak function becomes a stub that traps if called; any other undefined symbol fails the load.
+pub(super) fn resolve_imports<T: EmscriptenView>(
+    store: &mut StoreContextMut<'_, T>,
+    module: &wasmtime::Module,
+    memory_base: u32,
+    table_base: u32,
+    weak: &dyn Fn(&str) -> bool,
+    got_entries: &mut Vec<(String, bool)>,
+) -> Result<Vec<Extern>, Failure> {
+    let mut imports = Vec::new();
+    for import in module.imports() {
+        let (module_name, field) = (import.module(), import.name());
+        let item: Extern = match (module_name, import.ty()) {
+            ("env", ExternType::Global(_)) if field == "__memory_base" || field == "__table_base" => {
+                let value = if field == "__memory_base" { memory_base } else { table_base };
+                Global::new(&mut *store, GlobalType::new(ValType::I32, Mutability::Const), Val::I32(value as i32))
+                    .map_err(guest)?
+                    .into()
+            }
+            ("GOT.mem" | "GOT.func", ExternType::Global(_)) => {
+                let global = got_entry(store, field)?;
+                got_entries.push((field.to_string(), weak(field)));
+                global.into()
+            }
+            ("env" | "wasi_snapshot_preview1", ty) => match lookup(store, field) {
+                Some((found, _)) => found,
+                None => match ty {
+                    ExternType::Func(fty) if weak(field) => {
+                        let missing = field.to_string();
+                        Func::new(&mut *store, fty, move |_, _, _| {
+                            wasmtime::bail!("called undefined weak symbol `{missing}`")
+                        })
+                        .into()
+                    }
+                    _ => return Err(Failure::Link(format!("undefined symbol: {field}"))),
+                },
+            },
+            (m, _) => return Err(Failure::Link(format!("unsupported import {m}.{field}"))),
+        };
+        imports.push(item);
+    }
+    Ok(imports)
+}
+
+/// `instance`'s exports with data addresses (immutable globals) moved by `memory_base` (`relocateExports`).
+pub(super) fn relocate<T: EmscriptenView>(
+    store: &mut StoreContextMut<'_, T>,
+    instance: &Instance,
+    memory_base: u32,
+) -> Result<HashMap<String, Extern>, Failure> {
+    let mut relocated = HashMap::new();
+    for export in instance.exports(&mut *store).map(|e| (e.name().to_string(), e.into_extern())).collect::<Vec<_>>() {
+        let (export_name, item) = export;
+        let item = match item {
+            Extern::Global(g) if g.ty(&*store).mutability() == Mutability::Const => {
+                let value = g.get(&mut *store).i32().unwrap_or(0);
+                Global::new(
+                    &mut *store,
+                    GlobalType::new(ValType::I32, Mutability::Const),
+                    Val::I32(value.wrapping_add(memory_base as i32)),
+                )
+                .map_err(guest)?
+                .into()
+            }
+            other => other,
+        };
+        relocated.insert(export_name, item);
+    }
+    Ok(relocated)
 }

@@ -9,14 +9,17 @@
 
 mod link;
 mod metadata;
+mod replay;
 
 pub use link::Loaded;
 pub use metadata::Metadata;
+pub use replay::{record, replay, LibraryRecord, Record};
+
 
 use super::{caller_func, malloc_str, EmscriptenView};
 use std::collections::HashMap;
 use std::sync::Arc;
-use wasmtime::{Caller, Engine, Extern, Linker, Module, Val};
+use wasmtime::{AsContextMut, Caller, Engine, Extern, Linker, Module, Val};
 
 /// Turns a side module's bytes into a compiled module: the interpreter's implementation converts legacy
 /// exception handling and caches the result by content; the default compiles as is.
@@ -42,8 +45,11 @@ pub struct Dylink {
     pub loaded: Vec<Loaded>,
     /// `struct dso` address → index into `loaded`.
     handles: HashMap<u32, usize>,
-    /// Exports of `RTLD_GLOBAL` libraries, first definition wins (the main module's are looked up directly).
-    global: HashMap<String, Extern>,
+    /// Exports of `RTLD_GLOBAL` libraries with the index of the library, first definition wins (the main module's
+    /// are looked up directly).
+    global: HashMap<String, (Extern, usize)>,
+    /// Functions appended to the table for `dlsym` or a GOT entry, in order.
+    appended: Vec<SlotRecord>,
     /// The global offset table: one mutable global per `GOT.mem`/`GOT.func` symbol, shared by every library.
     got: HashMap<String, wasmtime::Global>,
     /// Which GOT entries hold their final value.
@@ -69,8 +75,20 @@ impl Dylink {
             got: HashMap::new(),
             got_resolved: Default::default(),
             slots: None,
+            appended: Vec::new(),
         }
     }
+}
+
+/// A function the linker appended to the table: what a restored instance must append again, in the same place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotRecord {
+    /// The table slot.
+    pub slot: u32,
+    /// Index (load order) of the library that exports it; `None` for the main module.
+    pub library: Option<u32>,
+    /// The export's name.
+    pub symbol: String,
 }
 
 /// `RTLD_GLOBAL` in Emscripten's libc.
@@ -134,7 +152,7 @@ fn dlopen<T: EmscriptenView>(caller: &mut Caller<'_, T>, handle: u32) -> wasmtim
         (mem.cstr_lossy(handle.wrapping_add(dso::NAME)), flags, file)
     };
     let global = flags & RTLD_GLOBAL != 0;
-    match link::load(caller, &name, global, Some(handle), file, 0) {
+    match link::load(&mut caller.as_context_mut(), &name, global, Some(handle), file, 0) {
         Ok(()) => Ok(1),
         Err(Failure::Link(msg)) => {
             tracing::debug!(library = %name, error = %msg, "dlopen failed");
@@ -151,12 +169,12 @@ fn dlsym<T: EmscriptenView>(caller: &mut Caller<'_, T>, handle: u32, symbol: u32
     };
     let name = super::GuestMemory::new(exports.memory.data_mut(&mut *caller)).cstr_lossy(symbol);
     let dl = &caller.data_mut().em().dylink;
-    let (found, lib) = match dl.handles.get(&handle) {
-        Some(&i) => (dl.loaded[i].exports.get(&name).cloned(), dl.loaded[i].name.clone()),
-        None => (None, format!("(unknown handle {handle:#x})")),
+    let (found, lib, owner) = match dl.handles.get(&handle) {
+        Some(&i) => (dl.loaded[i].exports.get(&name).cloned(), dl.loaded[i].name.clone(), Some(i)),
+        None => (None, format!("(unknown handle {handle:#x})"), None),
     };
     let value = match found {
-        Some(Extern::Func(f)) => Some(link::slot_of(caller, f)? as i32),
+        Some(Extern::Func(f)) => Some(link::slot_of(&mut caller.as_context_mut(), f, owner, &name)? as i32),
         Some(Extern::Global(g)) => g.get(&mut *caller).i32(),
         _ => None,
     };
