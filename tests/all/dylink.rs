@@ -109,3 +109,51 @@ fn a_malformed_side_module_is_an_import_error() {
     assert!(stdout.contains("tiny ImportError"), "{stdout}\n{stderr}");
     assert!(stdout.contains("plain ImportError") && stdout.contains("dylink.0"), "{stdout}\n{stderr}");
 }
+
+#[test]
+fn a_snapshot_holds_the_extension_and_refuses_a_changed_one() {
+    let worker = tempfile::tempdir().unwrap();
+    let so = worker.path().join("tiny.cpython-314-wasm32-emscripten.so");
+    std::fs::write(&so, side_module()).unwrap();
+    std::fs::write(
+        worker.path().join("main.py"),
+        "import tiny\nfrom workers import Response\n\n\ndef on_fetch(request):\n    return Response(str(tiny.answer()))\n",
+    )
+    .unwrap();
+    let out_dir = tempfile::tempdir().unwrap();
+    let snap = out_dir.path().join("snap.pyws");
+    let out = Command::new(crate::support::bin())
+        .arg("snapshot")
+        .arg(worker.path())
+        .arg("--output")
+        .arg(&snap)
+        .env("PYWORKERS_HOME", crate::support::home())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let run = |code: &str| {
+        Command::new(crate::support::bin())
+            .args(["run", "--snapshot"])
+            .arg(&snap)
+            .arg("--worker")
+            .arg(worker.path())
+            .args(["-c", code])
+            .env("PYWORKERS_HOME", crate::support::home())
+            .output()
+            .unwrap()
+    };
+    // The constructor ran once, before the snapshot: restoring does not run it again (41 + 1, not + 2).
+    let out = run("import tiny; print(tiny.answer(), tiny.none(), tiny.__doc__)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "42 None doc");
+    // The same path with other bytes is refused: the worker's hash covers its files, and the snapshot's record of
+    // each library's hash is checked again when its instances are made.
+    let mut other = side_module();
+    let at = other.windows(4).position(|w| w == 41u32.to_le_bytes()).unwrap();
+    other[at] = 40;
+    std::fs::write(&so, other).unwrap();
+    let out = run("print('ran')");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("ran"), "{stderr}");
+}

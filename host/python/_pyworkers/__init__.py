@@ -15,5 +15,5 @@ httpclient.install()
 importhook.unavailable(
     "_ctypes",
     "ctypes is not available in pyworkers: it calls native code through libffi, and this sandbox has no libffi "
-    "and cannot load native libraries; only WebAssembly runs here (compiled Python extensions do load)",
+    "and cannot load native libraries (dlopen); only WebAssembly runs here",
 )

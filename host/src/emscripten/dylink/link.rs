@@ -151,11 +151,11 @@ pub(super) fn load<T: EmscriptenView>(
     if let Some(h) = handle {
         let mem = exports.memory.data_mut(&mut *store);
         let mut mem = GuestMemory::new(mem);
-        let _ = mem.write_u8(h + dso::MEM_ALLOCATED, 1);
-        let _ = mem.write_u32(h + dso::MEM_ADDR, memory_base);
-        let _ = mem.write_u32(h + dso::MEM_SIZE, meta.memory_size);
-        let _ = mem.write_u32(h + dso::TABLE_ADDR, table_base);
-        let _ = mem.write_u32(h + dso::TABLE_SIZE, meta.table_size);
+        let _ = mem.write_u8(h.wrapping_add(dso::MEM_ALLOCATED), 1);
+        let _ = mem.write_u32(h.wrapping_add(dso::MEM_ADDR), memory_base);
+        let _ = mem.write_u32(h.wrapping_add(dso::MEM_SIZE), meta.memory_size);
+        let _ = mem.write_u32(h.wrapping_add(dso::TABLE_ADDR), table_base);
+        let _ = mem.write_u32(h.wrapping_add(dso::TABLE_SIZE), meta.table_size);
     }
 
     let mut got_entries = Vec::new();
