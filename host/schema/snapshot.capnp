@@ -76,6 +76,38 @@ struct HostState {
   fds @7 :List(Fd);
   # Index the call trampoline occupies in the function table.
   trampolineIndex @8 :UInt32;
+  # Side modules the dynamic linker loaded, in load order, and what else it put in the table and the GOT.
+  libraries @9 :List(Library);
+  tableSlots @10 :List(TableSlot);
+  got @11 :List(GotEntry);
+}
+
+# A side module (`.so`) loaded with dlopen: a restored instance instantiates it again at the same bases.
+struct Library {
+  name @0 :Text;
+  sha256 @1 :Text;
+  memoryBase @2 :UInt32;
+  memorySize @3 :UInt32;
+  tableBase @4 :UInt32;
+  tableSize @5 :UInt32;
+  global @6 :Bool;
+  # Addresses of the `struct dso`s that name it.
+  handles @7 :List(UInt32);
+}
+
+# A function the linker appended to the table (for dlsym or a GOT entry).
+struct TableSlot {
+  slot @0 :UInt32;
+  # Load-order index of the library exporting it, or -1 for the main module.
+  library @1 :Int32;
+  symbol @2 :Text;
+}
+
+# A global offset table entry.
+struct GotEntry {
+  symbol @0 :Text;
+  value @1 :Int32;
+  resolved @2 :Bool;
 }
 
 struct Entropy {

@@ -4,6 +4,7 @@ mod bindings;
 mod bytecode;
 mod cache;
 mod cli;
+mod dylink;
 mod conformance;
 mod emscripten;
 mod entropy;

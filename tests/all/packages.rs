@@ -152,23 +152,30 @@ fn a_bundle_serves_without_its_project_and_one_for_another_pyodide_is_refused() 
 }
 
 #[test]
-fn a_compiled_extension_is_an_import_error_that_says_why() {
-    // A wheel built here, tagged for Pyodide's platform, holding a side module (its bytes do not matter: it is
-    // never loaded). Served from a lock that pins it, so nothing is resolved or downloaded.
+fn a_side_module_with_a_missing_symbol_is_an_import_error_naming_it() {
+    // A wheel built here, tagged for Pyodide's platform, holding a real (tiny) side module that imports a function
+    // nothing defines. Served from a lock that pins it, so nothing is resolved or downloaded.
     let project = tempfile::tempdir().unwrap();
     let home = crate::support::home();
     let wheel = "native-1.0-cp314-cp314-pyemscripten_2026_0_wasm32.whl";
     let wheel_path = project.path().join(wheel);
+    let side_module = wat::parse_str(
+        r#"(module
+            (@dylink.0 (mem-info (memory 16 2) (table 1 0)))
+            (import "env" "pyworkers_no_such_function" (func $missing))
+            (func (export "PyInit__speedups") (result i32) (call $missing) (i32.const 0)))"#,
+    )
+    .unwrap();
     {
         let mut zip = zip::ZipWriter::new(std::fs::File::create(&wheel_path).unwrap());
         let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
         for (name, body) in [
-            ("native/__init__.py", "from ._speedups import add\n"),
-            ("native/_speedups.cpython-314-wasm32-emscripten.so", "\0asm"),
-            ("native-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: native\nVersion: 1.0\n"),
+            ("native/__init__.py", &b"from ._speedups import add\n"[..]),
+            ("native/_speedups.cpython-314-wasm32-emscripten.so", &side_module[..]),
+            ("native-1.0.dist-info/METADATA", &b"Metadata-Version: 2.1\nName: native\nVersion: 1.0\n"[..]),
         ] {
             zip.start_file(name, opts).unwrap();
-            std::io::Write::write_all(&mut zip, body.as_bytes()).unwrap();
+            std::io::Write::write_all(&mut zip, body).unwrap();
         }
         zip.finish().unwrap();
     }
@@ -187,7 +194,52 @@ fn a_compiled_extension_is_an_import_error_that_says_why() {
     .unwrap();
     let server = serve_env(project.path(), &[("PYWORKERS_PYTHON", "/nonexistent/python3")]);
     let body = text(&get(&server.url("/")).1);
-    assert!(body.contains("native._speedups is a compiled extension") && body.contains("Emscripten side modules"), "{body}");
+    assert!(body.contains("undefined symbol: pyworkers_no_such_function"), "{body}");
+    assert!(body.contains("_speedups.cpython-314-wasm32-emscripten.so"), "{body}");
+    stop(server);
+}
+
+#[test]
+fn pydantic_core_loads_and_validates_under_serve_from_its_snapshot() {
+    // pydantic-core is a Rust extension (an Emscripten side module) from PyPI's pyemscripten wheel: the dedicated
+    // snapshot holds it loaded, and every fresh instance links it again at the same bases.
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(
+        project.path().join("pyproject.toml"),
+        "[project]\nname = \"pyd\"\nversion = \"0.1.0\"\ndependencies = [\"pydantic==2.14.4\", \"pydantic-core==2.50.5\"]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        project.path().join("main.py"),
+        r#"import json
+from pydantic import BaseModel, ValidationError
+from workers import Response
+
+
+class User(BaseModel):
+    id: int
+    name: str
+
+
+def on_fetch(request):
+    q = request.url.split("?", 1)[1] if "?" in request.url else ""
+    args = dict(p.split("=", 1) for p in q.split("&") if "=" in p)
+    try:
+        user = User(**args)
+    except ValidationError as e:
+        return Response(json.dumps([err["type"] for err in e.errors()]), status=422)
+    return Response(user.model_dump_json())
+"#,
+    )
+    .unwrap();
+    crate::support::home();
+    let server = Server::serve_env(project.path(), &["--max-requests-per-instance", "1"], &[]);
+    for _ in 0..2 {
+        let (status, body) = get(&server.url("/?id=3&name=ann"));
+        assert_eq!((status, text(&body)), (200, r#"{"id":3,"name":"ann"}"#.to_string()));
+    }
+    let (status, body) = get(&server.url("/?id=x"));
+    assert_eq!((status, text(&body)), (422, r#"["int_parsing", "missing"]"#.to_string()));
     stop(server);
 }
 

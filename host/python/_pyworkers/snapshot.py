@@ -85,9 +85,10 @@ SITE_PACKAGES = "/lib/site-packages"
 
 
 def _add_site_packages():
-    """Put site-packages on ``sys.path`` the way ``site`` does (``.pth`` files honoured), and make each compiled
-    extension in it an ``ImportError`` that says why: this host cannot load Emscripten side modules yet. An
-    extension with its Python source beside it (compiled by mypyc) is loaded from that source instead."""
+    """Put site-packages on ``sys.path`` the way ``site`` does (``.pth`` files honoured). Compiled extensions in it
+    load through the host's dynamic linker; one that cannot be linked raises ``ImportError`` naming the missing
+    symbol. An extension with its Python source beside it (compiled by mypyc) is loaded from that source instead:
+    the same module, without native code to link."""
     import os
 
     if not os.path.isdir(SITE_PACKAGES):
@@ -107,12 +108,6 @@ def _add_site_packages():
             if os.path.isfile(source):
                 # Compiled from this source (mypyc, as charset-normalizer ships it): the source is the module.
                 importhook.source_instead(module, source)
-                continue
-            importhook.unavailable(
-                module,
-                f"{module} is a compiled extension ({rel}): pyworkers cannot load native code "
-                "(Emscripten side modules) yet; only pure-Python packages work",
-            )
 
 
 def restored():

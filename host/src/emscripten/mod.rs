@@ -2,10 +2,11 @@
 //!
 //! This layer is a thin, table-like translation: raw pointers and errno conventions in, typed calls on the
 //! services (`vfs`, entropy, clocks) out. It holds no policy. Imports with no meaning here — the JavaScript
-//! bridge, sockets, `dlopen` of side modules — fail cleanly: an errno, or a Python exception that names the missing
+//! bridge, sockets — fail cleanly: an errno, or a Python exception that names the missing
 //! capability. Nothing here panics on guest input, and all state lives in the `Store`'s data.
 
 mod clock;
+pub mod dylink;
 mod layout;
 mod memory;
 mod process;
@@ -40,6 +41,8 @@ impl std::error::Error for GuestExit {}
 /// Exports of the instance that host functions need; filled in right after instantiation.
 #[derive(Clone)]
 pub struct Exports {
+    /// The instance itself (the main module, whose exports side modules link against).
+    pub main: wasmtime::Instance,
     /// The linear memory.
     pub memory: Memory,
     /// `__indirect_function_table`.
@@ -70,6 +73,8 @@ pub struct EmContext {
     pub python_ready: bool,
     /// Instance exports; `None` only while instantiating.
     pub exports: Option<Exports>,
+    /// The side modules loaded with `dlopen`.
+    pub dylink: dylink::Dylink,
 }
 
 impl EmContext {
@@ -90,6 +95,7 @@ impl EmContext {
             umask: 0o022,
             python_ready: false,
             exports: None,
+            dylink: dylink::Dylink::default(),
         }
     }
 }
@@ -120,6 +126,7 @@ pub fn add_to_linker<T: EmscriptenView>(linker: &mut Linker<T>, module: &Module)
     time::add_to_linker(linker)?;
     process::add_to_linker(linker)?;
     trampoline::add_fallback(linker)?;
+    dylink::add_to_linker(linker)?;
     linker.allow_shadowing(false);
     Ok(())
 }
@@ -136,6 +143,7 @@ pub fn exports<T>(
         .get_table(&mut *store, "__indirect_function_table")
         .ok_or_else(|| wasmtime::format_err!("no `__indirect_function_table` export"))?;
     Ok(Exports {
+        main: *instance,
         memory,
         table,
         malloc: instance.get_typed_func(&mut *store, "malloc")?,

@@ -1,5 +1,5 @@
 //! Imports for capabilities pyworkers does not have: the JavaScript bridge (there is no JS engine), sockets and
-//! name resolution (no network), `dlopen` of side modules (not yet), libffi closures. Each fails the way its caller
+//! name resolution (no network), asynchronous `dlopen` (JS promises), libffi closures. Each fails the way its caller
 //! can report: an errno, a failure code, or a Python `RuntimeError` naming what is missing. Never a trap on a path
 //! Python code can reach, never a host panic.
 
@@ -27,7 +27,7 @@ fn classify(name: &str) -> Failure {
         "getaddrinfo" | "getnameinfo" => Failure::Code(-4), // EAI_FAIL
         "getprotobyname" | "_emscripten_lookup_name" => Failure::Code(0),
         n if n.ends_with("_Check") || n == "is_comlink_proxy" => Failure::No,
-        "_dlopen_js" | "_dlsym_js" => Failure::Dl,
+        "_emscripten_dlopen_js" | "_dlsym_catchup_js" => Failure::Dl,
         // "Does a JavaScript socket want this call?" No: the caller goes on with the ordinary syscall.
         n if n.starts_with("_maybe_") => Failure::No,
         n if n.starts_with("ffi_") => Failure::Raise("libffi closures (ctypes callbacks)"),
@@ -55,9 +55,9 @@ pub(super) fn define<T: EmscriptenView>(
                 Failure::Code(c) => *c,
                 Failure::No => 0,
                 Failure::Dl => {
-                    set_dlerror(
+                    super::dylink::set_dlerror(
                         &mut caller,
-                        "pyworkers cannot load WebAssembly extension modules (dlopen) yet",
+                        "pyworkers has no asynchronous dlopen (it needs JavaScript promises); use dlopen",
                     )?;
                     0
                 }
@@ -80,19 +80,6 @@ pub(super) fn define<T: EmscriptenView>(
         },
     )?;
     let _ = ENV;
-    Ok(())
-}
-
-/// Make `msg` what `dlerror()` returns next.
-fn set_dlerror<T: EmscriptenView>(caller: &mut Caller<'_, T>, msg: &str) -> wasmtime::Result<()> {
-    let Some(seterr) = caller_func(caller, "__dl_seterr") else {
-        return Ok(());
-    };
-    let ptr = malloc_str(caller, msg)?;
-    if ptr != 0 {
-        // `__dl_seterr(fmt, args)` formats with vsnprintf: escape `%` by never passing one.
-        seterr.call(&mut *caller, &[Val::I32(ptr), Val::I32(0)], &mut [])?;
-    }
     Ok(())
 }
 

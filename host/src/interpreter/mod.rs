@@ -29,6 +29,9 @@ impl EmscriptenView for Host {
 /// Largest linear memory one instance may grow to.
 pub const MAX_MEMORY_BYTES: u64 = 2 << 30;
 
+/// Most side modules (`.so` extensions) one instance may load.
+pub const MAX_SIDE_MODULES: u32 = 32;
+
 /// An epoch deadline far enough away to mean "none" (the engine counts epochs for `serve`'s request deadlines;
 /// adding this to any epoch a process reaches cannot overflow).
 pub const NO_DEADLINE: u64 = u64::MAX / 2;
@@ -48,14 +51,16 @@ pub fn engine_config(instances: u32) -> wasmtime::Config {
     config.wasm_gc(true);
     config.epoch_interruption(true);
     let mut pool = wasmtime::PoolingAllocationConfig::new();
-    // Each Pyodide instance is three core instances (its state, its code, the call trampoline) with three tables
-    // (one funcref, two externref for the JS bridge) and two memory slots: the state's linear memory and the
-    // store's GC heap, which the pool also backs with a memory slot.
-    pool.total_core_instances(3 * instances);
+    // Each Pyodide instance is three core instances (its state, its code, the call trampoline), plus one per side
+    // module it loads (up to `MAX_SIDE_MODULES`), with three tables (one funcref, two externref for the JS bridge)
+    // and two memory slots: the state's linear memory and the store's GC heap, which the pool also backs with a
+    // memory slot. Side modules import the memory and table, so they need no slots of their own.
+    pool.total_core_instances((3 + MAX_SIDE_MODULES) * instances);
     pool.total_memories(2 * instances);
     pool.total_tables(3 * instances);
     pool.max_tables_per_module(3);
-    pool.table_elements(16 * 1024);
+    // Pyodide's table has ~8,700 slots; side modules append theirs (pydantic_core: ~1,400).
+    pool.table_elements(64 * 1024);
     pool.max_memory_size(MAX_MEMORY_BYTES as usize);
     pool.max_core_instance_size(4 << 20);
     pool.total_gc_heaps(instances);

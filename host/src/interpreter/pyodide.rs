@@ -18,6 +18,15 @@ enum Slot {
     State(String),
 }
 
+/// Compiles the side modules an instance `dlopen`s through the runtime's compiled cache.
+struct SideModules(Runtime);
+
+impl emscripten::dylink::Compiler for SideModules {
+    fn compile(&self, engine: &Engine, name: &str, wasm: &[u8]) -> Result<Module> {
+        self.0.load_side_module(engine, name, wasm)
+    }
+}
+
 /// Pyodide ready to instantiate (see the module docs).
 pub struct Pyodide {
     engine: Engine,
@@ -27,6 +36,7 @@ pub struct Pyodide {
     linker: Linker<Host>,
     slots: Vec<Slot>,
     runtime: Runtime,
+    side_modules: std::sync::Arc<SideModules>,
 }
 
 impl Pyodide {
@@ -85,6 +95,7 @@ impl Pyodide {
             linker,
             slots,
             runtime: runtime.clone(),
+            side_modules: std::sync::Arc::new(SideModules(runtime.clone())),
         })
     }
 
@@ -148,6 +159,7 @@ impl Pyodide {
             .context("instantiating Pyodide")?;
         let exports = emscripten::exports(&mut *store, &code)?;
         store.data_mut().em.exports = Some(exports);
+        store.data_mut().em.dylink = emscripten::dylink::Dylink::new(self.side_modules.clone());
         let index = emscripten::trampoline::install(&mut *store, &self.trampoline, &code)?;
         Ok((state, code, index))
     }

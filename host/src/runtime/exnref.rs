@@ -44,34 +44,7 @@ pub(crate) fn source() -> String {
 /// `scratch` is a directory in the cache for npm's and binaryen's temporary files.
 pub(crate) fn convert(tools: &Tools, input: &Path, output: &Path, scratch: &Path) -> Result<()> {
     let work = cache::partial_dir(scratch)?;
-    let spec = format!("binaryen@{BINARYEN_VERSION}");
-
-    let step = Step::spinner(&format!("downloading {spec} (npm)"));
-    let tgz = tools.pack(&spec, work.path())?;
-    tarball::verify(
-        &tgz,
-        &format!("the {spec} package"),
-        BINARYEN_TARBALL_SHA256,
-    )?;
-    step.done(&format!("downloaded {spec}"));
-
-    let wasm_opt = work.path().join("bin/wasm-opt");
-    tarball::extract(
-        &tgz,
-        &format!("the {spec} package"),
-        &[
-            Member {
-                name: "package/bin/wasm-opt",
-                dest: wasm_opt.clone(),
-                sha256: None,
-            },
-            Member {
-                name: "package/bin/package.json",
-                dest: work.path().join("bin/package.json"),
-                sha256: None,
-            },
-        ],
-    )?;
+    let wasm_opt = fetch_wasm_opt(tools, work.path())?;
 
     let dir = cache::parent(output);
     let partial = cache::partial_file(dir)?;
@@ -103,4 +76,83 @@ pub(crate) fn convert(tools: &Tools, input: &Path, output: &Path, scratch: &Path
         .context("recording the converted module")?;
     step.done("converted Pyodide's exception handling to exnref");
     Ok(())
+}
+
+/// Fetch binaryen with npm into `work` (a scratch directory) and return the path of its `wasm-opt` there.
+fn fetch_wasm_opt(tools: &Tools, work: &Path) -> Result<std::path::PathBuf> {
+    let spec = format!("binaryen@{BINARYEN_VERSION}");
+    let step = Step::spinner(&format!("downloading {spec} (npm)"));
+    let tgz = tools.pack(&spec, work)?;
+    tarball::verify(
+        &tgz,
+        &format!("the {spec} package"),
+        BINARYEN_TARBALL_SHA256,
+    )?;
+    step.done(&format!("downloaded {spec}"));
+
+    let wasm_opt = work.join("bin/wasm-opt");
+    tarball::extract(
+        &tgz,
+        &format!("the {spec} package"),
+        &[
+            Member {
+                name: "package/bin/wasm-opt",
+                dest: wasm_opt.clone(),
+                sha256: None,
+            },
+            Member {
+                name: "package/bin/package.json",
+                dest: work.join("bin/package.json"),
+                sha256: None,
+            },
+        ],
+    )?;
+    Ok(wasm_opt)
+}
+
+/// Whether `wasm` uses the legacy exception-handling instructions (`try`, `catch`, `delegate`, `rethrow`), which
+/// Wasmtime does not run. A module that does not parse is reported as not needing conversion: compiling it gives the
+/// clear error.
+pub fn uses_legacy_exceptions(wasm: &[u8]) -> bool {
+    use wasmparser::{Operator, Parser, Payload};
+    for payload in Parser::new(0).parse_all(wasm) {
+        let Ok(Payload::CodeSectionEntry(body)) = payload else {
+            continue;
+        };
+        let Ok(mut ops) = body.get_operators_reader() else {
+            return false;
+        };
+        while !ops.eof() {
+            match ops.read() {
+                Ok(Operator::Try { .. } | Operator::Catch { .. } | Operator::CatchAll | Operator::Delegate { .. } | Operator::Rethrow { .. }) => return true,
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+    }
+    false
+}
+
+/// What [`convert_side_module`] produces from a module, for cache identities: a new binaryen changes it.
+pub fn side_module_recipe() -> String {
+    format!("wasm-opt --translate-to-exnref (binaryen {BINARYEN_VERSION})")
+}
+
+/// Convert an Emscripten side module's legacy exception handling to exnref, as for Pyodide's module. `scratch` is a
+/// directory in the cache for temporary files. The result is not pinned (side modules are the user's); the caller
+/// caches what it compiles from it by the input's hash.
+pub(crate) fn convert_side_module(tools: &Tools, wasm: &[u8], scratch: &Path) -> Result<Vec<u8>> {
+    tools.check_node()?;
+    let work = cache::partial_dir(scratch)?;
+    let wasm_opt = fetch_wasm_opt(tools, work.path())?;
+    let input = work.path().join("in.wasm");
+    let output = work.path().join("out.wasm");
+    std::fs::write(&input, wasm).with_context(|| format!("writing {}", input.display()))?;
+    let mut args: Vec<OsString> = vec![input.into()];
+    args.extend(FEATURES.iter().map(OsString::from));
+    args.extend(["--translate-to-exnref".into(), "-o".into(), output.clone().into()]);
+    let step = Step::spinner("converting an extension's exception handling to exnref (binaryen, once)");
+    tools.node_script(&wasm_opt, &args, "binaryen's wasm-opt failed to convert a side module's exception handling")?;
+    step.done("converted an extension's exception handling to exnref");
+    std::fs::read(&output).with_context(|| format!("reading {}", output.display()))
 }

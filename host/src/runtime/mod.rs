@@ -292,6 +292,21 @@ impl Runtime {
         &self.wasm_sha256
     }
 
+    /// Compile an Emscripten side module (a `.so` extension) for `engine`, through the compiled cache keyed by its
+    /// content; legacy exception handling is converted to exnref first, as for Pyodide's own module.
+    pub fn load_side_module(&self, engine: &wasmtime::Engine, name: &str, wasm: &[u8]) -> Result<wasmtime::Module> {
+        let sha = digest::sha256_hex(wasm);
+        let identity = format!("side module of sha256 {sha}, legacy exceptions through {}", exnref::side_module_recipe());
+        let base = name.rsplit('/').next().unwrap_or(name);
+        self.load_compiled(engine, &format!("extension {base}"), &identity, || {
+            if exnref::uses_legacy_exceptions(wasm) {
+                exnref::convert_side_module(&Tools::default(), wasm, &self.home)
+            } else {
+                Ok(wasm.to_vec())
+            }
+        })
+    }
+
     /// Load a module from the compiled cache, compiling what `produce` returns on a miss (Cranelift, then written
     /// atomically, zero pages as holes). `identity` names the bytes and must change whenever they would; `label` is
     /// for progress output.

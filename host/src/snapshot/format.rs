@@ -73,6 +73,8 @@ pub struct HostState {
     pub fds: Vec<FdState>,
     /// Function-table slot of the call trampoline.
     pub trampoline_index: u32,
+    /// What the dynamic linker loaded.
+    pub dylink: crate::emscripten::dylink::Record,
 }
 
 /// Everything a snapshot file holds.
@@ -163,6 +165,38 @@ impl SnapshotData {
             host.set_monotonic_ns(h.monotonic_ns);
             host.set_umask(h.umask);
             host.set_trampoline_index(h.trampoline_index);
+            {
+                let d = &h.dylink;
+                let mut libs = host.reborrow().init_libraries(d.libraries.len() as u32);
+                for (i, l) in d.libraries.iter().enumerate() {
+                    let mut b = libs.reborrow().get(i as u32);
+                    b.set_name(&l.name);
+                    b.set_sha256(&l.sha256);
+                    b.set_memory_base(l.memory_base);
+                    b.set_memory_size(l.memory_size);
+                    b.set_table_base(l.table_base);
+                    b.set_table_size(l.table_size);
+                    b.set_global(l.global);
+                    let mut hs = b.init_handles(l.handles.len() as u32);
+                    for (j, h) in l.handles.iter().enumerate() {
+                        hs.set(j as u32, *h);
+                    }
+                }
+                let mut slots = host.reborrow().init_table_slots(d.slots.len() as u32);
+                for (i, t) in d.slots.iter().enumerate() {
+                    let mut b = slots.reborrow().get(i as u32);
+                    b.set_slot(t.slot);
+                    b.set_library(t.library.map_or(-1, |l| l as i32));
+                    b.set_symbol(&t.symbol);
+                }
+                let mut got = host.reborrow().init_got(d.got.len() as u32);
+                for (i, (symbol, value, resolved)) in d.got.iter().enumerate() {
+                    let mut b = got.reborrow().get(i as u32);
+                    b.set_symbol(symbol);
+                    b.set_value(*value);
+                    b.set_resolved(*resolved);
+                }
+            }
             {
                 let mut env = host.reborrow().init_environ(h.environ.len() as u32);
                 for (i, e) in h.environ.iter().enumerate() {
@@ -370,6 +404,29 @@ fn decode_root(root: snapshot::Reader<'_>, mode: Decode) -> Result<SnapshotData>
             stdio: f.get_stdio(),
         });
     }
+    let mut dylink = crate::emscripten::dylink::Record::default();
+    for l in h.get_libraries()? {
+        dylink.libraries.push(crate::emscripten::dylink::LibraryRecord {
+            name: text(l.get_name())?,
+            sha256: text(l.get_sha256())?,
+            memory_base: l.get_memory_base(),
+            memory_size: l.get_memory_size(),
+            table_base: l.get_table_base(),
+            table_size: l.get_table_size(),
+            global: l.get_global(),
+            handles: l.get_handles()?.iter().collect(),
+        });
+    }
+    for t in h.get_table_slots()? {
+        dylink.slots.push(crate::emscripten::dylink::SlotRecord {
+            slot: t.get_slot(),
+            library: u32::try_from(t.get_library()).ok(),
+            symbol: text(t.get_symbol())?,
+        });
+    }
+    for g in h.get_got()? {
+        dylink.got.push((text(g.get_symbol())?, g.get_value(), g.get_resolved()));
+    }
     let host = HostState {
         cwd: text(h.get_cwd())?,
         environ: h
@@ -392,6 +449,7 @@ fn decode_root(root: snapshot::Reader<'_>, mode: Decode) -> Result<SnapshotData>
         memfs,
         fds,
         trampoline_index: h.get_trampoline_index(),
+        dylink,
     };
     let memory = root.get_memory()?;
     let segments = match mode {

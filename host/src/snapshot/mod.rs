@@ -147,8 +147,9 @@ pub fn capture(
         .into_iter()
         .map(|s| (s.offset, s.data.to_vec()))
         .collect();
+    let dylink = crate::emscripten::dylink::record(&mut wasmtime::AsContextMut::as_context_mut(&mut *store));
     let em = &mut store.data_mut().em;
-    let host = host_state(em, trampoline_index);
+    let host = host_state(em, trampoline_index, dylink);
     Ok(SnapshotData {
         kind,
         pyodide_sha256: pyodide_sha256.into(),
@@ -166,7 +167,11 @@ pub fn capture(
     })
 }
 
-fn host_state(em: &mut EmContext, trampoline_index: u32) -> format::HostState {
+fn host_state(
+    em: &mut EmContext,
+    trampoline_index: u32,
+    dylink: crate::emscripten::dylink::Record,
+) -> format::HostState {
     use crate::vfs::{Fs, NodeRef};
     let memfs = em
         .vfs
@@ -202,6 +207,7 @@ fn host_state(em: &mut EmContext, trampoline_index: u32) -> format::HostState {
         memfs,
         fds,
         trampoline_index,
+        dylink,
     }
 }
 

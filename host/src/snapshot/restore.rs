@@ -23,6 +23,8 @@ pub struct Restorer {
     pub module_load: std::time::Duration,
     /// The pages its instances touch, faulted in ahead of the guest.
     touched: TouchedPages,
+    /// The side modules the snapshot holds, compiled, in load order.
+    libraries: Vec<wasmtime::Module>,
 }
 
 impl Restorer {
@@ -104,6 +106,7 @@ impl Restorer {
                 anyhow::anyhow!("snapshot has files for {path}, which is not a writable mount here")
             })?;
         }
+        let libraries = compile_libraries(pyodide, &data.host.dylink, &vfs)?;
         restore_fds(&mut vfs, &data.host.fds)?;
         vfs.chdir(&data.host.cwd).map_err(|e| {
             anyhow::anyhow!("snapshot's directory {} is gone ({e:?})", data.host.cwd)
@@ -115,6 +118,7 @@ impl Restorer {
             data,
             module_load,
             touched: TouchedPages::default(),
+            libraries,
         })
     }
 
@@ -153,6 +157,11 @@ impl Restorer {
                 host.trampoline_index
             );
         }
+        if !host.dylink.is_empty() {
+            let mut store = wasmtime::AsContextMut::as_context_mut(interp.store_mut());
+            crate::emscripten::dylink::replay(&mut store, &host.dylink, &self.libraries)
+                .context("loading the snapshot's compiled extensions again")?;
+        }
         interp.host().em.python_ready = true;
         Ok(interp)
     }
@@ -178,6 +187,33 @@ impl Restorer {
             other => bail!("the snapshot's restored() hook failed ({other:?})"),
         }
     }
+}
+
+/// Compile each library the snapshot loaded, from the file at its path, refusing one whose content changed.
+fn compile_libraries(
+    pyodide: &Pyodide,
+    record: &crate::emscripten::dylink::Record,
+    vfs: &Vfs,
+) -> Result<Vec<wasmtime::Module>> {
+    record
+        .libraries
+        .iter()
+        .map(|lib| {
+            let bytes = vfs.read_file(&lib.name).map_err(|e| {
+                anyhow::anyhow!("the snapshot holds compiled extension {}, which is not here ({e:?})", lib.name)
+            })?;
+            let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+            if sha != lib.sha256 {
+                bail!(
+                    "compiled extension {} changed since the snapshot was made (sha256 {}, the snapshot has {}): make the snapshot again",
+                    lib.name,
+                    sha,
+                    lib.sha256
+                );
+            }
+            pyodide.runtime().load_side_module(pyodide.engine(), &lib.name, &bytes)
+        })
+        .collect()
 }
 
 fn restore_fds(vfs: &mut Vfs, fds: &[FdState]) -> Result<()> {
