@@ -341,3 +341,57 @@ fn http_clients_example_reaches_an_allowed_upstream_with_requests_httpx_and_urll
     }
     stop(server);
 }
+
+/// POST `body` as JSON; status and body.
+fn post_json(url: &str, body: &str) -> (u16, bytes::Bytes) {
+    use http_body_util::BodyExt;
+    let rt = crate::serve::runtime();
+    rt.block_on(async {
+        let request = http::Request::builder()
+            .method("POST")
+            .uri(url)
+            .header("content-type", "application/json")
+            .body(http_body_util::Full::new(bytes::Bytes::from(body.to_string())))
+            .unwrap();
+        let response = crate::serve::client().request(request).await.expect("sending the request");
+        let status = response.status().as_u16();
+        (status, response.into_body().collect().await.unwrap().to_bytes())
+    })
+}
+
+#[test]
+fn fastapi_example_renders_jinja2_and_validates_with_pydantic() {
+    // FastAPI + pydantic (pydantic-core linked by the host) + Jinja2 (MarkupSafe's pure-Python fallback, found
+    // through pip's conflict report since several requirements pull it in), served through the ASGI adapter.
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/fastapi");
+    let project = tempfile::tempdir().unwrap();
+    for rel in ["wrangler.jsonc", "pyproject.toml", "src/entry.py", "src/templates/index.html"] {
+        let to = project.path().join(rel);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(example.join(rel), to).unwrap();
+    }
+    if example.join("pyworkers.lock").is_file() {
+        std::fs::copy(example.join("pyworkers.lock"), project.path().join("pyworkers.lock")).unwrap();
+    }
+    let server = serve_env(project.path(), &[]);
+    let (status, body) = get(&server.url("/"));
+    let page = text(&body);
+    assert_eq!(status, 200, "{page}\n{}", server.log());
+    assert!(page.contains("<h1>hello from fastapi</h1>") && page.contains("<li>tea: 3.50</li>"), "{page}");
+    assert!(page.contains("&lt;escaped &amp; safe&gt;"), "Jinja2 autoescape: {page}");
+
+    let (status, body) = post_json(&server.url("/items"), r#"{"name": "scone", "price": 2, "tags": ["warm"]}"#);
+    assert_eq!(status, 201, "{}", text(&body));
+    let item: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(item, serde_json::json!({"name": "scone", "price": 2.0, "tags": ["warm"]}));
+
+    let (status, body) = post_json(&server.url("/items"), r#"{"name": "", "price": -1}"#);
+    assert_eq!(status, 422, "{}", text(&body));
+    let errors: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let kinds: Vec<&str> = errors["detail"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["string_too_short", "greater_than"], "{errors}");
+
+    assert_eq!(text(&get(&server.url("/items/7")).1), r#"{"id":7}"#);
+    assert_eq!(get(&server.url("/items/seven")).0, 422);
+    stop(server);
+}

@@ -51,6 +51,12 @@ _REPLACED_DRAWS = {
     ("uuid", "_random_getnode"),
     ("multiprocessing.process", "__init__"),
 }
+# Functions of widely used packages that draw from os.urandom at import time to make identifiers that only have to
+# be unique within the process, never secret: every instance sharing them is harmless, so they are not reported.
+# (`opentelemetry.context.create_key`: `keyname-<uuid4>` keys for context variables; FastAPI imports it.)
+_IDENTIFIER_DRAWS = {
+    ("opentelemetry.context", "create_key"),
+}
 # Code of the runtime and the standard library: a report names the first frame outside it.
 _LIBRARY_PREFIXES = ("/lib/python314.zip", "/lib/python3.14", "/lib/pyworkers")
 
@@ -79,6 +85,8 @@ def _note_urandom_call(caller):
     while frame is not None and frame.f_code.co_filename.startswith(_LIBRARY_PREFIXES):
         frame = frame.f_back
     frame = frame or caller
+    if (frame.f_globals.get("__name__"), frame.f_code.co_name) in _IDENTIFIER_DRAWS:
+        return
     _urandom_calls.append(f"{frame.f_code.co_filename}:{frame.f_lineno}")
 
 

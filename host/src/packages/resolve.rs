@@ -166,10 +166,18 @@ fn pip_download(dest: &Path, requirements: &[String], no_deps: bool, find_links:
     }
     cmd.arg("--").args(requirements);
     let lines = run_pip(cmd)?;
-    if let Some(spec) = lines.iter().find_map(|l| l.split("No matching distribution found for ").nth(1)) {
+    let missing = lines.iter().find_map(|l| l.split("No matching distribution found for ").nth(1));
+    if let Some(spec) = missing.or_else(|| lines.iter().find_map(|l| fallback_conflict(l))) {
         return Err(NoWheel { spec: spec.trim().to_string() }.into());
     }
     Ok(())
+}
+
+/// The requirement in a line of pip's conflict report (`jinja2 3.1.6 depends on MarkupSafe>=2.0`) when it names a
+/// package with a pure-Python fallback. With several requirements pip backtracks and reports a conflict instead of
+/// "No matching distribution", though the cause is the same: that package has no wheel for the platform.
+fn fallback_conflict(line: &str) -> Option<&str> {
+    line.split(" depends on ").nth(1).map(str::trim).filter(|spec| has_pure_fallback(spec))
 }
 
 /// Run pip, relaying its output to stderr; its output lines, or an error with its `ERROR` lines. A missing wheel is
@@ -188,7 +196,8 @@ fn run_pip(mut cmd: Command) -> Result<Vec<String>> {
     for t in [out, err].into_iter().flatten() {
         lines.extend(t.join().unwrap_or_default());
     }
-    if status.success() || lines.iter().any(|l| l.contains("No matching distribution found for ")) {
+    let missing_wheel = |l: &String| l.contains("No matching distribution found for ") || fallback_conflict(l).is_some();
+    if status.success() || lines.iter().any(missing_wheel) {
         return Ok(lines);
     }
     let tail: Vec<&str> = lines.iter().rev().filter(|l| l.contains("ERROR")).map(String::as_str).collect();
@@ -202,4 +211,14 @@ fn relay(stream: impl std::io::Read) -> Vec<String> {
         lines.push(line);
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_conflict_over_a_package_with_a_fallback_is_a_missing_wheel() {
+        assert_eq!(super::fallback_conflict("    jinja2 3.1.6 depends on MarkupSafe>=2.0"), Some("MarkupSafe>=2.0"));
+        assert_eq!(super::fallback_conflict("    fastapi 0.1 depends on starlette>=1"), None);
+        assert_eq!(super::fallback_conflict("Collecting jinja2"), None);
+    }
 }
