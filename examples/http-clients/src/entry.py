@@ -37,10 +37,8 @@ def with_requests(url, timeout):
     }
 
 
-def with_httpx(url, timeout):
-    with httpx.Client(timeout=timeout, follow_redirects=True) as client:
-        got = client.get(url)
-        posted = client.post(url, json={"client": "httpx"}, headers={"x-from": "httpx"})
+def _httpx_summary(got, posted):
+    """What the sync and async httpx clients saw, in the shape every client's route answers with."""
     return {
         "status": got.status_code,
         "multi": got.headers.get_list("x-multi"),
@@ -49,20 +47,20 @@ def with_httpx(url, timeout):
         "history": [r.status_code for r in got.history],
         "url": str(got.url),
     }
+
+
+def with_httpx(url, timeout):
+    with httpx.Client(timeout=timeout, follow_redirects=True) as client:
+        got = client.get(url)
+        posted = client.post(url, json={"client": "httpx"}, headers={"x-from": "httpx"})
+    return _httpx_summary(got, posted)
 
 
 async def with_httpx_async(url, timeout):
     async with httpx.AsyncClient(timeout=timeout, follow_redirects=True) as client:
         got = await client.get(url)
         posted = await client.post(url, json={"client": "httpx-async"}, headers={"x-from": "httpx-async"})
-    return {
-        "status": got.status_code,
-        "multi": got.headers.get_list("x-multi"),
-        "get": got.json(),
-        "post": posted.json(),
-        "history": [r.status_code for r in got.history],
-        "url": str(got.url),
-    }
+    return _httpx_summary(got, posted)
 
 
 def with_urllib3(url, timeout):

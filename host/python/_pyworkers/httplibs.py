@@ -104,6 +104,10 @@ def _patch_httpx(httpx):
             return httpx.ConnectError(message, request=request)
         return httpx.ReadError(message, request=request)
 
+    def retryable(error):
+        """Whether httpx's ``retries`` apply: a failed connection, never a host the policy refused."""
+        return isinstance(error, httpx.ConnectError) and not isinstance(error, HostDenied)
+
     def response(request, status, headers, body):
         try:
             from http import HTTPStatus
@@ -144,8 +148,7 @@ def _patch_httpx(httpx):
                     return response(request, status, headers, body)
                 except OSError as e:
                     error = translate(e, request)
-                    if not isinstance(error, httpx.ConnectError) or isinstance(error, HostDenied) \
-                            or attempt == self._retries:
+                    if not retryable(error) or attempt == self._retries:
                         raise error from e
 
         def close(self):
@@ -178,8 +181,7 @@ def _patch_httpx(httpx):
                     return response(request, status, headers, body)
                 except OSError as e:
                     error = translate(e, request)
-                    if not isinstance(error, httpx.ConnectError) or isinstance(error, HostDenied) \
-                            or attempt == self._retries:
+                    if not retryable(error) or attempt == self._retries:
                         raise error from e
 
         async def aclose(self):
