@@ -1,14 +1,22 @@
+use super::Common;
 use pyworkers::conformance::{self, Interface, Subject};
 use std::path::PathBuf;
 
 /// `pyworkers conformance INTERFACE [COMPONENT]`.
+///
+/// `entrypoint` and `snapshot` run the suite's reference workers (Python, in `host/src/conformance/entrypoint/`):
+/// natively on Pyodide from the cache (`--home`), or as the component, which must implement the same contract and
+/// is told which reference worker to be by `PYWORKERS_REFERENCE_WORKER` in its environment. Rows a component
+/// cannot show (snapshot capture and restore) are printed `SKIP`, with the reason.
 #[derive(clap::Args)]
 pub struct Conformance {
-    /// The interface whose suite to run: tarfs or entropy.
+    /// The interface whose suite to run: tarfs, entropy, entrypoint or snapshot.
     #[arg(value_parser = clap::value_parser!(Interface))]
     interface: Interface,
     /// A component exporting the interface (its `*-provider` world); without one, the native implementation.
     component: Option<PathBuf>,
+    #[command(flatten)]
+    common: Common,
 }
 
 impl Conformance {
@@ -17,7 +25,7 @@ impl Conformance {
             Some(path) => Subject::Component(path),
             None => Subject::Native,
         };
-        let report = conformance::run(self.interface, &subject)?;
+        let report = conformance::run_with_home(self.interface, &subject, &self.common.home())?;
         print!("{report}");
         Ok(if report.passed() { 0 } else { 1 })
     }

@@ -66,7 +66,8 @@ pub enum Command {
     Kv(kv::KvCommand),
     /// Pack a project (sources, packages for Pyodide's platform, metadata) into one tar for serve/run/snapshot.
     Bundle(bundle::BundleCmd),
-    /// Run an interface's conformance suite (tarfs, entropy) against the native implementation or a component.
+    /// Run an interface's conformance suite (tarfs, entropy, entrypoint, snapshot) against the native implementation
+    /// or a component.
     Conformance(conformance::Conformance),
     /// Show what the cache holds (kind, size, last use), or empty it with `cache clean`.
     Cache(cache::Cache),

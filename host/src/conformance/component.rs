@@ -2,7 +2,7 @@
 //!
 //! The component may import any of WASI (a Rust guest's standard library imports `wasi:cli`, `wasi:random`, ...),
 //! which grants it nothing but randomness, clocks and a stderr that goes to ours: no preopened directory, no
-//! network. Its memory is capped, so a runaway guest fails its row rather than the machine.
+//! network (the `entrypoint` and `snapshot` suites also set one environment variable). Its memory is capped, so a runaway guest fails its row rather than the machine.
 
 use std::path::Path;
 
@@ -65,7 +65,13 @@ impl ComponentFile {
 
     /// A fresh store for one instance.
     pub(super) fn store(&self) -> Store<State> {
-        let wasi = WasiCtx::builder().inherit_stderr().build();
+        self.store_with_env(&[])
+    }
+
+    /// A fresh store for one instance whose environment (`wasi:cli/environment`) holds `env`: how a suite tells a
+    /// component which of its contract's variants to be (see [`super::entrypoint`]).
+    pub(super) fn store_with_env(&self, env: &[(&str, &str)]) -> Store<State> {
+        let wasi = WasiCtx::builder().inherit_stderr().envs(env).build();
         let limits = StoreLimitsBuilder::new().memory_size(MAX_MEMORY).build();
         let mut store = Store::new(&self.engine, State { wasi, table: ResourceTable::new(), limits });
         store.limiter(|state| &mut state.limits);

@@ -5,14 +5,24 @@
 //!
 //! A suite is a list of named properties ([`Case`]s); each runs against a fresh instance, so a trap or a wrong
 //! answer fails that row only. `pyworkers conformance INTERFACE [COMPONENT.wasm]` prints the [`Report`].
+//!
+//! `entrypoint` and `snapshot` are exported by a Python worker, so their suites need a worker to run: the
+//! *reference workers* of [`entrypoint`]'s contract (Python files in `entrypoint/`). The native subject runs them
+//! on the real Pyodide; a component subject must implement the same contract. A property a subject has no means
+//! to show (a component's memory cannot be captured by the suite) is reported `NOT CHECKED` with the reason,
+//! never as held.
 
 mod check;
 mod component;
 pub mod entropy;
+pub mod entrypoint;
+mod native;
 mod report;
+pub mod snapshot;
 pub mod tarfs;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub use self::component::ComponentFile;
 pub use self::report::{Outcome, Report, Row};
@@ -22,6 +32,19 @@ pub type Check = anyhow::Result<()>;
 
 /// Makes a fresh instance `I` of the implementation under test; a case makes as many as it needs.
 pub type Fresh<'a, I> = &'a dyn Fn() -> anyhow::Result<Box<I>>;
+
+/// The error a case returns for a property the subject has no means to show: the row is `NOT CHECKED` with this
+/// reason, neither held nor failed.
+#[derive(Debug)]
+pub struct NotChecked(pub String);
+
+impl std::fmt::Display for NotChecked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for NotChecked {}
 
 /// One property of an interface, checked against fresh instances `I` of an implementation.
 pub struct Case<I: ?Sized> {
@@ -40,17 +63,23 @@ pub enum Interface {
     Tarfs,
     /// `pyworkers:runtime/entropy`.
     Entropy,
+    /// `pyworkers:runtime/entrypoint`.
+    Entrypoint,
+    /// `pyworkers:runtime/snapshot`.
+    Snapshot,
 }
 
 impl Interface {
     /// Every interface with a suite, as `pyworkers conformance` accepts them.
-    pub const ALL: [Interface; 2] = [Interface::Tarfs, Interface::Entropy];
+    pub const ALL: [Interface; 4] = [Interface::Tarfs, Interface::Entropy, Interface::Entrypoint, Interface::Snapshot];
 
     /// The WIT interface name.
     pub fn name(self) -> &'static str {
         match self {
             Interface::Tarfs => "tarfs",
             Interface::Entropy => "entropy",
+            Interface::Entrypoint => "entrypoint",
+            Interface::Snapshot => "snapshot",
         }
     }
 }
@@ -85,9 +114,32 @@ impl std::fmt::Display for Subject {
 }
 
 /// Run the suite of `interface` against `subject`. `Err` only when the subject cannot be used at all (a file
-/// that is not a component, or one that does not export the interface); failing properties are rows.
+/// that is not a component, or one that does not export the interface; for the native `entrypoint` and
+/// `snapshot`, no Pyodide in the cache); failing properties are rows. The native Python subjects use the cache
+/// at [`crate::runtime::default_home`].
 pub fn run(interface: Interface, subject: &Subject) -> anyhow::Result<Report> {
+    run_with_home(interface, subject, &crate::runtime::default_home())
+}
+
+/// [`run`], with the native Python subjects using (and filling) the cache at `home`.
+pub fn run_with_home(interface: Interface, subject: &Subject, home: &Path) -> anyhow::Result<Report> {
     let rows = match (interface, subject) {
+        (Interface::Entrypoint, Subject::Native) => {
+            let workers = entrypoint::native(&native::Python::load(home)?)?;
+            run_cases(entrypoint::cases(), || Ok(Box::new(workers.clone())))
+        }
+        (Interface::Snapshot, Subject::Native) => {
+            let workers = snapshot::native(&native::Python::load(home)?)?;
+            run_cases(snapshot::cases(), || Ok(Box::new(workers.clone())))
+        }
+        (Interface::Entrypoint, Subject::Component(path)) => {
+            let workers = entrypoint::component(&Arc::new(ComponentFile::load(path)?))?;
+            run_cases(entrypoint::cases(), || Ok(Box::new(workers.clone())))
+        }
+        (Interface::Snapshot, Subject::Component(path)) => {
+            let workers = snapshot::component(&Arc::new(ComponentFile::load(path)?))?;
+            run_cases(snapshot::cases(), || Ok(Box::new(workers.clone())))
+        }
         (Interface::Tarfs, Subject::Native) => run_cases(tarfs::cases(), || Ok(tarfs::native())),
         (Interface::Entropy, Subject::Native) => run_cases(entropy::cases(), || Ok(entropy::native())),
         (Interface::Tarfs, Subject::Component(path)) => {
@@ -111,7 +163,10 @@ fn run_cases<I: ?Sized>(cases: &[Case<I>], fresh: impl Fn() -> anyhow::Result<Bo
         .map(|case| {
             let outcome = match (case.run)(&fresh) {
                 Ok(()) => Outcome::Pass,
-                Err(why) => Outcome::Fail(format!("{why:#}")),
+                Err(why) => match why.downcast_ref::<NotChecked>() {
+                    Some(NotChecked(reason)) => Outcome::NotChecked(reason.clone()),
+                    None => Outcome::Fail(format!("{why:#}")),
+                },
             };
             Row { name: case.name, about: case.about, outcome }
         })

@@ -9,6 +9,8 @@ pub enum Outcome {
     Pass,
     /// It did not; why, in one paragraph.
     Fail(String),
+    /// The subject has no means to show it (see [`super::NotChecked`]); why.
+    NotChecked(String),
 }
 
 /// One property's result.
@@ -34,19 +36,24 @@ pub struct Report {
 }
 
 impl Report {
-    /// Whether every property held.
+    /// Whether no property failed (every row held, or could not be checked on this subject).
     pub fn passed(&self) -> bool {
-        self.rows.iter().all(|row| row.outcome == Outcome::Pass)
+        self.failures().is_empty()
     }
 
     /// The names of the properties that did not hold.
     pub fn failures(&self) -> Vec<&'static str> {
-        self.rows.iter().filter(|row| row.outcome != Outcome::Pass).map(|row| row.name).collect()
+        self.rows.iter().filter(|row| matches!(row.outcome, Outcome::Fail(_))).map(|row| row.name).collect()
+    }
+
+    /// The names of the properties this subject could not show.
+    pub fn not_checked(&self) -> Vec<&'static str> {
+        self.rows.iter().filter(|row| matches!(row.outcome, Outcome::NotChecked(_))).map(|row| row.name).collect()
     }
 }
 
 impl std::fmt::Display for Report {
-    /// `PASS`/`FAIL`, name and property per row, the reason under a failing one, then a count.
+    /// `PASS`/`FAIL`/`SKIP`, name and property per row, the reason under a failing or unchecked one, then a count.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "{} conformance: {}", self.interface.name(), self.subject)?;
         let width = self.rows.iter().map(|row| row.name.len()).max().unwrap_or(0);
@@ -54,19 +61,25 @@ impl std::fmt::Display for Report {
             let verdict = match row.outcome {
                 Outcome::Pass => "PASS",
                 Outcome::Fail(_) => "FAIL",
+                Outcome::NotChecked(_) => "SKIP",
             };
             writeln!(f, "  {verdict}  {:width$}  {}", row.name, row.about)?;
-            if let Outcome::Fail(why) = &row.outcome {
+            if let Outcome::Fail(why) | Outcome::NotChecked(why) = &row.outcome {
                 for line in why.lines() {
                     writeln!(f, "          {line}")?;
                 }
             }
         }
         let failed = self.failures().len();
+        let skipped = self.not_checked().len();
+        let checked = self.rows.len() - skipped;
         // Not "N passed, N failed": CI reads that shape as a test runner's closing line.
-        write!(f, "{} of {} properties hold", self.rows.len() - failed, self.rows.len())?;
+        write!(f, "{} of {checked} properties hold", checked - failed)?;
         if failed > 0 {
             write!(f, "; {failed} do not")?;
+        }
+        if skipped > 0 {
+            write!(f, "; {skipped} not checked on this subject")?;
         }
         writeln!(f)
     }

@@ -257,4 +257,48 @@ pub trait Entrypoint {
             }
         }
     }
+
+    /// The WIT's `scheduled`: one trigger, handled to the end, with outbound calls answered by `outbound`.
+    fn scheduled(
+        &mut self,
+        event: ScheduledEvent,
+        outbound: &mut dyn FnMut(OutboundRequest) -> std::result::Result<OutboundResponse, OutboundError>,
+    ) -> Result<std::result::Result<(), HandlerError>> {
+        handle_to_done(self, Event::Scheduled { id: 0, event }, outbound)
+    }
+
+    /// The WIT's `queue`: one batch, handled to the end, with outbound calls answered by `outbound`.
+    fn queue(
+        &mut self,
+        batch: MessageBatch,
+        outbound: &mut dyn FnMut(OutboundRequest) -> std::result::Result<OutboundResponse, OutboundError>,
+    ) -> Result<std::result::Result<(), HandlerError>> {
+        handle_to_done(self, Event::Queue { id: 0, batch }, outbound)
+    }
+}
+
+/// Step `entry` with `event` (whose id is 0) until the worker reports it done or failed.
+fn handle_to_done<E: Entrypoint + ?Sized>(
+    entry: &mut E,
+    event: Event,
+    outbound: &mut dyn FnMut(OutboundRequest) -> std::result::Result<OutboundResponse, OutboundError>,
+) -> Result<std::result::Result<(), HandlerError>> {
+    let mut inbox = vec![event];
+    loop {
+        let outbox = entry.step(std::mem::take(&mut inbox))?;
+        for event in outbox.events {
+            match event {
+                Outgoing::Done { id: 0 } => return Ok(Ok(())),
+                Outgoing::Failed { id: 0, error } => return Ok(Err(error)),
+                Outgoing::Fetch { op, request } => inbox.push(Event::Completed { op, result: outbound(request) }),
+                _ => {}
+            }
+        }
+        if inbox.is_empty() {
+            match outbox.next_timer {
+                Some(wait) => std::thread::sleep(wait),
+                None => bail!("the worker is waiting for nothing and never finished the event"),
+            }
+        }
+    }
 }
