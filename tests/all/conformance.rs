@@ -202,6 +202,15 @@ fn a_component_that_keeps_its_stream_after_reseed_fails_exactly_those_rows() {
 }
 
 #[test]
+fn cli_help_names_every_suite_and_the_reference_worker_variable() {
+    let (code, out, err) = cli(&["--help"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("tarfs, entropy, entrypoint or snapshot"), "{out}");
+    assert!(out.contains("PYWORKERS_REFERENCE_WORKER"), "{out}");
+    assert!(out.contains(conformance::entrypoint::WORKER_VARIABLE), "{out}");
+}
+
+#[test]
 fn cli_refuses_unknown_interfaces_and_unusable_components() {
     let (code, _, err) = cli(&["hostcalls"]);
     assert_ne!(code, 0);

@@ -2,12 +2,7 @@ use super::Common;
 use pyworkers::conformance::{self, Interface, Subject};
 use std::path::PathBuf;
 
-/// `pyworkers conformance INTERFACE [COMPONENT]`.
-///
-/// `entrypoint` and `snapshot` run the suite's reference workers (Python, in `host/src/conformance/entrypoint/`):
-/// natively on Pyodide from the cache (`--home`), or as the component, which must implement the same contract and
-/// is told which reference worker to be by `PYWORKERS_REFERENCE_WORKER` in its environment. Rows a component
-/// cannot show (snapshot capture and restore) are printed `SKIP`, with the reason.
+/// `pyworkers conformance INTERFACE [COMPONENT]` (its help text is the `Command::Conformance` doc comment).
 #[derive(clap::Args)]
 pub struct Conformance {
     /// The interface whose suite to run: tarfs, entropy, entrypoint or snapshot.

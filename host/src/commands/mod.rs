@@ -68,6 +68,12 @@ pub enum Command {
     Bundle(bundle::BundleCmd),
     /// Run an interface's conformance suite (tarfs, entropy, entrypoint, snapshot) against the native implementation
     /// or a component.
+    ///
+    /// Prints one row per property (PASS, FAIL, or SKIP for one the subject cannot show) and exits 1 if any fails.
+    /// `entrypoint` and `snapshot` run the suites' reference workers (Python files with a written contract, see
+    /// guest-adapters/README.md): natively on Pyodide from the cache, or as the component, which must implement the
+    /// same contract and is told which reference worker to be by PYWORKERS_REFERENCE_WORKER in its environment. A
+    /// component cannot be captured by the suite, so the snapshot rows that need a capture are SKIP there.
     Conformance(conformance::Conformance),
     /// Show what the cache holds (kind, size, last use), or empty it with `cache clean`.
     Cache(cache::Cache),
