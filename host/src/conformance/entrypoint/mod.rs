@@ -23,7 +23,8 @@
 //! - anything else: status 200, the body the request's body byte for byte, the headers `("x-method", method)`,
 //!   `("x-url", url)` and then the request's headers exactly as received (names repeated, in order).
 //!
-//! Its `scheduled` and `queue` record the event (above) and succeed. The suite sends lower-case header names, as
+//! Its `scheduled` and `queue` record the event (above) and succeed. Its module also has `draw()`, 8 bytes from
+//! `random` then 8 from `os.urandom`, which the native `snapshot` subject calls (a component is not asked for it). The suite sends lower-case header names, as
 //! the host does, and never sends `x-method` or `x-url` itself.
 //!
 //! **`fetch-only`** (`fetch_only_worker.py`) defines only `fetch` (as a function, `on_fetch`): every request gets
