@@ -128,6 +128,34 @@ fn restored_instances_are_independent() {
     assert_eq!(out, "hello changed 328350 a\n");
 }
 
+/// Objects from the snapshot are immortal (their reference counts are never written, so their pages stay
+/// shared); objects made after restore live and die as usual, and stay alive while only a snapshot object holds
+/// them.
+#[test]
+fn prepared_objects_are_immortal_and_new_ones_are_collected_as_usual() {
+    let r = restorer();
+    let mut a = instance(&r);
+    let out = output(
+        &mut a,
+        "import sys, worker; print(sys._is_immortal(worker.hello), sys._is_immortal(worker.STATE), \
+         sys._is_immortal(worker.hello.__code__), sys._is_immortal(worker.STATE['config']), sys._is_immortal([]), flush=True)",
+    );
+    assert_eq!(out, "True True True True False\n");
+    let out = output(
+        &mut a,
+        "import gc, weakref, worker\n\
+         class C: pass\n\
+         kept, dropped, cycle = C(), C(), C()\n\
+         cycle.me = cycle\n\
+         worker.STATE['kept'] = kept\n\
+         refs = [weakref.ref(o) for o in (kept, dropped, cycle)]\n\
+         del kept, dropped, cycle\n\
+         gc.collect()\n\
+         print([r() is not None for r in refs], flush=True)",
+    );
+    assert_eq!(out, "[True, False, False]\n", "held by a snapshot object / freed / collected as a cycle");
+}
+
 #[test]
 fn entropy_is_deterministic_before_restored_and_diverges_after() {
     let r = restorer();

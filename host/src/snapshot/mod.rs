@@ -44,7 +44,7 @@ pub use worker::Worker;
 use crate::emscripten::EmContext;
 use crate::interpreter::{BootOptions, Interpreter, Outcome, Pyodide};
 use crate::runtime::split::{self, GlobalValue};
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use wasmtime::Val;
 
 /// What a snapshot holds.
@@ -95,13 +95,40 @@ pub fn prepare(
         kind.as_str()
     );
     match interp.run_source(&code)? {
-        Outcome::Completed => Ok(()),
+        Outcome::Completed => {}
         Outcome::Raised => {
             bail!("preparing the snapshot failed: the worker raised (traceback above)")
         }
         Outcome::Exited(code) => {
             bail!("preparing the snapshot failed: the worker exited with status {code}")
         }
+    }
+    immortalize(interp).context("making the prepared objects immortal")
+}
+
+/// Make every object the prepared interpreter holds immortal (`_Py_SetImmortal`), so restored instances never
+/// write their reference counts: the pages holding them stay shared with the snapshot's image instead of being
+/// copied by the first request that uses them. The guest names the objects (`immortal_candidates`, which says
+/// why this is safe) and keeps them alive until this is done.
+fn immortalize(interp: &mut Interpreter) -> Result<()> {
+    let gather = interp
+        .lookup("_pyworkers.snapshot", "immortal_candidates")?
+        .context("the runtime has no _pyworkers.snapshot.immortal_candidates")?;
+    let addresses = interp.call_bytes(gather, b"");
+    interp.call("Py_DecRef", &[gather])?;
+    let addresses = addresses?.context("listing the prepared objects raised (traceback above)")?;
+    let instance = *interp.instance();
+    let set_immortal = instance
+        .get_typed_func::<i32, ()>(&mut *interp.store_mut(), "_Py_SetImmortal")
+        .map_err(anyhow::Error::from)
+        .context("Pyodide exports no _Py_SetImmortal")?;
+    for address in addresses.chunks_exact(4) {
+        let address = i32::from_le_bytes(address.try_into().expect("4-byte chunk"));
+        set_immortal.call(&mut *interp.store_mut(), address).map_err(anyhow::Error::from)?;
+    }
+    match interp.call_function("_pyworkers.snapshot", "immortal_done")? {
+        Outcome::Completed => Ok(()),
+        other => bail!("finishing immortalisation failed ({other:?})"),
     }
 }
 
