@@ -4,6 +4,7 @@
 
 use super::format::{Decode, FdState, SnapshotData};
 use super::prefault::TouchedPages;
+use crate::emscripten::dylink::Library;
 use crate::emscripten::{Clock, EmContext};
 use crate::interpreter::{Host, Interpreter, Outcome, Pyodide};
 use crate::runtime::split::Segment;
@@ -24,7 +25,7 @@ pub struct Restorer {
     /// The pages its instances touch, faulted in ahead of the guest.
     touched: TouchedPages,
     /// The side modules the snapshot holds, compiled, in load order.
-    libraries: Vec<wasmtime::Module>,
+    libraries: Vec<Library>,
 }
 
 impl Restorer {
@@ -194,7 +195,7 @@ fn compile_libraries(
     pyodide: &Pyodide,
     record: &crate::emscripten::dylink::Record,
     vfs: &Vfs,
-) -> Result<Vec<wasmtime::Module>> {
+) -> Result<Vec<Library>> {
     record
         .libraries
         .iter()
@@ -211,7 +212,10 @@ fn compile_libraries(
                     lib.sha256
                 );
             }
-            pyodide.runtime().load_side_module(pyodide.engine(), &lib.name, &bytes)
+            let prepared = crate::emscripten::dylink::segments::prepare(&bytes)
+                .with_context(|| format!("compiled extension {}", lib.name))?;
+            let module = pyodide.runtime().load_side_module(pyodide.engine(), &lib.name, &prepared.wasm)?;
+            Ok(Library { module, writes_memory: !prepared.passive() })
         })
         .collect()
 }

@@ -117,8 +117,10 @@ pub(super) fn load<T: EmscriptenView>(
     }
     let engine = store.engine().clone();
     let compiler = dl(store).compiler.clone();
+    let prepared = super::segments::prepare(&bytes)
+        .map_err(|e| Failure::Link(format!("{name} is not a valid module: {e:#}")))?;
     let module = compiler
-        .compile(&engine, &name, &bytes)
+        .compile(&engine, &name, &prepared.wasm)
         .map_err(|e| Failure::Link(format!("cannot compile {name}: {e:#}")))?;
     let exports = store.data_mut().em().exports.clone().ok_or_else(|| Failure::Link("no main module".into()))?;
 
@@ -162,6 +164,15 @@ pub(super) fn load<T: EmscriptenView>(
     let imports = resolve_imports(store, &module, memory_base, table_base, &|f| meta.weak_imports.contains(f), &mut got_entries)?;
     let instance = Instance::new(&mut *store, &module, &imports)
         .map_err(|e| Failure::Link(format!("cannot instantiate {name}: {e:#}")))?;
+    // What instantiation would have written, had the segments stayed active.
+    for (offset, range) in &prepared.segments {
+        let at = memory_base as usize + *offset as usize;
+        let data = &bytes[range.clone()];
+        let mem = exports.memory.data_mut(&mut *store);
+        mem.get_mut(at..at + data.len())
+            .ok_or_else(|| Failure::Link(format!("{name}: a data segment lies outside memory")))?
+            .copy_from_slice(data);
+    }
     index_slots(store, table_base, meta.table_size)?;
 
     let relocated = relocate(store, &instance, memory_base)?;

@@ -10,10 +10,11 @@
 mod link;
 mod metadata;
 mod replay;
+pub mod segments;
 
 pub use link::Loaded;
 pub use metadata::Metadata;
-pub use replay::{record, replay, LibraryRecord, Record};
+pub use replay::{record, replay, Library, LibraryRecord, Record};
 
 
 use super::{caller_func, malloc_str, EmscriptenView};

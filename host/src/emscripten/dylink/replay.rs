@@ -30,6 +30,15 @@ pub struct LibraryRecord {
     pub handles: Vec<u32>,
 }
 
+/// A library compiled for [`replay`].
+pub struct Library {
+    /// The module, as [`segments::prepare`](super::segments::prepare) left it.
+    pub module: Module,
+    /// Whether instantiating it writes its data segments (they could not be made passive): replay then puts back
+    /// what memory held.
+    pub writes_memory: bool,
+}
+
 /// Everything the linker did in one instance.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Record {
@@ -90,7 +99,7 @@ fn link_error(f: Failure) -> anyhow::Error {
 
 /// Redo `record` in `store`, a fresh instance of the snapshot it was taken with; `modules[i]` is library `i`
 /// compiled (its file's hash already checked against the record).
-pub fn replay<T: EmscriptenView>(store: &mut StoreContextMut<'_, T>, record: &Record, modules: &[Module]) -> Result<()> {
+pub fn replay<T: EmscriptenView>(store: &mut StoreContextMut<'_, T>, record: &Record, modules: &[Library]) -> Result<()> {
     if modules.len() != record.libraries.len() {
         bail!("{} libraries recorded, {} compiled", record.libraries.len(), modules.len());
     }
@@ -117,21 +126,22 @@ pub fn replay<T: EmscriptenView>(store: &mut StoreContextMut<'_, T>, record: &Re
         }
         let mut got_entries = Vec::new();
         // Every undefined import was weak when the library was loaded, or the load would have failed.
-        let imports = resolve_imports(store, module, lib.memory_base, lib.table_base, &|_| true, &mut got_entries)
+        let imports = resolve_imports(store, &module.module, lib.memory_base, lib.table_base, &|_| true, &mut got_entries)
             .map_err(link_error)
             .with_context(|| format!("linking {} again", lib.name))?;
-        // Instantiating writes the library's data segments; memory already holds what they became.
+        // Memory already holds what the data segments became. Passive segments are not written; active ones are,
+        // so what was there is put back.
         let range = lib.memory_base as usize..lib.memory_base as usize + lib.memory_size as usize;
-        let saved = exports
-            .memory
-            .data(&*store)
-            .get(range.clone())
-            .with_context(|| format!("{}: its memory lies outside the snapshot's", lib.name))?
-            .to_vec();
-        let instance = Instance::new(&mut *store, module, &imports)
+        if exports.memory.data(&*store).get(range.clone()).is_none() {
+            bail!("{}: its memory lies outside the snapshot's", lib.name);
+        }
+        let saved = module.writes_memory.then(|| exports.memory.data(&*store)[range.clone()].to_vec());
+        let instance = Instance::new(&mut *store, &module.module, &imports)
             .map_err(anyhow::Error::from)
             .with_context(|| format!("instantiating {} again", lib.name))?;
-        exports.memory.data_mut(&mut *store)[range].copy_from_slice(&saved);
+        if let Some(saved) = saved {
+            exports.memory.data_mut(&mut *store)[range].copy_from_slice(&saved);
+        }
         let relocated = relocate(store, &instance, lib.memory_base).map_err(link_error)?;
         let dl = &mut store.data_mut().em().dylink;
         if lib.global {
