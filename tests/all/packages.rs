@@ -69,6 +69,22 @@ fn the_lock_is_written_once_then_used_without_pip() {
     assert!(out.contains("needs pip") && out.contains("PYWORKERS_PYTHON"), "{out}");
 }
 
+/// A package module imported only while serving loads from bytecode compiled when site-packages was built, so a
+/// fresh instance does not compile it again.
+#[test]
+fn a_module_imported_while_serving_has_bytecode_beside_it() {
+    let project = six_project("six==1.17.0");
+    std::fs::write(
+        project.path().join("main.py"),
+        "import os, sys\nfrom workers import Response\n\n\ndef on_fetch(request):\n    before = 'six' in sys.modules\n    import six\n    return Response(f\"{before} {os.path.isfile(six.__spec__.cached)} {six.__spec__.cached}\")\n",
+    )
+    .unwrap();
+    let server = serve_env(project.path(), &[]);
+    let body = text(&get(&server.url("/")).1);
+    assert!(body.starts_with("False True /lib/site-packages/__pycache__/six.cpython-314.pyc"), "{body}");
+    stop(server);
+}
+
 #[test]
 fn a_package_without_a_wheel_for_the_platform_is_a_clear_error() {
     // PyYAML 6.0.2 publishes an sdist and wheels for native platforms, none pure and none for Pyodide's.

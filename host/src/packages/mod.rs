@@ -7,6 +7,7 @@
 //! downloaded: pip is not even started.
 
 pub mod archive;
+pub mod bytecode;
 pub mod lock;
 pub mod requirements;
 pub mod resolve;

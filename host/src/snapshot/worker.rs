@@ -18,6 +18,8 @@ pub struct Worker {
     pub sha256: String,
     /// Its third-party packages, mounted at [`crate::packages::SITE_PACKAGES`].
     pub site_packages: Option<Arc<Archive>>,
+    /// SHA-256 of the site-packages archive as the wheels made it (before bytecode was added).
+    pub site_packages_sha256: Option<String>,
 }
 
 impl Worker {
@@ -63,6 +65,7 @@ impl Worker {
             module,
             sha256,
             site_packages: None,
+            site_packages_sha256: None,
         })
     }
 
@@ -70,7 +73,21 @@ impl Worker {
     pub fn with_site_packages(mut self, packages: &crate::packages::SitePackages) -> Worker {
         self.sha256 = hex::encode(sha2::Sha256::digest(format!("{}\nsite-packages {}", self.sha256, packages.sha256)));
         self.site_packages = Some(packages.archive.clone());
+        self.site_packages_sha256 = Some(packages.sha256.clone());
         self
+    }
+
+    /// This worker with its site-packages compiled to bytecode by `pyodide` (cached; see `packages::bytecode`),
+    /// so modules imported only while serving are not compiled in every fresh instance. The identity is
+    /// unchanged: the bytecode is a function of the archive and of the interpreter, which the snapshot's key
+    /// names too.
+    pub fn with_bytecode(mut self, pyodide: &crate::interpreter::Pyodide) -> Result<Worker> {
+        if let (Some(packages), Some(sha256)) = (&self.site_packages, &self.site_packages_sha256) {
+            let compiled = crate::packages::bytecode::compiled(pyodide, packages, sha256)
+                .context("compiling site-packages to bytecode")?;
+            self.site_packages = Some(compiled);
+        }
+        Ok(self)
     }
 
     /// Mount the worker's files (at `at`) and its site-packages, if any, into `vfs`: the same at prepare and at

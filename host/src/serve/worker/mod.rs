@@ -70,6 +70,7 @@ pub fn handler(options: &ServeOptions) -> Result<Arc<PythonWorkers>> {
         Some(bundle) => bundle.worker()?,
         None => with_packages(Worker::load(&project.source, &project.module)?),
     };
+    let worker = worker.with_bytecode(&pyodide)?;
     let (restorer, made) = prepare::restorer(&pyodide, &worker).context("preparing the worker's snapshot")?;
     let memory = restorer.data().memory_pages as u64 * 65536;
     if options.max_memory < memory {
