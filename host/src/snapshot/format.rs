@@ -170,13 +170,13 @@ impl SnapshotData {
                 let mut libs = host.reborrow().init_libraries(d.libraries.len() as u32);
                 for (i, l) in d.libraries.iter().enumerate() {
                     let mut b = libs.reborrow().get(i as u32);
-                    b.set_name(&l.name);
-                    b.set_sha256(&l.sha256);
-                    b.set_memory_base(l.memory_base);
-                    b.set_memory_size(l.memory_size);
-                    b.set_table_base(l.table_base);
-                    b.set_table_size(l.table_size);
-                    b.set_global(l.global);
+                    b.set_name(&l.placement.name);
+                    b.set_sha256(&l.placement.sha256);
+                    b.set_memory_base(l.placement.memory_base);
+                    b.set_memory_size(l.placement.memory_size);
+                    b.set_table_base(l.placement.table_base);
+                    b.set_table_size(l.placement.table_size);
+                    b.set_global(l.placement.global);
                     let mut hs = b.init_handles(l.handles.len() as u32);
                     for (j, h) in l.handles.iter().enumerate() {
                         hs.set(j as u32, *h);
@@ -407,13 +407,15 @@ fn decode_root(root: snapshot::Reader<'_>, mode: Decode) -> Result<SnapshotData>
     let mut dylink = crate::emscripten::dylink::Record::default();
     for l in h.get_libraries()? {
         dylink.libraries.push(crate::emscripten::dylink::LibraryRecord {
-            name: text(l.get_name())?,
-            sha256: text(l.get_sha256())?,
-            memory_base: l.get_memory_base(),
-            memory_size: l.get_memory_size(),
-            table_base: l.get_table_base(),
-            table_size: l.get_table_size(),
-            global: l.get_global(),
+            placement: crate::emscripten::dylink::Placement {
+                name: text(l.get_name())?,
+                sha256: text(l.get_sha256())?,
+                memory_base: l.get_memory_base(),
+                memory_size: l.get_memory_size(),
+                table_base: l.get_table_base(),
+                table_size: l.get_table_size(),
+                global: l.get_global(),
+            },
             handles: l.get_handles()?.iter().collect(),
         });
     }

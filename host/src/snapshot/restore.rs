@@ -200,21 +200,21 @@ fn compile_libraries(
         .libraries
         .iter()
         .map(|lib| {
-            let bytes = vfs.read_file(&lib.name).map_err(|e| {
-                anyhow::anyhow!("the snapshot holds compiled extension {}, which is not here ({e:?})", lib.name)
+            let bytes = vfs.read_file(&lib.placement.name).map_err(|e| {
+                anyhow::anyhow!("the snapshot holds compiled extension {}, which is not here ({e:?})", lib.placement.name)
             })?;
             let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
-            if sha != lib.sha256 {
+            if sha != lib.placement.sha256 {
                 bail!(
                     "compiled extension {} changed since the snapshot was made (sha256 {}, the snapshot has {}): make the snapshot again",
-                    lib.name,
+                    lib.placement.name,
                     sha,
-                    lib.sha256
+                    lib.placement.sha256
                 );
             }
             let prepared = crate::emscripten::dylink::segments::prepare(&bytes)
-                .with_context(|| format!("compiled extension {}", lib.name))?;
-            let module = pyodide.runtime().load_side_module(pyodide.engine(), &lib.name, &prepared.wasm)?;
+                .with_context(|| format!("compiled extension {}", lib.placement.name))?;
+            let module = pyodide.runtime().load_side_module(pyodide.engine(), &lib.placement.name, &prepared.wasm)?;
             Ok(Library { module, writes_memory: !prepared.passive() })
         })
         .collect()

@@ -13,8 +13,9 @@ use wasmtime::{
 /// Deepest chain of `needed` libraries followed (a cycle would otherwise never end).
 const MAX_DEPTH: u32 = 16;
 
-/// A library in the store.
-pub struct Loaded {
+/// Where a library was put, and under what name: what a snapshot records and replays.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
     /// Its path, normalised.
     pub name: String,
     /// SHA-256 of its file.
@@ -29,6 +30,12 @@ pub struct Loaded {
     pub table_size: u32,
     /// Whether its symbols are in the global scope.
     pub global: bool,
+}
+
+/// A library in the store.
+pub struct Loaded {
+    /// Where it is.
+    pub placement: Placement,
     /// Its exports, data addresses already relocated by `memory_base`.
     pub exports: HashMap<String, Extern>,
 }
@@ -85,10 +92,10 @@ pub(super) fn load<T: EmscriptenView>(
     }
     let name = normalise(store, path)?;
     // Already loaded: widen its scope if asked, and answer this handle with it.
-    if let Some(index) = dl(store).loaded.iter().position(|l| l.name == name) {
+    if let Some(index) = dl(store).loaded.iter().position(|l| l.placement.name == name) {
         let dl = dl(store);
-        if global && !dl.loaded[index].global {
-            dl.loaded[index].global = true;
+        if global && !dl.loaded[index].placement.global {
+            dl.loaded[index].placement.global = true;
             let exports: Vec<_> = dl.loaded[index].exports.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
             for (k, v) in exports {
                 if !is_internal(&k) {
@@ -216,13 +223,15 @@ pub(super) fn load<T: EmscriptenView>(
         }
     }
     dl.loaded.push(Loaded {
-        name,
-        sha256,
-        memory_base,
-        memory_size: meta.memory_size,
-        table_base,
-        table_size: meta.table_size,
-        global,
+        placement: Placement {
+            name,
+            sha256,
+            memory_base,
+            memory_size: meta.memory_size,
+            table_base,
+            table_size: meta.table_size,
+            global,
+        },
         exports: relocated,
     });
     if let Some(h) = handle {

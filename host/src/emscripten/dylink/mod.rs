@@ -12,7 +12,7 @@ mod metadata;
 mod replay;
 pub mod segments;
 
-pub use link::Loaded;
+pub use link::{Loaded, Placement};
 pub use metadata::Metadata;
 pub use replay::{record, replay, Library, LibraryRecord, Record};
 
@@ -171,7 +171,7 @@ fn dlsym<T: EmscriptenView>(caller: &mut Caller<'_, T>, handle: u32, symbol: u32
     let name = super::GuestMemory::new(exports.memory.data_mut(&mut *caller)).cstr_lossy(symbol);
     let dl = &caller.data_mut().em().dylink;
     let (found, lib, owner) = match dl.handles.get(&handle) {
-        Some(&i) => (dl.loaded[i].exports.get(&name).cloned(), dl.loaded[i].name.clone(), Some(i)),
+        Some(&i) => (dl.loaded[i].exports.get(&name).cloned(), dl.loaded[i].placement.name.clone(), Some(i)),
         None => (None, format!("(unknown handle {handle:#x})"), None),
     };
     let value = match found {

@@ -3,7 +3,7 @@
 //! restored instance — the same modules instantiated at the same bases — without relocations or constructors,
 //! whose effects are already in the snapshot's memory. Anything that does not land where it did is refused.
 
-use super::link::{lookup, relocate, resolve_imports, Loaded};
+use super::link::{lookup, relocate, resolve_imports, Loaded, Placement};
 use super::{Failure, SlotRecord};
 use crate::emscripten::EmscriptenView;
 use anyhow::{bail, Context, Result};
@@ -12,20 +12,8 @@ use wasmtime::{Extern, Global, GlobalType, Instance, Module, Mutability, Ref, St
 /// A library as a snapshot records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LibraryRecord {
-    /// Its path in the guest.
-    pub name: String,
-    /// SHA-256 of its file.
-    pub sha256: String,
-    /// `__memory_base`.
-    pub memory_base: u32,
-    /// Bytes reserved there.
-    pub memory_size: u32,
-    /// `__table_base`.
-    pub table_base: u32,
-    /// Slots reserved there.
-    pub table_size: u32,
-    /// Whether it is in the global scope.
-    pub global: bool,
+    /// Where it was.
+    pub placement: Placement,
     /// The `struct dso` addresses that name it.
     pub handles: Vec<u32>,
 }
@@ -67,16 +55,7 @@ pub fn record<T: EmscriptenView>(store: &mut StoreContextMut<'_, T>) -> Record {
         .map(|(i, l)| {
             let mut handles: Vec<u32> = dl.handles.iter().filter(|(_, &j)| j == i).map(|(&h, _)| h).collect();
             handles.sort();
-            LibraryRecord {
-                name: l.name.clone(),
-                sha256: l.sha256.clone(),
-                memory_base: l.memory_base,
-                memory_size: l.memory_size,
-                table_base: l.table_base,
-                table_size: l.table_size,
-                global: l.global,
-                handles,
-            }
+            LibraryRecord { placement: l.placement.clone(), handles }
         })
         .collect();
     let slots = dl.appended.clone();
@@ -113,7 +92,8 @@ pub fn replay<T: EmscriptenView>(store: &mut StoreContextMut<'_, T>, record: &Re
         }
     }
     let mut slots = record.slots.iter().peekable();
-    for (index, (lib, module)) in record.libraries.iter().zip(modules).enumerate() {
+    for (index, (record, module)) in record.libraries.iter().zip(modules).enumerate() {
+        let lib = &record.placement;
         if lib.table_size > 0 {
             while let Some(s) = slots.next_if(|s| s.slot < lib.table_base) {
                 append(store, s)?;
@@ -151,19 +131,10 @@ pub fn replay<T: EmscriptenView>(store: &mut StoreContextMut<'_, T>, record: &Re
                 }
             }
         }
-        for h in &lib.handles {
+        for h in &record.handles {
             dl.handles.insert(*h, index);
         }
-        dl.loaded.push(Loaded {
-            name: lib.name.clone(),
-            sha256: lib.sha256.clone(),
-            memory_base: lib.memory_base,
-            memory_size: lib.memory_size,
-            table_base: lib.table_base,
-            table_size: lib.table_size,
-            global: lib.global,
-            exports: relocated,
-        });
+        dl.loaded.push(Loaded { placement: lib.clone(), exports: relocated });
     }
     for s in slots {
         append(store, s)?;
