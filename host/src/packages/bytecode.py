@@ -1,5 +1,5 @@
-# site-packages compiled to bytecode by Pyodide's own CPython, run after `runtime/stdlib_bytecode.py` (whose `_entry`
-# and `_bytecode` it uses): every file under the mounted archive copied into a tar, plus an unchecked-hash
+# site-packages compiled to bytecode by Pyodide's own CPython, run after `runtime/stdlib_bytecode.py` (whose `_entry`,
+# `_bytecode` and `_finish` it uses): every file under the mounted archive copied into a tar, plus an unchecked-hash
 # `__pycache__/<name>.<cache tag>.pyc` beside each .py that compiles, so a module a worker imports only while
 # serving (FastAPI imports its telemetry runtime on the first request) loads without being compiled in every fresh
 # instance. Entries are sorted with fixed metadata, so the same archive gives the same bytes.
@@ -33,11 +33,5 @@ def build_tree(root, out_path):
             entries.setdefault(cache_dir, _entry(cache_dir, tarfile.DIRTYPE, 0o755, 0))
             entries[pyc_name] = _entry(pyc_name, tarfile.REGTYPE, 0o644, 0, pyc)
             compiled += 1
-    with open(out_path, "wb") as out, tarfile.open(fileobj=out, mode="w", format=tarfile.GNU_FORMAT) as tar:
-        for name in sorted(entries):
-            info, data = entries[name]
-            tar.addfile(info, None if data is None else io.BytesIO(data))
-    print(f"compiled {compiled}")
-    for name in skipped:
-        print(f"skipped {name}")
-    sys.stdout.flush()
+    # GNU format: package paths can be longer than ustar allows.
+    _finish(entries, out_path, compiled, skipped, tarfile.GNU_FORMAT)

@@ -72,7 +72,13 @@ def build(zip_path, out_path, prefix):
         while parent and parent not in entries:
             entries[parent] = _entry(parent, tarfile.DIRTYPE, 0o755, entries[name][0].mtime)
             parent = parent.rpartition("/")[0]
-    with open(out_path, "wb") as out, tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+    _finish(entries, out_path, compiled, skipped, tarfile.USTAR_FORMAT)
+
+
+def _finish(entries, out_path, compiled, skipped, format):
+    """Write `entries` (name -> (TarInfo, data)) to `out_path` in name order, and report to the host:
+    `compiled N`, then one `skipped NAME` line per file that did not compile."""
+    with open(out_path, "wb") as out, tarfile.open(fileobj=out, mode="w", format=format) as tar:
         for name in sorted(entries):
             info, data = entries[name]
             tar.addfile(info, None if data is None else io.BytesIO(data))
