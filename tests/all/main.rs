@@ -4,6 +4,7 @@ mod bindings;
 mod bytecode;
 mod cache;
 mod cli;
+mod compose;
 mod dylink;
 mod conformance;
 mod emscripten;
