@@ -62,7 +62,7 @@ pyworkers=("$PYWORKERS_BIN" serve)
 wasmtime=("$WASMTIME_BIN" serve -Scli)
 wasmtime_reuse=(--max-instance-reuse-count 1000000000)
 addr0=(--addr 127.0.0.1:0)
-HELLO_BODY="hello from a composed worker"
+HELLO_BODY=$'hello from a composed worker\n'
 
 note "== warm-up: both servers compile (and cache) the component; pyworkers snapshots the native hello"
 start pyworkers-warmup "${pyworkers[@]}" "$composed" "${addr0[@]}"

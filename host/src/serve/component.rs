@@ -19,7 +19,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, Semaphore};
 use wasmtime::component::{Linker, ResourceTable};
-use wasmtime::{Config, Engine, ResourceLimiter, Store, UpdateDeadline};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
+    UpdateDeadline,
+};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
@@ -282,12 +285,26 @@ impl Handler for ComponentHandler {
     }
 }
 
-/// The engine components run on: async (guests yield on epochs and await host I/O) with epoch interruption.
+/// The engine components run on: async (guests yield on epochs and await host I/O) with epoch interruption, and
+/// instances from the pooling allocator, as `wasmtime serve` does. A fresh instance per request then reuses a
+/// slot's mappings; without the pool every instance maps and unmaps its memories, and those calls serialise on the
+/// process's address-space lock (16 connections were no faster than one). The pool reserves address space for 1,000
+/// memories; where that is refused (small virtual address spaces) instances are allocated on demand instead.
 fn engine() -> Result<Engine> {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
-    Engine::new(&config)
+    let mut pooled = config.clone();
+    pooled.allocation_strategy(InstanceAllocationStrategy::Pooling(
+        PoolingAllocationConfig::default(),
+    ));
+    Engine::new(&pooled)
+        .or_else(|error| {
+            log::line(&format!(
+                "the pooling allocator is unavailable ({error}); allocating instances on demand"
+            ));
+            Engine::new(&config)
+        })
         .map_err(anyhow::Error::from)
         .context("configuring the component engine")
 }
