@@ -43,7 +43,10 @@ fn tool(name: &str) -> PathBuf {
 // ---- the components ------------------------------------------------------------------------------------------
 
 fn worker() -> PathBuf {
-    crate::support::wasm_guest("tests/guests/composed-worker/Cargo.toml", "composed_worker.wasm")
+    crate::support::wasm_guest(
+        "tests/guests/composed-worker/Cargo.toml",
+        "composed_worker.wasm",
+    )
 }
 
 fn adapter(artifact: &str) -> PathBuf {
@@ -51,12 +54,17 @@ fn adapter(artifact: &str) -> PathBuf {
 }
 
 fn zeros() -> PathBuf {
-    crate::support::wasm_guest("tests/guests/entropy-zeros/Cargo.toml", "entropy_zeros.wasm")
+    crate::support::wasm_guest(
+        "tests/guests/entropy-zeros/Cargo.toml",
+        "entropy_zeros.wasm",
+    )
 }
 
 /// `wac plug WORKER --plug PLUG... -o NAME.wasm`, once per name.
 fn plugged(name: &str, worker: &Path, plugs: &[PathBuf]) -> PathBuf {
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("compose").join(format!("{name}.wasm"));
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("compose")
+        .join(format!("{name}.wasm"));
     std::fs::create_dir_all(out.parent().unwrap()).unwrap();
     let mut wac = Command::new(tool("wac"));
     wac.arg("plug").arg(worker);
@@ -64,7 +72,11 @@ fn plugged(name: &str, worker: &Path, plugs: &[PathBuf]) -> PathBuf {
         wac.arg("--plug").arg(plug);
     }
     let done = wac.arg("-o").arg(&out).output().expect("running wac");
-    assert!(done.status.success(), "wac plug failed:\n{}", String::from_utf8_lossy(&done.stderr));
+    assert!(
+        done.status.success(),
+        "wac plug failed:\n{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
     out
 }
 
@@ -72,7 +84,10 @@ fn plugged(name: &str, worker: &Path, plugs: &[PathBuf]) -> PathBuf {
 fn composed() -> &'static Path {
     static COMPOSED: OnceLock<PathBuf> = OnceLock::new();
     COMPOSED.get_or_init(|| {
-        let plugs = [adapter("tarfs_component.wasm"), adapter("entropy_component.wasm")];
+        let plugs = [
+            adapter("tarfs_component.wasm"),
+            adapter("entropy_component.wasm"),
+        ];
         plugged("composed", &worker(), &plugs)
     })
 }
@@ -81,7 +96,11 @@ fn composed() -> &'static Path {
 fn composed_zeros() -> &'static Path {
     static COMPOSED: OnceLock<PathBuf> = OnceLock::new();
     COMPOSED.get_or_init(|| {
-        plugged("composed-zeros", &worker(), &[adapter("tarfs_component.wasm"), zeros()])
+        plugged(
+            "composed-zeros",
+            &worker(),
+            &[adapter("tarfs_component.wasm"), zeros()],
+        )
     })
 }
 
@@ -90,8 +109,14 @@ fn interface(path: &Path) -> (Vec<String>, Vec<String>) {
     let engine = wasmtime::Engine::default();
     let component = wasmtime::component::Component::from_file(&engine, path).unwrap();
     let ty = component.component_type();
-    let imports = ty.imports(&engine).map(|(name, _)| name.to_string()).collect();
-    let exports = ty.exports(&engine).map(|(name, _)| name.to_string()).collect();
+    let imports = ty
+        .imports(&engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    let exports = ty
+        .exports(&engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
     (imports, exports)
 }
 
@@ -106,8 +131,13 @@ struct Wasmtime {
 
 impl Wasmtime {
     fn serve(component: &Path) -> Wasmtime {
+        Wasmtime::serve_with(component, &[])
+    }
+
+    fn serve_with(component: &Path, args: &[&str]) -> Wasmtime {
         let mut child = Command::new(tool("wasmtime"))
             .args(["serve", "-Scli", "--addr", "127.0.0.1:0"])
+            .args(args)
             .arg(component)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -191,16 +221,34 @@ fn random(url: &str) -> String {
 #[test]
 fn wac_plug_satisfies_the_runtime_imports() {
     let (imports, _) = interface(&worker());
-    for needed in ["pyworkers:runtime/tarfs@0.1.0", "pyworkers:runtime/entropy@0.1.0"] {
-        assert!(imports.iter().any(|i| i == needed), "the worker alone imports {needed}: {imports:?}");
+    for needed in [
+        "pyworkers:runtime/tarfs@0.1.0",
+        "pyworkers:runtime/entropy@0.1.0",
+    ] {
+        assert!(
+            imports.iter().any(|i| i == needed),
+            "the worker alone imports {needed}: {imports:?}"
+        );
     }
     for path in [composed(), composed_zeros()] {
         let (imports, exports) = interface(path);
-        let runtime: Vec<_> = imports.iter().filter(|i| i.starts_with("pyworkers:")).collect();
-        assert!(runtime.is_empty(), "{} still imports {runtime:?}", path.display());
-        assert!(imports.iter().all(|i| i.starts_with("wasi:")), "{imports:?}");
+        let runtime: Vec<_> = imports
+            .iter()
+            .filter(|i| i.starts_with("pyworkers:"))
+            .collect();
         assert!(
-            exports.iter().any(|e| e.starts_with("wasi:http/incoming-handler@0.2")),
+            runtime.is_empty(),
+            "{} still imports {runtime:?}",
+            path.display()
+        );
+        assert!(
+            imports.iter().all(|i| i.starts_with("wasi:")),
+            "{imports:?}"
+        );
+        assert!(
+            exports
+                .iter()
+                .any(|e| e.starts_with("wasi:http/incoming-handler@0.2")),
             "{} exports {exports:?}",
             path.display()
         );
@@ -212,7 +260,11 @@ fn composed_component_answers_the_same_under_pyworkers_and_wasmtime_serve() {
     let ours = Server::serve(composed(), &[]);
     let stock = Wasmtime::serve(composed());
     let expected = answers(|p| ours.url(p));
-    assert_eq!(expected, answers(|p| stock.url(p)), "pyworkers serve vs wasmtime serve");
+    assert_eq!(
+        expected,
+        answers(|p| stock.url(p)),
+        "pyworkers serve vs wasmtime serve"
+    );
 
     let bundle = repo().join("tests/guests/composed-worker/bundle");
     let read = |name: &str| std::fs::read_to_string(bundle.join(name)).unwrap();
@@ -221,13 +273,22 @@ fn composed_component_answers_the_same_under_pyworkers_and_wasmtime_serve() {
         (*status, body.as_str())
     };
     assert_eq!(answer("/"), (200, "hello from a composed worker\n"));
-    assert_eq!(answer("/file/greeting.txt"), (200, read("greeting.txt").as_str()));
-    assert_eq!(answer("/file/data/items.json"), (200, read("data/items.json").as_str()));
+    assert_eq!(
+        answer("/file/greeting.txt"),
+        (200, read("greeting.txt").as_str())
+    );
+    assert_eq!(
+        answer("/file/data/items.json"),
+        (200, read("data/items.json").as_str())
+    );
     assert_eq!(answer("/file/missing.txt"), (404, "not-found\n"));
     assert_eq!(answer("/file/data"), (404, "is-a-directory\n"));
     assert_eq!(answer("/file/greeting.txt/x"), (404, "not-a-directory\n"));
     assert_eq!(answer("/file/../../etc/passwd"), (404, "escapes-root\n"));
-    assert_eq!(answer("/dir/"), (200, "directory data\nfile greeting.txt\n"));
+    assert_eq!(
+        answer("/dir/"),
+        (200, "directory data\nfile greeting.txt\n")
+    );
     assert_eq!(answer("/dir/data"), (200, "file items.json\n"));
     assert_eq!(answer("/dir/greeting.txt"), (404, "not-a-directory\n"));
     assert_eq!(answer("/nowhere"), (404, "no such route\n"));
@@ -237,7 +298,10 @@ fn composed_component_answers_the_same_under_pyworkers_and_wasmtime_serve() {
     // Randomness comes from the plugged-in `entropy`, live after the reseed, fresh on every request.
     for url in [ours.url("/random?n=16"), stock.url("/random?n=16")] {
         let (a, b) = (random(&url), random(&url));
-        assert!(a.starts_with("mode=live bytes=") && a.len() == "mode=live bytes=\n".len() + 32, "{a}");
+        assert!(
+            a.starts_with("mode=live bytes=") && a.len() == "mode=live bytes=\n".len() + 32,
+            "{a}"
+        );
         assert_ne!(a, b, "two requests saw the same random bytes");
         assert_ne!(a, format!("mode=live bytes={}\n", "00".repeat(16)));
     }
@@ -256,4 +320,47 @@ fn swapping_the_entropy_component_changes_what_the_worker_sees_and_nothing_else(
     let expected = answers(|p| real.url(p));
     assert_eq!(answers(|p| ours.url(p)), expected);
     assert_eq!(answers(|p| stock.url(p)), expected);
+}
+
+/// `/count` `n` times in a row: how many requests the instance that answered each had served.
+fn counts(url: &str, n: usize) -> Vec<String> {
+    (0..n).map(|_| random(url).trim().to_string()).collect()
+}
+
+#[test]
+fn reused_instances_keep_their_state_up_to_the_limit_and_a_trap_ends_one() {
+    let fresh = Server::serve(composed(), &[]);
+    assert_eq!(
+        counts(&fresh.url("/count"), 3),
+        ["1", "1", "1"],
+        "components get a fresh instance by default"
+    );
+
+    let ours = Server::serve(
+        composed(),
+        &["--max-requests-per-instance", "3", "--instances", "1"],
+    );
+    let stock = Wasmtime::serve_with(
+        composed(),
+        &[
+            "--max-instance-reuse-count",
+            "3",
+            "--idle-instance-timeout",
+            "60s",
+        ],
+    );
+    for (server, url) in [("pyworkers", ours.url("")), ("wasmtime", stock.url(""))] {
+        let count = format!("{url}/count");
+        assert_eq!(counts(&count, 4), ["1", "2", "3", "1"], "{server}");
+        // The second instance traps on its second request, one before its limit: it is dropped, not given the
+        // next request (which would then count 3).
+        let (status, _) = get(&format!("{url}/trap"));
+        assert_eq!(status, 500, "{server}");
+        assert_eq!(counts(&count, 2), ["1", "2"], "{server}");
+    }
+    let log = ours.wait_for_log("trapping on purpose");
+    assert!(
+        log.contains("trapping on purpose, after 2 requests"),
+        "{log}"
+    );
 }

@@ -40,7 +40,8 @@ pub struct Serve {
     max_body: u64,
 
     /// Requests one instance serves before it is replaced; 1 gives every request a fresh instance.
-    /// Default: unlimited. (Components always get a fresh instance per request, as with `wasmtime serve`.)
+    /// Default: unlimited for Python workers; 1 for components, as with `wasmtime serve` (whose
+    /// `--max-instance-reuse-count` this is for them).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     max_requests_per_instance: Option<u64>,
 
@@ -124,10 +125,6 @@ impl Serve {
     /// Flags that only mean something for Python workers are accepted for components too, but said to be unused.
     fn warn_unused_for_components(&self) {
         let mut unused = Vec::new();
-        if self.max_requests_per_instance.is_some_and(|n| n != 1) {
-            unused
-                .push("--max-requests-per-instance (components get a fresh instance per request)");
-        }
         if self.watch {
             unused.push("--watch");
         }

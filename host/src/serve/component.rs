@@ -1,6 +1,7 @@
 //! Serving a plain `wasi:http/proxy` component, as `wasmtime serve` does: compiled once (and cached), linked
 //! once into a `ProxyPre`, then a fresh `Store` and instance for every request, so no request ever sees another's
-//! state. Limits: the request deadline by epoch interruption, the memory cap by a `ResourceLimiter`, `--instances`
+//! state; or, with `--max-requests-per-instance N`, an instance that answered cleanly serves up to N requests, one
+//! at a time (`wasmtime serve --max-instance-reuse-count N`). An instance that trapped is never reused. Limits: the request deadline by epoch interruption, the memory cap by a `ResourceLimiter`, `--instances`
 //! instances at a time, outbound `wasi:http/outgoing-handler` calls through the `--allow-host` policy. The guest's
 //! stdout and stderr go to the server log, prefixed `[NAME#REQUEST]`.
 //!
@@ -26,7 +27,7 @@ use wasmtime::{
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
-use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
@@ -49,7 +50,19 @@ pub struct ComponentHandler {
     allow_hosts: Arc<AllowList>,
     outgoing_timeout: Duration,
     instances: Semaphore,
+    /// Requests one instance may serve (1: a fresh instance per request).
+    reuse: u64,
+    /// Instances that answered cleanly and may serve again, at most `max_idle` (`--instances`) of them.
+    idle: Arc<Mutex<Vec<Reusable>>>,
+    max_idle: usize,
     _ticker: EpochTicker,
+}
+
+/// An instance kept between requests, with how many it has served.
+struct Reusable {
+    store: Store<Host>,
+    proxy: Proxy,
+    served: u64,
 }
 
 impl ComponentHandler {
@@ -90,6 +103,9 @@ impl ComponentHandler {
             allow_hosts: Arc::new(options.allow_hosts.clone()),
             outgoing_timeout: options.timeout,
             instances: Semaphore::new(options.instances.max(1)),
+            reuse: options.max_requests_per_instance.unwrap_or(1),
+            idle: Arc::new(Mutex::new(Vec::new())),
+            max_idle: options.instances.max(1),
             _ticker: EpochTicker::start(engine)?,
         })
     }
@@ -106,9 +122,17 @@ impl ComponentHandler {
             text_response(status, why)
         };
         let memory_exceeded = Arc::new(AtomicBool::new(false));
-        let mut store = self
-            .new_store(&prefix, context.deadline, memory_exceeded.clone())
-            .map_err(|e| fail(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e:#}")))?;
+        let kept = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let (mut store, proxy, served) = match kept {
+            Some(kept) => (kept.store, Some(kept.proxy), kept.served),
+            None => (self.new_store(), None, 0),
+        };
+        begin_request(
+            &mut store,
+            &prefix,
+            context.deadline,
+            memory_exceeded.clone(),
+        );
 
         let (sender, receiver) = oneshot::channel();
         let req = req.map(|body| {
@@ -130,13 +154,29 @@ impl ComponentHandler {
 
         // The guest keeps running after it hands over the response head (it may still be writing the body), so
         // it runs in its own task while this one reads the response.
+        // Once it has answered cleanly, the instance goes back for another request if it may serve one.
         let pre = self.pre.clone();
+        let keep = (served + 1 < self.reuse).then(|| (self.idle.clone(), self.max_idle));
         let guest = tokio::spawn(async move {
-            let proxy = pre.instantiate_async(&mut store).await?;
+            let proxy = match proxy {
+                Some(proxy) => proxy,
+                None => pre.instantiate_async(&mut store).await?,
+            };
             proxy
                 .wasi_http_incoming_handler()
                 .call_handle(&mut store, request, out)
-                .await
+                .await?;
+            if let Some((idle, max)) = keep {
+                let mut idle = idle.lock().unwrap_or_else(|e| e.into_inner());
+                if idle.len() < max {
+                    idle.push(Reusable {
+                        store,
+                        proxy,
+                        served: served + 1,
+                    });
+                }
+            }
+            Ok(())
         });
 
         let explain = |error: wasmtime::Error| -> http::Response<Bytes> {
@@ -220,15 +260,13 @@ impl ComponentHandler {
         }
     }
 
-    fn new_store(
-        &self,
-        prefix: &str,
-        deadline: Instant,
-        memory_exceeded: Arc<AtomicBool>,
-    ) -> Result<Store<Host>> {
+    /// A store for a new instance; [`begin_request`] readies it for each request it serves.
+    fn new_store(&self) -> Store<Host> {
+        let stdout = GuestLog::new();
+        let stderr = GuestLog::new();
         let mut wasi = WasiCtx::builder();
-        wasi.stdout(GuestLog::new(prefix))
-            .stderr(GuestLog::new(prefix))
+        wasi.stdout(stdout.clone())
+            .stderr(stderr.clone())
             .envs(&self.vars)
             .allow_tcp(false)
             .allow_udp(false)
@@ -239,28 +277,44 @@ impl ComponentHandler {
             http: WasiHttpCtx::new(),
             hooks: Hooks {
                 allow_hosts: self.allow_hosts.clone(),
-                prefix: prefix.to_string(),
+                prefix: String::new(),
                 timeout: self.outgoing_timeout,
             },
             limiter: MemoryCap {
                 max: self.max_memory,
-                exceeded: memory_exceeded,
+                exceeded: Arc::new(AtomicBool::new(false)),
             },
+            logs: [stdout, stderr],
         };
         let mut store = Store::new(self.pre.engine(), host);
         store.limiter(|host| &mut host.limiter);
-        // Every tick, a busy guest yields its thread (so one spinning request cannot starve the others) and is
-        // stopped once the deadline has passed.
-        store.epoch_deadline_callback(move |_| {
-            if Instant::now() >= deadline {
-                Err(wasmtime::Error::new(DeadlineExceeded))
-            } else {
-                Ok(UpdateDeadline::Yield(1))
-            }
-        });
-        store.set_epoch_deadline(1);
-        Ok(store)
+        store
     }
+}
+
+/// What changes per request in a store: the log prefix, the memory-cap flag, and the deadline. Every tick, a busy
+/// guest yields its thread (so one spinning request cannot starve the others) and is stopped once the deadline
+/// has passed.
+fn begin_request(
+    store: &mut Store<Host>,
+    prefix: &str,
+    deadline: Instant,
+    memory_exceeded: Arc<AtomicBool>,
+) {
+    let host = store.data_mut();
+    host.hooks.prefix = prefix.to_string();
+    host.limiter.exceeded = memory_exceeded;
+    for log in &host.logs {
+        log.set_prefix(prefix);
+    }
+    store.epoch_deadline_callback(move |_| {
+        if Instant::now() >= deadline {
+            Err(wasmtime::Error::new(DeadlineExceeded))
+        } else {
+            Ok(UpdateDeadline::Yield(1))
+        }
+    });
+    store.set_epoch_deadline(1);
 }
 
 impl Handler for ComponentHandler {
@@ -342,13 +396,15 @@ impl std::fmt::Display for DeadlineExceeded {
 
 impl std::error::Error for DeadlineExceeded {}
 
-/// Store data of one request's instance.
+/// Store data of one instance.
 struct Host {
     table: ResourceTable,
     wasi: WasiCtx,
     http: WasiHttpCtx,
     hooks: Hooks,
     limiter: MemoryCap,
+    /// The guest's stdout and stderr, whose prefix names the request being served.
+    logs: [GuestLog; 2],
 }
 
 impl WasiView for Host {
@@ -451,11 +507,18 @@ impl ResourceLimiter for MemoryCap {
 }
 
 /// A guest's stdout or stderr, as prefixed lines in the server log.
+#[derive(Clone)]
 struct GuestLog(Arc<Mutex<log::PrefixedLines>>);
 
 impl GuestLog {
-    fn new(prefix: &str) -> GuestLog {
-        GuestLog(Arc::new(Mutex::new(log::PrefixedLines::new(prefix))))
+    fn new() -> GuestLog {
+        GuestLog(Arc::new(Mutex::new(log::PrefixedLines::new(""))))
+    }
+
+    fn set_prefix(&self, prefix: &str) {
+        if let Ok(mut lines) = self.0.lock() {
+            lines.set_prefix(prefix);
+        }
     }
 }
 

@@ -55,6 +55,15 @@ impl PrefixedLines {
         }
     }
 
+    /// Name a new request in the lines that follow (an instance serving another one); a partial line the
+    /// previous request left is written first, under its own prefix.
+    pub fn set_prefix(&mut self, prefix: &str) {
+        if !self.pending.is_empty() {
+            self.emit();
+        }
+        self.prefix = prefix.to_string();
+    }
+
     fn emit(&mut self) {
         let text = String::from_utf8_lossy(&self.pending);
         let text = text.strip_suffix('\r').unwrap_or(&text);

@@ -7,10 +7,13 @@
 //! - `/dir/PATH` answers the directory's entries, one `KIND NAME` per line.
 //! - `/random?n=N` switches the source to live (`reseed`, as a restored instance does before serving), then answers
 //!   `mode=MODE bytes=HEX` with N bytes (at most 1024).
+//! - `/count` answers how many requests this instance has served, this one included: 1 unless the server reuses
+//!   instances. `/trap` counts, then traps.
 
 use pyworkers::runtime::entropy::{self, Mode};
 use pyworkers::runtime::tarfs::{Archive, EntryKind, ErrorCode};
 use std::io::Write;
+use std::sync::atomic::{AtomicU32, Ordering};
 use wasip2::http::types::{Fields, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam};
 
 wit_bindgen::generate!({
@@ -25,6 +28,9 @@ wit_bindgen::generate!({
     generate_all,
 });
 
+/// Requests this instance has served.
+static SERVED: AtomicU32 = AtomicU32::new(0);
+
 /// The worker's bundle.
 static BUNDLE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/bundle.tar"));
 
@@ -32,9 +38,14 @@ struct Worker;
 
 impl wasip2::exports::http::incoming_handler::Guest for Worker {
     fn handle(request: IncomingRequest, out: ResponseOutparam) {
+        let served = SERVED.fetch_add(1, Ordering::Relaxed) + 1;
         let target = request.path_with_query().unwrap_or_default();
         let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-        let (status, body) = answer(path, query);
+        let (status, body) = match path {
+            "/count" => (200, format!("{served}\n")),
+            "/trap" => panic!("trapping on purpose, after {served} requests"),
+            _ => answer(path, query),
+        };
         respond(out, status, body.as_bytes());
     }
 }
