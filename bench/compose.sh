@@ -102,7 +102,12 @@ fresh_native=$CELL
 
 reuse=(-t2 -c16 -d"${seconds}s" --latency)
 note "== throughput: wrk ${reuse[*]}"
-measure py-reuse "$HELLO_BODY" "${reuse[@]}" -- "${pyworkers[@]}" "$composed" "${addr0[@]}"
+measure py-freshc16 "$HELLO_BODY" "${reuse[@]}" -- "${pyworkers[@]}" "$composed" "${addr0[@]}"
+freshc16_py=$CELL
+measure wt-freshc16 "$HELLO_BODY" "${reuse[@]}" -- "${wasmtime[@]}" "${addr0[@]}" "$composed"
+freshc16_wt=$CELL
+measure py-reuse "$HELLO_BODY" "${reuse[@]}" -- "${pyworkers[@]}" "$composed" "${addr0[@]}" \
+    --max-requests-per-instance 1000000000
 reuse_py=$CELL
 measure wt-reuse "$HELLO_BODY" "${reuse[@]}" -- "${wasmtime[@]}" "${addr0[@]}" "${wasmtime_reuse[@]}" "$composed"
 reuse_wt=$CELL
@@ -140,12 +145,13 @@ entropy $(size "$adapters/entropy_component.wasm"), composed $(size "$composed")
 | measurement | composed, \`pyworkers serve\` | composed, \`wasmtime serve\` | native path: Python hello, \`pyworkers serve\` |
 |---|---|---|---|
 | one connection, \`wrk ${fresh[*]}\` (fresh instance per request) | $fresh_py | $fresh_wt | $fresh_native |
-| throughput, \`wrk ${reuse[*]}\` | $reuse_py | $reuse_wt | $reuse_native |
+| 16 connections, fresh instance per request, \`wrk ${reuse[*]}\` | $freshc16_py | $freshc16_wt | — |
+| throughput with instances reused, \`wrk ${reuse[*]}\` | $reuse_py | $reuse_wt | $reuse_native |
 | process start → first 200, median of $starts | $start_py | $start_wt | $start_native |
 
-Configurations: \`pyworkers serve\` gives a component a fresh instance per request (always); \`wasmtime serve\` does by
-default, and reuses instances for the throughput row (\`${wasmtime_reuse[*]}\`); the native path is a fresh
-instance per request (\`--max-requests-per-instance 1\`) in the first row and its default reuse in the second.
+Configurations: both servers give a component a fresh instance per request by default; for the reuse row
+pyworkers gets \`--max-requests-per-instance 1000000000\` and wasmtime \`${wasmtime_reuse[*]}\`. The native path is a
+fresh instance per request (\`--max-requests-per-instance 1\`) in the first row and its default reuse in the last.
 Logs: \`$logs\`.
 
 Commands, in the order they ran:
