@@ -6,8 +6,8 @@
 #![deny(missing_docs)]
 
 pub mod bindings;
-pub mod bundle;
 pub mod conformance;
+pub mod bundle;
 pub mod emscripten;
 pub mod entropy;
 pub mod entrypoint;

@@ -51,36 +51,17 @@ fn cache_never_exceeds_its_cap_over_50_snapshot_and_run_cycles() {
     let mut states_seen = 0;
     for i in 0..50 {
         // A different worker each time, so each snapshot has new state to cache.
-        std::fs::write(
-            &worker,
-            format!("VALUE = {i}\ndef value():\n    return VALUE\n"),
-        )
-        .unwrap();
+        std::fs::write(&worker, format!("VALUE = {i}\ndef value():\n    return VALUE\n")).unwrap();
         let (w, s) = (worker.to_str().unwrap(), snap.to_str().unwrap());
-        pyworkers(
-            home.path(),
-            "48MiB",
-            &["snapshot", w, "-o", s, "--hash-seed", "1"],
-        );
+        pyworkers(home.path(), "48MiB", &["snapshot", w, "-o", s, "--hash-seed", "1"]);
         let out = pyworkers(
             home.path(),
             "48MiB",
-            &[
-                "run",
-                "--snapshot",
-                s,
-                "--worker",
-                w,
-                "-c",
-                "import w; print(w.value())",
-            ],
+            &["run", "--snapshot", s, "--worker", w, "-c", "import w; print(w.value())"],
         );
         assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{i}\n"));
         let used = usage(home.path());
-        assert!(
-            used <= cap,
-            "cycle {i}: the cache holds {used} bytes, over its cap of {cap}"
-        );
+        assert!(used <= cap, "cycle {i}: the cache holds {used} bytes, over its cap of {cap}");
         states_seen = states_seen.max(
             pyworkers::runtime::usage::entries(home.path())
                 .iter()
@@ -88,17 +69,11 @@ fn cache_never_exceeds_its_cap_over_50_snapshot_and_run_cycles() {
                 .count(),
         );
     }
-    assert!(
-        states_seen >= 2,
-        "the cap left room for no snapshot state at all"
-    );
+    assert!(states_seen >= 2, "the cap left room for no snapshot state at all");
     // What is listed is what is there; `cache clean` empties it.
     let list = pyworkers(home.path(), "48MiB", &["cache"]);
     let list = String::from_utf8_lossy(&list.stdout);
-    assert!(
-        list.contains("snapshot state") && list.contains("compiled code"),
-        "{list}"
-    );
+    assert!(list.contains("snapshot state") && list.contains("compiled code"), "{list}");
     pyworkers(home.path(), "48MiB", &["cache", "clean"]);
     assert!(pyworkers::runtime::usage::entries(home.path()).is_empty());
 }

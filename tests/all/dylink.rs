@@ -19,12 +19,7 @@ fn side_module() -> Vec<u8> {
     // PyObject_HEAD_INIT: an immortal reference count (3 << 29 on 32-bit).
     data[0..4].copy_from_slice(&(3u32 << 29).to_le_bytes());
     data[COUNTER as usize..COUNTER as usize + 4].copy_from_slice(&41u32.to_le_bytes());
-    for (at, s) in [
-        (NAME, "tiny"),
-        (DOC, "doc"),
-        (ANSWER, "answer"),
-        (NONE, "none"),
-    ] {
+    for (at, s) in [(NAME, "tiny"), (DOC, "doc"), (ANSWER, "answer"), (NONE, "none")] {
         data[at as usize..at as usize + s.len()].copy_from_slice(s.as_bytes());
     }
     let escaped: String = data.iter().map(|b| format!("\\{b:02x}")).collect();
@@ -35,9 +30,7 @@ fn side_module() -> Vec<u8> {
     let store_fn = |at: u32, slot: u32| {
         format!("(i32.store (i32.add (global.get $mb) (i32.const {at})) (i32.add (global.get $tb) (i32.const {slot})))")
     };
-    let store_i32 = |at: u32, v: u32| {
-        format!("(i32.store (i32.add (global.get $mb) (i32.const {at})) (i32.const {v}))")
-    };
+    let store_i32 = |at: u32, v: u32| format!("(i32.store (i32.add (global.get $mb) (i32.const {at})) (i32.const {v}))");
     let relocs = [
         store_mem(DEF + 20, NAME),
         store_mem(DEF + 24, DOC),
@@ -92,11 +85,7 @@ fn run(dir: &std::path::Path, code: &str) -> (bool, String, String) {
 #[test]
 fn a_hand_written_extension_is_relocated_constructed_and_callable() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("tiny.cpython-314-wasm32-emscripten.so"),
-        side_module(),
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("tiny.cpython-314-wasm32-emscripten.so"), side_module()).unwrap();
     let (ok, stdout, stderr) = run(
         dir.path(),
         "import sys; sys.path.insert(0, '/ext'); import tiny; print(tiny.answer(), tiny.none(), tiny.__doc__, tiny.__name__)",
@@ -110,26 +99,15 @@ fn a_malformed_side_module_is_an_import_error() {
     let dir = tempfile::tempdir().unwrap();
     let mut truncated = side_module();
     truncated.truncate(truncated.len() / 2);
-    std::fs::write(
-        dir.path().join("tiny.cpython-314-wasm32-emscripten.so"),
-        truncated,
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("plain.cpython-314-wasm32-emscripten.so"),
-        wat::parse_str("(module)").unwrap(),
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("tiny.cpython-314-wasm32-emscripten.so"), truncated).unwrap();
+    std::fs::write(dir.path().join("plain.cpython-314-wasm32-emscripten.so"), wat::parse_str("(module)").unwrap()).unwrap();
     let (ok, stdout, stderr) = run(
         dir.path(),
         "import sys; sys.path.insert(0, '/ext')\nfor m in ('tiny', 'plain'):\n    try:\n        __import__(m)\n    except ImportError as e:\n        print(m, 'ImportError', e)\n",
     );
     assert!(ok, "{stderr}");
     assert!(stdout.contains("tiny ImportError"), "{stdout}\n{stderr}");
-    assert!(
-        stdout.contains("plain ImportError") && stdout.contains("dylink.0"),
-        "{stdout}\n{stderr}"
-    );
+    assert!(stdout.contains("plain ImportError") && stdout.contains("dylink.0"), "{stdout}\n{stderr}");
 }
 
 #[test]
@@ -152,11 +130,7 @@ fn a_snapshot_holds_the_extension_and_refuses_a_changed_one() {
         .env("PYWORKERS_HOME", crate::support::home())
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let run = |code: &str| {
         Command::new(crate::support::bin())
             .args(["run", "--snapshot"])
@@ -170,26 +144,16 @@ fn a_snapshot_holds_the_extension_and_refuses_a_changed_one() {
     };
     // The constructor ran once, before the snapshot: restoring does not run it again (41 + 1, not + 2).
     let out = run("import tiny; print(tiny.answer(), tiny.none(), tiny.__doc__)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "42 None doc");
     // The same path with other bytes is refused: the worker's hash covers its files, and the snapshot's record of
     // each library's hash is checked again when its instances are made.
     let mut other = side_module();
-    let at = other
-        .windows(4)
-        .position(|w| w == 41u32.to_le_bytes())
-        .unwrap();
+    let at = other.windows(4).position(|w| w == 41u32.to_le_bytes()).unwrap();
     other[at] = 40;
     std::fs::write(&so, other).unwrap();
     let out = run("print('ran')");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
-    assert!(
-        !String::from_utf8_lossy(&out.stdout).contains("ran"),
-        "{stderr}"
-    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("ran"), "{stderr}");
 }

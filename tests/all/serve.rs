@@ -21,9 +21,7 @@ use std::time::{Duration, Instant};
 /// The guest component, built (release, wasm32-wasip2) once per test process.
 fn guest() -> &'static Path {
     static GUEST: OnceLock<PathBuf> = OnceLock::new();
-    GUEST.get_or_init(|| {
-        crate::support::wasm_guest("tests/guests/http-hello/Cargo.toml", "http_hello.wasm")
-    })
+    GUEST.get_or_init(|| crate::support::wasm_guest("tests/guests/http-hello/Cargo.toml", "http_hello.wasm"))
 }
 
 /// The cache directory for compiled components: the suite's shared one, so the guest compiles once.
@@ -744,14 +742,7 @@ fn outbound_redirects_are_followed_and_each_hop_is_checked() {
     req.follow_redirects = false;
     let response = rt.block_on(outbound.fetch(req)).unwrap();
     assert_eq!(response.status, 302);
-    assert!(
-        response
-            .headers
-            .iter()
-            .any(|(k, v)| k == "location" && *v == to),
-        "{:?}",
-        response.headers
-    );
+    assert!(response.headers.iter().any(|(k, v)| k == "location" && *v == to), "{:?}", response.headers);
 }
 
 #[test]

@@ -153,10 +153,7 @@ fn prepared_objects_are_immortal_and_new_ones_are_collected_as_usual() {
          gc.collect()\n\
          print([r() is not None for r in refs], flush=True)",
     );
-    assert_eq!(
-        out, "[True, False, False]\n",
-        "held by a snapshot object / freed / collected as a cycle"
-    );
+    assert_eq!(out, "[True, False, False]\n", "held by a snapshot object / freed / collected as a cycle");
 }
 
 #[test]

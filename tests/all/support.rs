@@ -74,10 +74,7 @@ pub fn wasm_guest(manifest: &str, artifact: &str) -> PathBuf {
     use std::path::Path;
     use std::sync::Mutex;
     static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
-    let mut built = BUILT
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
+    let mut built = BUILT.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
     let target_dir = built.entry(manifest.to_string()).or_insert_with(|| {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let target_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("guests");

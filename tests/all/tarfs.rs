@@ -31,14 +31,8 @@ fn paths_as_bytes() {
     let archive = Archive::open(Tar::new().file("a", b"a").bytes()).unwrap();
     let a = archive.resolve("a", true).unwrap();
     assert_eq!(archive.resolve_bytes(b"/a", true).unwrap(), a);
-    assert_eq!(
-        archive.resolve_bytes(b"a\xff", true).unwrap_err(),
-        ErrorCode::InvalidPath
-    );
-    assert_eq!(
-        archive.resolve_bytes(b"a\0", true).unwrap_err(),
-        ErrorCode::InvalidPath
-    );
+    assert_eq!(archive.resolve_bytes(b"a\xff", true).unwrap_err(), ErrorCode::InvalidPath);
+    assert_eq!(archive.resolve_bytes(b"a\0", true).unwrap_err(), ErrorCode::InvalidPath);
 }
 
 #[test]
@@ -50,21 +44,11 @@ fn node_api_walks_one_component_at_a_time() {
     let d = archive.node_lookup(root, "d").unwrap();
     let f = archive.node_lookup(d, "f").unwrap();
     assert_eq!(archive.node_bytes(f).unwrap(), b"x");
-    assert_eq!(
-        archive.node_lookup(d, "missing").unwrap_err(),
-        ErrorCode::NotFound
-    );
-    assert_eq!(
-        archive.node_lookup(f, "x").unwrap_err(),
-        ErrorCode::NotADirectory
-    );
+    assert_eq!(archive.node_lookup(d, "missing").unwrap_err(), ErrorCode::NotFound);
+    assert_eq!(archive.node_lookup(f, "x").unwrap_err(), ErrorCode::NotADirectory);
     let l = archive.node_lookup(root, "l").unwrap();
     assert_eq!(archive.node_link_target(l).unwrap(), "d/f");
-    assert_eq!(
-        archive.node_bytes(l).unwrap_err(),
-        ErrorCode::InvalidPath,
-        "resolve with follow first"
-    );
+    assert_eq!(archive.node_bytes(l).unwrap_err(), ErrorCode::InvalidPath, "resolve with follow first");
     assert_eq!(archive.node_bytes(d).unwrap_err(), ErrorCode::IsADirectory);
     assert!(archive.node_exists(f));
     assert!(!archive.node_exists(0) && !archive.node_exists(99));
@@ -75,14 +59,7 @@ fn error_codes_print_as_their_wit_names() {
     let names: Vec<String> = ErrorCode::ALL.iter().map(|c| c.to_string()).collect();
     assert_eq!(
         names,
-        [
-            "not-found",
-            "not-a-directory",
-            "is-a-directory",
-            "escapes-root",
-            "too-many-links",
-            "invalid-path",
-            "invalid-archive"
-        ]
+        ["not-found", "not-a-directory", "is-a-directory", "escapes-root", "too-many-links", "invalid-path",
+         "invalid-archive"]
     );
 }

@@ -15,13 +15,7 @@ fn wit_package_declares_the_interfaces_and_worlds_documented() {
             "interface {iface} missing"
         );
     }
-    for world in [
-        "python-worker",
-        "tarfs-provider",
-        "entropy-provider",
-        "entrypoint-provider",
-        "snapshot-provider",
-    ] {
+    for world in ["python-worker", "tarfs-provider", "entropy-provider", "entrypoint-provider", "snapshot-provider"] {
         assert!(package.worlds.contains_key(world), "world {world} missing");
     }
     // Every interface is documented.

@@ -56,15 +56,9 @@ pub struct Bundle {
 impl Bundle {
     /// Whether `path` is a bundle (a tar whose first entry is the metadata), without reading all of it.
     pub fn is_bundle(path: &Path) -> bool {
-        let Ok(file) = std::fs::File::open(path) else {
-            return false;
-        };
+        let Ok(file) = std::fs::File::open(path) else { return false };
         let mut archive = tar::Archive::new(file);
-        let first = archive
-            .entries()
-            .ok()
-            .and_then(|mut e| e.next())
-            .and_then(|e| e.ok());
+        let first = archive.entries().ok().and_then(|mut e| e.next()).and_then(|e| e.ok());
         first.is_some_and(|e| e.path().is_ok_and(|p| p == Path::new(METADATA)))
     }
 
@@ -99,23 +93,14 @@ impl Bundle {
                 e.set_sha256(&p.sha256);
             }
             root.set_sources_sha256(sha256(&self.sources));
-            root.set_site_packages_sha256(
-                self.site_packages
-                    .as_deref()
-                    .map(sha256)
-                    .unwrap_or_default(),
-            );
+            root.set_site_packages_sha256(self.site_packages.as_deref().map(sha256).unwrap_or_default());
             root.set_bindings_json(
-                self.bindings
-                    .as_ref()
-                    .map(|b| serde_json::Value::Object(b.clone()).to_string())
-                    .unwrap_or_default(),
+                self.bindings.as_ref().map(|b| serde_json::Value::Object(b.clone()).to_string()).unwrap_or_default(),
             );
             root.set_assets_sha256(self.assets.as_deref().map(sha256).unwrap_or_default());
         }
         let mut meta = Vec::new();
-        capnp::serialize::write_message(&mut meta, &message)
-            .context("encoding the bundle's metadata")?;
+        capnp::serialize::write_message(&mut meta, &message).context("encoding the bundle's metadata")?;
         let mut builder = tar::Builder::new(Vec::new());
         let mut entries = vec![(METADATA, &meta[..]), (SOURCES, &self.sources[..])];
         if let Some(sp) = &self.site_packages {
@@ -137,17 +122,12 @@ impl Bundle {
     /// Read the bundle at `path`, refusing a damaged one and one made for another Pyodide.
     pub fn read(path: &Path) -> Result<Bundle> {
         let what = || format!("bundle {}", path.display());
-        let file =
-            std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
         let mut archive = tar::Archive::new(file);
         let (mut meta, mut sources, mut site_packages, mut assets) = (None, None, None, None);
         for entry in archive.entries().with_context(what)? {
             let mut entry = entry.with_context(what)?;
-            let name = entry
-                .path()
-                .with_context(what)?
-                .to_string_lossy()
-                .into_owned();
+            let name = entry.path().with_context(what)?.to_string_lossy().into_owned();
             let mut data = Vec::new();
             entry.read_to_end(&mut data).with_context(what)?;
             match name.as_str() {
@@ -158,19 +138,11 @@ impl Bundle {
                 _ => bail!("{}: unexpected entry {name}", what()),
             }
         }
-        let meta = meta.with_context(|| {
-            format!(
-                "{} is not a pyworkers bundle (no {METADATA})",
-                path.display()
-            )
-        })?;
+        let meta = meta.with_context(|| format!("{} is not a pyworkers bundle (no {METADATA})", path.display()))?;
         let sources = sources.with_context(|| format!("{}: no {SOURCES}", what()))?;
-        let reader =
-            capnp::serialize::read_message(&mut &meta[..], capnp::message::ReaderOptions::new())
-                .with_context(|| format!("{}: unreadable metadata", what()))?;
-        let root = reader
-            .get_root::<bundle_capnp::bundle::Reader>()
-            .with_context(what)?;
+        let reader = capnp::serialize::read_message(&mut &meta[..], capnp::message::ReaderOptions::new())
+            .with_context(|| format!("{}: unreadable metadata", what()))?;
+        let root = reader.get_root::<bundle_capnp::bundle::Reader>().with_context(what)?;
         let text = |t: capnp::Result<capnp::text::Reader>| -> Result<String> {
             Ok(t.with_context(what)?.to_string().with_context(what)?)
         };
@@ -178,17 +150,11 @@ impl Bundle {
             bail!("{} is not a pyworkers bundle", path.display());
         }
         if root.get_format_version() != FORMAT_VERSION {
-            bail!(
-                "{} has bundle format {}, this pyworkers reads {FORMAT_VERSION}: bundle it again",
-                path.display(),
-                root.get_format_version()
-            );
+            bail!("{} has bundle format {}, this pyworkers reads {FORMAT_VERSION}: bundle it again", path.display(), root.get_format_version());
         }
         let pyodide_version = text(root.get_pyodide_version())?;
         let platform = text(root.get_platform())?;
-        if pyodide_version != crate::runtime::PYODIDE_VERSION
-            || platform != crate::packages::PLATFORM
-        {
+        if pyodide_version != crate::runtime::PYODIDE_VERSION || platform != crate::packages::PLATFORM {
             bail!(
                 "{} was bundled for Pyodide {pyodide_version} ({platform}); this pyworkers runs Pyodide {} ({}): bundle the project again",
                 path.display(),
@@ -197,23 +163,14 @@ impl Bundle {
             );
         }
         if text(root.get_sources_sha256())? != sha256(&sources) {
-            bail!(
-                "{}: {SOURCES} does not match its recorded SHA-256 (damaged)",
-                what()
-            );
+            bail!("{}: {SOURCES} does not match its recorded SHA-256 (damaged)", what());
         }
         let sp_sha = text(root.get_site_packages_sha256())?;
         if site_packages.as_deref().map(sha256).unwrap_or_default() != sp_sha {
-            bail!(
-                "{}: {SITE_PACKAGES} does not match its recorded SHA-256 (damaged)",
-                what()
-            );
+            bail!("{}: {SITE_PACKAGES} does not match its recorded SHA-256 (damaged)", what());
         }
         if assets.as_deref().map(sha256).unwrap_or_default() != text(root.get_assets_sha256())? {
-            bail!(
-                "{}: {ASSETS} does not match its recorded SHA-256 (damaged)",
-                what()
-            );
+            bail!("{}: {ASSETS} does not match its recorded SHA-256 (damaged)", what());
         }
         let bindings = match text(root.get_bindings_json())?.as_str() {
             "" => None,
@@ -225,10 +182,7 @@ impl Bundle {
         let mut vars = Vec::new();
         for v in root.get_vars().with_context(what)? {
             let json = text(v.get_json())?;
-            vars.push((
-                text(v.get_name())?,
-                serde_json::from_str(&json).with_context(what)?,
-            ));
+            vars.push((text(v.get_name())?, serde_json::from_str(&json).with_context(what)?));
         }
         let mut crons = Vec::new();
         for c in root.get_crons().with_context(what)? {
@@ -260,16 +214,13 @@ impl Bundle {
     /// The static assets unpacked under `dir/<their SHA-256>` (once; a later call finds them there): the directory
     /// to serve them from.
     pub fn unpack_assets(&self, dir: &Path) -> Result<Option<std::path::PathBuf>> {
-        let Some(assets) = &self.assets else {
-            return Ok(None);
-        };
+        let Some(assets) = &self.assets else { return Ok(None) };
         let target = dir.join(&sha256(assets)[..32]);
         if target.is_dir() {
             return Ok(Some(target));
         }
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let partial = tempfile::tempdir_in(dir)
-            .with_context(|| format!("unpacking assets under {}", dir.display()))?;
+        let partial = tempfile::tempdir_in(dir).with_context(|| format!("unpacking assets under {}", dir.display()))?;
         let mut archive = tar::Archive::new(&assets[..]);
         for entry in archive.entries().context("the bundle's assets")? {
             let mut entry = entry.context("the bundle's assets")?;
@@ -277,19 +228,14 @@ impl Bundle {
                 bail!("the bundle's assets hold something other than a regular file");
             }
             // `unpack_in` refuses paths that would land outside the directory.
-            if !entry
-                .unpack_in(partial.path())
-                .context("unpacking the bundle's assets")?
-            {
+            if !entry.unpack_in(partial.path()).context("unpacking the bundle's assets")? {
                 bail!("the bundle's assets hold a path outside their directory");
             }
         }
         match std::fs::rename(partial.keep(), &target) {
             Ok(()) => {}
             Err(_) if target.is_dir() => {}
-            Err(e) => {
-                return Err(e).with_context(|| format!("moving the assets to {}", target.display()))
-            }
+            Err(e) => return Err(e).with_context(|| format!("moving the assets to {}", target.display())),
         }
         Ok(Some(target))
     }
@@ -297,20 +243,14 @@ impl Bundle {
     /// A tar of the regular files under `dir` (symlinks followed only while they stay inside it), for
     /// [`assets`](Self::assets).
     pub fn pack_assets(dir: &Path) -> Result<Vec<u8>> {
-        let root = dir
-            .canonicalize()
-            .with_context(|| format!("assets.directory {} does not exist", dir.display()))?;
+        let root = dir.canonicalize().with_context(|| format!("assets.directory {} does not exist", dir.display()))?;
         let mut files = Vec::new();
         let mut seen = std::collections::HashSet::from([root.clone()]);
         let mut pending = vec![root.clone()];
         while let Some(d) = pending.pop() {
-            for entry in
-                std::fs::read_dir(&d).with_context(|| format!("reading {}", d.display()))?
-            {
+            for entry in std::fs::read_dir(&d).with_context(|| format!("reading {}", d.display()))? {
                 let path = entry?.path();
-                let Ok(real) = path.canonicalize() else {
-                    continue;
-                };
+                let Ok(real) = path.canonicalize() else { continue };
                 if !real.starts_with(&root) {
                     continue;
                 }
@@ -319,18 +259,14 @@ impl Bundle {
                         pending.push(path);
                     }
                 } else if real.is_file() {
-                    files.push((
-                        path.strip_prefix(&root).unwrap_or(&path).to_path_buf(),
-                        real,
-                    ));
+                    files.push((path.strip_prefix(&root).unwrap_or(&path).to_path_buf(), real));
                 }
             }
         }
         files.sort();
         let mut builder = tar::Builder::new(Vec::new());
         for (name, real) in files {
-            let data =
-                std::fs::read(&real).with_context(|| format!("reading {}", real.display()))?;
+            let data = std::fs::read(&real).with_context(|| format!("reading {}", real.display()))?;
             let mut header = tar::Header::new_ustar();
             header.set_size(data.len() as u64);
             header.set_mode(0o644);
@@ -344,8 +280,7 @@ impl Bundle {
     pub fn worker(&self) -> Result<Worker> {
         let mut worker = Worker::from_archive(self.sources.clone(), self.module.clone())?;
         if let Some(sp) = &self.site_packages {
-            let archive = Archive::open(sp.clone())
-                .map_err(|e| anyhow::anyhow!("the bundle's site-packages: {e:?}"))?;
+            let archive = Archive::open(sp.clone()).map_err(|e| anyhow::anyhow!("the bundle's site-packages: {e:?}"))?;
             worker = worker.with_site_packages(&crate::packages::SitePackages {
                 archive: Arc::new(archive),
                 sha256: sha256(sp),

@@ -228,7 +228,9 @@ impl Bench {
     pub fn execute(self) -> Result<i32> {
         // First, while this process is still small: a child's peak RSS includes what it inherited before `exec`.
         let child_rss = if self.snapshots.is_none() {
-            let home = self.common.runtime()?.home().to_path_buf();
+            let home = self.common.runtime()?
+                .home()
+                .to_path_buf();
             child_peak_rss_mib(&std::env::current_exe()?, &home)?
         } else {
             0.0
@@ -264,8 +266,7 @@ impl Bench {
             loads.push(t.elapsed());
         }
         rows.push((
-            "cached compiled modules load: code + initial state + trampoline, linked (median)"
-                .into(),
+            "cached compiled modules load: code + initial state + trampoline, linked (median)".into(),
             ms(median(loads)),
         ));
 

@@ -25,18 +25,14 @@ impl BundleCmd {
             anyhow::bail!("{} is already a bundle", self.project.display());
         }
         let home = self.common.home();
-        let packages = pyworkers::packages::install(&project.root(), &home)
-            .context("installing the worker's packages")?;
+        let packages = pyworkers::packages::install(&project.root(), &home).context("installing the worker's packages")?;
         let sources = pyworkers::snapshot::Worker::load(&project.source, &project.module)?;
         let bundle = Bundle {
             name: project.name.clone(),
             module: project.module.clone(),
             vars: project.vars_json.clone(),
             crons: project.crons.clone(),
-            packages: packages
-                .as_ref()
-                .map(|p| p.packages.clone())
-                .unwrap_or_default(),
+            packages: packages.as_ref().map(|p| p.packages.clone()).unwrap_or_default(),
             pyodide_version: pyworkers::runtime::PYODIDE_VERSION.into(),
             sources: sources.archive.bytes().to_vec(),
             site_packages: packages.as_ref().map(|p| p.archive.bytes().to_vec()),
@@ -56,14 +52,7 @@ impl BundleCmd {
             if recorded.is_empty() {
                 String::new()
             } else {
-                format!(
-                    ", bindings from {}",
-                    recorded
-                        .iter()
-                        .map(|k| k.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
+                format!(", bindings from {}", recorded.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", "))
             },
             bundle.pyodide_version,
             self.output.display()

@@ -72,20 +72,13 @@ enum MigrationsSub {
 impl D1Command {
     pub fn execute(self) -> Result<i32> {
         match self.command {
-            D1Sub::Execute {
-                database,
-                command,
-                file,
-                json,
-                project,
-            } => {
+            D1Sub::Execute { database, command, file, json, project } => {
                 let (p, location) = project.open()?;
                 let config = p.bindings.d1(&database)?;
                 let d1 = D1::new(location.open(&config.file())?)?;
                 let sql = match (command, file) {
                     (Some(c), _) => c,
-                    (None, Some(f)) => std::fs::read_to_string(&f)
-                        .with_context(|| format!("reading {}", f.display()))?,
+                    (None, Some(f)) => std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?,
                     (None, None) => anyhow::bail!("give --command SQL or --file FILE"),
                 };
                 let outcomes = d1.run_script(&sql)?;
@@ -108,16 +101,11 @@ impl D1Command {
                         print!("{}", table(&o.columns, &o.rows));
                     }
                     let changes: u64 = outcomes.iter().map(|o| o.changes).sum();
-                    eprintln!(
-                        "executed {} statement(s) on {database} (local), {changes} row(s) changed",
-                        outcomes.len()
-                    );
+                    eprintln!("executed {} statement(s) on {database} (local), {changes} row(s) changed", outcomes.len());
                 }
                 Ok(0)
             }
-            D1Sub::Migrations {
-                command: MigrationsSub::Apply { database, project },
-            } => {
+            D1Sub::Migrations { command: MigrationsSub::Apply { database, project } } => {
                 let (p, location) = project.open()?;
                 let config = p.bindings.d1(&database)?;
                 let d1 = D1::new(location.open(&config.file())?)?;
@@ -139,9 +127,7 @@ fn to_json(v: &Value) -> serde_json::Value {
         Value::None => serde_json::Value::Null,
         Value::Bool(b) => (*b).into(),
         Value::Int(n) => (*n).into(),
-        Value::Float(f) => {
-            serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, Into::into)
-        }
+        Value::Float(f) => serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, Into::into),
         Value::Str(s) => s.clone().into(),
         Value::Bytes(b) => b.iter().map(|&x| serde_json::Value::from(x)).collect(),
         other => format!("{other:?}").into(),
@@ -160,34 +146,15 @@ fn cell(v: &Value) -> String {
 fn table(columns: &[String], rows: &[Vec<Value>]) -> String {
     let cells: Vec<Vec<String>> = rows.iter().map(|r| r.iter().map(cell).collect()).collect();
     let widths: Vec<usize> = (0..columns.len())
-        .map(|i| {
-            cells
-                .iter()
-                .map(|r| r[i].chars().count())
-                .chain([columns[i].chars().count()])
-                .max()
-                .unwrap_or(0)
-        })
+        .map(|i| cells.iter().map(|r| r[i].chars().count()).chain([columns[i].chars().count()]).max().unwrap_or(0))
         .collect();
     let line = |l: &str, m: &str, r: &str| {
-        format!(
-            "{l}{}{r}\n",
-            widths
-                .iter()
-                .map(|w| "─".repeat(w + 2))
-                .collect::<Vec<_>>()
-                .join(m)
-        )
+        format!("{l}{}{r}\n", widths.iter().map(|w| "─".repeat(w + 2)).collect::<Vec<_>>().join(m))
     };
     let row = |values: &[String]| {
         format!(
             "│{}│\n",
-            values
-                .iter()
-                .zip(&widths)
-                .map(|(v, w)| format!(" {v:<w$} "))
-                .collect::<Vec<_>>()
-                .join("│")
+            values.iter().zip(&widths).map(|(v, w)| format!(" {v:<w$} ")).collect::<Vec<_>>().join("│")
         )
     };
     let mut out = line("┌", "┬", "┐");

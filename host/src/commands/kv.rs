@@ -78,37 +78,17 @@ impl KvCommand {
     pub fn execute(self) -> Result<i32> {
         let KvSub::Key { command } = self.command;
         match command {
-            KeySub::Put {
-                key,
-                value,
-                binding,
-                ttl,
-                expiration,
-                metadata,
-                project,
-            } => {
+            KeySub::Put { key, value, binding, ttl, expiration, metadata, project } => {
                 let (store, ns) = open(&project, &binding)?;
                 if let Some(m) = &metadata {
                     serde_json::from_str::<serde_json::Value>(m)
                         .map_err(|e| anyhow::anyhow!("--metadata is not JSON: {e}"))?;
                 }
                 let expiration = ttl.map(|t| kv::now() + t).or(expiration);
-                store.put(
-                    &ns,
-                    &key,
-                    &kv::Entry {
-                        value: value.into_bytes(),
-                        expiration,
-                        metadata,
-                    },
-                )?;
+                store.put(&ns, &key, &kv::Entry { value: value.into_bytes(), expiration, metadata })?;
                 Ok(0)
             }
-            KeySub::Get {
-                key,
-                binding,
-                project,
-            } => {
+            KeySub::Get { key, binding, project } => {
                 let (store, ns) = open(&project, &binding)?;
                 match store.get(&ns, &key)? {
                     Some(e) => {
@@ -121,29 +101,19 @@ impl KvCommand {
                     }
                 }
             }
-            KeySub::List {
-                binding,
-                prefix,
-                project,
-            } => {
+            KeySub::List { binding, prefix, project } => {
                 let (store, ns) = open(&project, &binding)?;
                 let mut cursor = None;
                 let mut keys = Vec::new();
                 loop {
-                    let page = store.list(
-                        &ns,
-                        prefix.as_deref().unwrap_or(""),
-                        kv::MAX_LIST,
-                        cursor.as_deref(),
-                    )?;
+                    let page = store.list(&ns, prefix.as_deref().unwrap_or(""), kv::MAX_LIST, cursor.as_deref())?;
                     for k in page.keys {
                         let mut o = serde_json::json!({ "name": k.name });
                         if let Some(e) = k.expiration {
                             o["expiration"] = e.into();
                         }
                         if let Some(m) = k.metadata {
-                            o["metadata"] =
-                                serde_json::from_str(&m).unwrap_or(serde_json::Value::Null);
+                            o["metadata"] = serde_json::from_str(&m).unwrap_or(serde_json::Value::Null);
                         }
                         keys.push(o);
                     }
@@ -155,11 +125,7 @@ impl KvCommand {
                 println!("{}", serde_json::to_string_pretty(&keys)?);
                 Ok(0)
             }
-            KeySub::Delete {
-                key,
-                binding,
-                project,
-            } => {
+            KeySub::Delete { key, binding, project } => {
                 let (store, ns) = open(&project, &binding)?;
                 store.delete(&ns, &key)?;
                 Ok(0)

@@ -83,18 +83,14 @@ impl Run {
         let loaded = start.elapsed();
         let mut vfs = pyworkers::stdlib::vfs(&pyodide)?;
         if self.timings {
-            eprintln!(
-                "modules loaded in {loaded:.1?}, file system ready in {:.1?}",
-                start.elapsed() - loaded
-            );
+            eprintln!("modules loaded in {loaded:.1?}, file system ready in {:.1?}", start.elapsed() - loaded);
         }
         for spec in &self.mounts {
             spec.apply(&mut vfs)
                 .with_context(|| format!("--mount {}:{}", spec.source.display(), spec.guest))?;
         }
         if let Some((host, guest)) = &script {
-            let bytes = std::fs::read(host)
-                .with_context(|| format!("can't open file '{}'", host.display()))?;
+            let bytes = std::fs::read(host).with_context(|| format!("can't open file '{}'", host.display()))?;
             vfs.mount(guest, Fs::Blob(Arc::new(bytes)), false)
                 .context("mounting the script")?;
         }

@@ -51,8 +51,7 @@ impl Snapshot {
         let runtime = self.common.runtime()?;
         // Two live instances at most: the one prepared, and the one that checks the snapshot restores.
         let engine = pyworkers::interpreter::engine(2)?;
-        let pyodide =
-            std::sync::Arc::new(pyworkers::interpreter::Pyodide::load(&runtime, &engine)?);
+        let pyodide = std::sync::Arc::new(pyworkers::interpreter::Pyodide::load(&runtime, &engine)?);
         let vfs_for = |worker: &Option<Worker>| -> Result<pyworkers::vfs::Vfs> {
             let mut vfs = pyworkers::stdlib::vfs(&pyodide)?;
             if let Some(w) = worker {

@@ -31,10 +31,7 @@ pub struct State {
 
 impl WasiView for State {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }
 
@@ -47,17 +44,10 @@ impl ComponentFile {
         let engine = Engine::new(&config).map_err(anyhow::Error::from)?;
         let component = Component::new(&engine, &wasm)
             .map_err(anyhow::Error::from)
-            .with_context(|| {
-                format!("{} is not a component wasmtime can compile", path.display())
-            })?;
+            .with_context(|| format!("{} is not a component wasmtime can compile", path.display()))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(anyhow::Error::from)?;
-        Ok(ComponentFile {
-            engine,
-            linker,
-            component,
-            name: path.display().to_string(),
-        })
+        Ok(ComponentFile { engine, linker, component, name: path.display().to_string() })
     }
 
     /// Link the component once, for many instances; fails if it imports something beyond WASI.
@@ -70,10 +60,7 @@ impl ComponentFile {
 
     /// Say which world `self` failed to match, for a component that does not export the interface.
     pub(super) fn not_a(&self, world: &str, error: wasmtime::Error) -> anyhow::Error {
-        anyhow::Error::from(error).context(format!(
-            "{} does not export what the `{world}` world asks",
-            self.name
-        ))
+        anyhow::Error::from(error).context(format!("{} does not export what the `{world}` world asks", self.name))
     }
 
     /// A fresh store for one instance.
@@ -86,14 +73,7 @@ impl ComponentFile {
     pub(super) fn store_with_env(&self, env: &[(&str, &str)]) -> Store<State> {
         let wasi = WasiCtx::builder().inherit_stderr().envs(env).build();
         let limits = StoreLimitsBuilder::new().memory_size(MAX_MEMORY).build();
-        let mut store = Store::new(
-            &self.engine,
-            State {
-                wasi,
-                table: ResourceTable::new(),
-                limits,
-            },
-        );
+        let mut store = Store::new(&self.engine, State { wasi, table: ResourceTable::new(), limits });
         store.limiter(|state| &mut state.limits);
         store
     }

@@ -71,12 +71,7 @@ pub enum Interface {
 
 impl Interface {
     /// Every interface with a suite, as `pyworkers conformance` accepts them.
-    pub const ALL: [Interface; 4] = [
-        Interface::Tarfs,
-        Interface::Entropy,
-        Interface::Entrypoint,
-        Interface::Snapshot,
-    ];
+    pub const ALL: [Interface; 4] = [Interface::Tarfs, Interface::Entropy, Interface::Entrypoint, Interface::Snapshot];
 
     /// The WIT interface name.
     pub fn name(self) -> &'static str {
@@ -94,15 +89,9 @@ impl std::str::FromStr for Interface {
 
     fn from_str(name: &str) -> Result<Interface, String> {
         let known: Vec<&str> = Interface::ALL.iter().map(|i| i.name()).collect();
-        Interface::ALL
-            .into_iter()
-            .find(|i| i.name() == name)
-            .ok_or_else(|| {
-                format!(
-                    "no conformance suite for `{name}`; suites exist for: {}",
-                    known.join(", ")
-                )
-            })
+        Interface::ALL.into_iter().find(|i| i.name() == name).ok_or_else(|| {
+            format!("no conformance suite for `{name}`; suites exist for: {}", known.join(", "))
+        })
     }
 }
 
@@ -133,11 +122,7 @@ pub fn run(interface: Interface, subject: &Subject) -> anyhow::Result<Report> {
 }
 
 /// [`run`], with the native Python subjects using (and filling) the cache at `home`.
-pub fn run_with_home(
-    interface: Interface,
-    subject: &Subject,
-    home: &Path,
-) -> anyhow::Result<Report> {
+pub fn run_with_home(interface: Interface, subject: &Subject, home: &Path) -> anyhow::Result<Report> {
     let rows = match (interface, subject) {
         (Interface::Entrypoint, Subject::Native) => {
             let workers = entrypoint::native(&native::Python::load(home)?)?;
@@ -156,9 +141,7 @@ pub fn run_with_home(
             run_cases(snapshot::cases(), || Ok(Box::new(workers.clone())))
         }
         (Interface::Tarfs, Subject::Native) => run_cases(tarfs::cases(), || Ok(tarfs::native())),
-        (Interface::Entropy, Subject::Native) => {
-            run_cases(entropy::cases(), || Ok(entropy::native()))
-        }
+        (Interface::Entropy, Subject::Native) => run_cases(entropy::cases(), || Ok(entropy::native())),
         (Interface::Tarfs, Subject::Component(path)) => {
             let file = ComponentFile::load(path)?;
             let factory = tarfs::component(&file)?;
@@ -170,11 +153,7 @@ pub fn run_with_home(
             run_cases(entropy::cases(), || factory.instantiate())
         }
     };
-    Ok(Report {
-        interface,
-        subject: subject.to_string(),
-        rows,
-    })
+    Ok(Report { interface, subject: subject.to_string(), rows })
 }
 
 /// Each case, with instances from `fresh`.
@@ -189,11 +168,7 @@ fn run_cases<I: ?Sized>(cases: &[Case<I>], fresh: impl Fn() -> anyhow::Result<Bo
                     None => Outcome::Fail(format!("{why:#}")),
                 },
             };
-            Row {
-                name: case.name,
-                about: case.about,
-                outcome,
-            }
+            Row { name: case.name, about: case.about, outcome }
         })
         .collect()
 }

@@ -24,20 +24,15 @@ pub struct Python {
 impl Python {
     /// Load Pyodide from the cache at `home` (fetched and prepared first if it is not there, as `setup` does).
     pub fn load(home: &Path) -> Result<Python> {
-        let runtime =
-            crate::runtime::Runtime::ensure(home).context("the native subject needs Pyodide")?;
+        let runtime = crate::runtime::Runtime::ensure(home).context("the native subject needs Pyodide")?;
         let engine = crate::interpreter::engine(INSTANCES)?;
-        Ok(Python {
-            pyodide: Arc::new(Pyodide::load(&runtime, &engine)?),
-        })
+        Ok(Python { pyodide: Arc::new(Pyodide::load(&runtime, &engine)?) })
     }
 
     /// `worker` as a one-file worker archive, its module the file's stem.
     pub fn worker(&self, worker: Reference) -> Result<Worker> {
         let (module, source) = worker.source();
-        let archive = Tar::new()
-            .file(&format!("{module}.py"), source.as_bytes())
-            .bytes();
+        let archive = Tar::new().file(&format!("{module}.py"), source.as_bytes()).bytes();
         Worker::from_archive(archive, module.to_string())
     }
 }

@@ -43,20 +43,12 @@ impl Report {
 
     /// The names of the properties that did not hold.
     pub fn failures(&self) -> Vec<&'static str> {
-        self.rows
-            .iter()
-            .filter(|row| matches!(row.outcome, Outcome::Fail(_)))
-            .map(|row| row.name)
-            .collect()
+        self.rows.iter().filter(|row| matches!(row.outcome, Outcome::Fail(_))).map(|row| row.name).collect()
     }
 
     /// The names of the properties this subject could not show.
     pub fn not_checked(&self) -> Vec<&'static str> {
-        self.rows
-            .iter()
-            .filter(|row| matches!(row.outcome, Outcome::NotChecked(_)))
-            .map(|row| row.name)
-            .collect()
+        self.rows.iter().filter(|row| matches!(row.outcome, Outcome::NotChecked(_))).map(|row| row.name).collect()
     }
 }
 
@@ -64,12 +56,7 @@ impl std::fmt::Display for Report {
     /// `PASS`/`FAIL`/`SKIP`, name and property per row, the reason under a failing or unchecked one, then a count.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "{} conformance: {}", self.interface.name(), self.subject)?;
-        let width = self
-            .rows
-            .iter()
-            .map(|row| row.name.len())
-            .max()
-            .unwrap_or(0);
+        let width = self.rows.iter().map(|row| row.name.len()).max().unwrap_or(0);
         for row in &self.rows {
             let verdict = match row.outcome {
                 Outcome::Pass => "PASS",

@@ -149,11 +149,7 @@ fn write(out: &mut Vec<u8>, value: &Value) {
             out.extend_from_slice(s.as_bytes());
         }
         Value::Tuple(items) | Value::List(items) => {
-            out.push(if matches!(value, Value::Tuple(_)) {
-                b'('
-            } else {
-                b'['
-            });
+            out.push(if matches!(value, Value::Tuple(_)) { b'(' } else { b'[' });
             write_len(out, items.len());
             for item in items {
                 write(out, item);
@@ -175,10 +171,7 @@ pub fn loads(bytes: &[u8]) -> Result<Value> {
     let mut reader = Reader { bytes, pos: 0 };
     let value = reader.value(0)?;
     if reader.pos != bytes.len() {
-        bail!(
-            "{} trailing bytes after the marshal value",
-            bytes.len() - reader.pos
-        );
+        bail!("{} trailing bytes after the marshal value", bytes.len() - reader.pos);
     }
     Ok(value)
 }
@@ -193,14 +186,8 @@ const MAX_DEPTH: usize = 64;
 
 impl Reader<'_> {
     fn take(&mut self, n: usize) -> Result<&[u8]> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .context("marshal length overflows")?;
-        let slice = self
-            .bytes
-            .get(self.pos..end)
-            .context("marshal data is truncated")?;
+        let end = self.pos.checked_add(n).context("marshal length overflows")?;
+        let slice = self.bytes.get(self.pos..end).context("marshal data is truncated")?;
         self.pos = end;
         Ok(slice)
     }
@@ -240,11 +227,7 @@ impl Reader<'_> {
                 }
                 let magnitude = i128::try_from(magnitude)?;
                 let v = if n < 0 { -magnitude } else { magnitude };
-                Value::Int(
-                    i64::try_from(v)
-                        .ok()
-                        .context("marshal integer does not fit in 64 bits")?,
-                )
+                Value::Int(i64::try_from(v).ok().context("marshal integer does not fit in 64 bits")?)
             }
             b'g' => Value::Float(f64::from_le_bytes(self.take(8)?.try_into()?)),
             b's' => {
@@ -323,32 +306,16 @@ mod tests {
         let py = b"(\x04\x00\x00\x00i\x01\x00\x00\x00u\x01\x00\x00\x00as\x01\x00\x00\x00bN";
         assert_eq!(
             loads(py).unwrap(),
-            Value::Tuple(vec![
-                Value::Int(1),
-                Value::str("a"),
-                Value::Bytes(b"b".to_vec()),
-                Value::None
-            ])
+            Value::Tuple(vec![Value::Int(1), Value::str("a"), Value::Bytes(b"b".to_vec()), Value::None])
         );
         assert_eq!(&dumps(&loads(py).unwrap())[..], &py[..]);
         // marshal.dumps(2**40, 2)
-        assert_eq!(
-            loads(b"l\x03\x00\x00\x00\x00\x00\x00\x00\x00\x04").unwrap(),
-            Value::Int(1 << 40)
-        );
+        assert_eq!(loads(b"l\x03\x00\x00\x00\x00\x00\x00\x00\x00\x04").unwrap(), Value::Int(1 << 40));
     }
 
     #[test]
     fn bad_input_is_an_error() {
-        for bad in [
-            &b""[..],
-            b"(",
-            b"(\x05\x00\x00\x00N",
-            b"s\xff\xff\xff\xff",
-            b"\xe9",
-            b"?",
-            b"NN",
-        ] {
+        for bad in [&b""[..], b"(", b"(\x05\x00\x00\x00N", b"s\xff\xff\xff\xff", b"\xe9", b"?", b"NN"] {
             assert!(loads(bad).is_err(), "{bad:?}");
         }
         let deep = vec![b'['; 10_000];

@@ -232,9 +232,7 @@ pub trait Entrypoint {
     fn fetch(
         &mut self,
         request: Request,
-        outbound: &mut dyn FnMut(
-            OutboundRequest,
-        ) -> std::result::Result<OutboundResponse, OutboundError>,
+        outbound: &mut dyn FnMut(OutboundRequest) -> std::result::Result<OutboundResponse, OutboundError>,
     ) -> Result<std::result::Result<Response, HandlerError>> {
         const ID: u64 = 0;
         let mut inbox = vec![Event::Fetch { id: ID, request }];
@@ -264,9 +262,7 @@ pub trait Entrypoint {
     fn scheduled(
         &mut self,
         event: ScheduledEvent,
-        outbound: &mut dyn FnMut(
-            OutboundRequest,
-        ) -> std::result::Result<OutboundResponse, OutboundError>,
+        outbound: &mut dyn FnMut(OutboundRequest) -> std::result::Result<OutboundResponse, OutboundError>,
     ) -> Result<std::result::Result<(), HandlerError>> {
         handle_to_done(self, Event::Scheduled { id: 0, event }, outbound)
     }
@@ -275,9 +271,7 @@ pub trait Entrypoint {
     fn queue(
         &mut self,
         batch: MessageBatch,
-        outbound: &mut dyn FnMut(
-            OutboundRequest,
-        ) -> std::result::Result<OutboundResponse, OutboundError>,
+        outbound: &mut dyn FnMut(OutboundRequest) -> std::result::Result<OutboundResponse, OutboundError>,
     ) -> Result<std::result::Result<(), HandlerError>> {
         handle_to_done(self, Event::Queue { id: 0, batch }, outbound)
     }
@@ -287,9 +281,7 @@ pub trait Entrypoint {
 fn handle_to_done<E: Entrypoint + ?Sized>(
     entry: &mut E,
     event: Event,
-    outbound: &mut dyn FnMut(
-        OutboundRequest,
-    ) -> std::result::Result<OutboundResponse, OutboundError>,
+    outbound: &mut dyn FnMut(OutboundRequest) -> std::result::Result<OutboundResponse, OutboundError>,
 ) -> Result<std::result::Result<(), HandlerError>> {
     let mut inbox = vec![event];
     loop {
@@ -298,10 +290,7 @@ fn handle_to_done<E: Entrypoint + ?Sized>(
             match event {
                 Outgoing::Done { id: 0 } => return Ok(Ok(())),
                 Outgoing::Failed { id: 0, error } => return Ok(Err(error)),
-                Outgoing::Fetch { op, request } => inbox.push(Event::Completed {
-                    op,
-                    result: outbound(request),
-                }),
+                Outgoing::Fetch { op, request } => inbox.push(Event::Completed { op, result: outbound(request) }),
                 _ => {}
             }
         }

@@ -21,22 +21,18 @@ pub fn site_packages(home: &Path, wheels: &[(Package, PathBuf)]) -> Result<(Arc<
     for (p, _) in wheels {
         key.update(format!("\n{} {}", p.wheel, p.sha256));
     }
-    let path = home
-        .join("site-packages")
-        .join(format!("{}.tar", hex::encode(key.finalize())));
+    let path = home.join("site-packages").join(format!("{}.tar", hex::encode(key.finalize())));
     let bytes = match std::fs::read(&path) {
         Ok(bytes) => bytes,
         Err(_) => {
             let bytes = build(wheels)?;
-            std::fs::create_dir_all(path.parent().unwrap_or(home))
-                .context("creating the site-packages cache")?;
+            std::fs::create_dir_all(path.parent().unwrap_or(home)).context("creating the site-packages cache")?;
             crate::runtime::write_file_atomic(&path, &bytes)?;
             bytes
         }
     };
     let sha256 = hex::encode(sha2::Sha256::digest(&bytes));
-    let archive = Archive::open(bytes)
-        .map_err(|e| anyhow::anyhow!("site-packages archive {}: {e:?}", path.display()))?;
+    let archive = Archive::open(bytes).map_err(|e| anyhow::anyhow!("site-packages archive {}: {e:?}", path.display()))?;
     Ok((Arc::new(archive), sha256))
 }
 
@@ -44,35 +40,20 @@ pub fn site_packages(home: &Path, wheels: &[(Package, PathBuf)]) -> Result<(Arc<
 pub fn build(wheels: &[(Package, PathBuf)]) -> Result<Vec<u8>> {
     let mut files: BTreeMap<String, (Vec<u8>, u32)> = BTreeMap::new();
     for (package, path) in wheels {
-        let file =
-            std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-        let mut zip = zip::ZipArchive::new(file)
-            .with_context(|| format!("{} is not a valid wheel", package.wheel))?;
+        let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let mut zip = zip::ZipArchive::new(file).with_context(|| format!("{} is not a valid wheel", package.wheel))?;
         for i in 0..zip.len() {
-            let mut entry = zip
-                .by_index(i)
-                .with_context(|| format!("reading {}", package.wheel))?;
+            let mut entry = zip.by_index(i).with_context(|| format!("reading {}", package.wheel))?;
             if entry.is_dir() {
                 continue;
             }
-            let Some(name) = install_path(entry.name()) else {
-                continue;
-            };
-            if name
-                .split('/')
-                .any(|c| c.is_empty() || c == "." || c == "..")
-            {
+            let Some(name) = install_path(entry.name()) else { continue };
+            if name.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
                 bail!("{} holds an unsafe path {:?}", package.wheel, entry.name());
             }
-            let mode = if entry.unix_mode().is_some_and(|m| m & 0o111 != 0) {
-                0o755
-            } else {
-                0o644
-            };
+            let mode = if entry.unix_mode().is_some_and(|m| m & 0o111 != 0) { 0o755 } else { 0o644 };
             let mut data = Vec::with_capacity(entry.size() as usize);
-            entry
-                .read_to_end(&mut data)
-                .with_context(|| format!("unpacking {} from {}", name, package.wheel))?;
+            entry.read_to_end(&mut data).with_context(|| format!("unpacking {} from {}", name, package.wheel))?;
             files.insert(name, (data, mode));
         }
     }

@@ -58,12 +58,8 @@ impl Lock {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         };
-        let lock: Lock = toml::from_str(&text).with_context(|| {
-            format!(
-                "{} is not a valid lock file (delete it to resolve again)",
-                path.display()
-            )
-        })?;
+        let lock: Lock = toml::from_str(&text)
+            .with_context(|| format!("{} is not a valid lock file (delete it to resolve again)", path.display()))?;
         if lock.version != VERSION {
             bail!("{} has format version {}, this pyworkers writes {VERSION} (delete it to resolve again)", path.display(), lock.version);
         }
@@ -73,9 +69,7 @@ impl Lock {
     /// Write it to `path`.
     pub fn write(&self, path: &Path) -> Result<()> {
         let body = toml::to_string(self).context("encoding the lock")?;
-        let text = format!(
-            "# Written by pyworkers from pyproject.toml / requirements.txt; do not edit.\n{body}"
-        );
+        let text = format!("# Written by pyworkers from pyproject.toml / requirements.txt; do not edit.\n{body}");
         crate::runtime::write_file_atomic(path, text.as_bytes())
     }
 }
@@ -89,15 +83,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("pyworkers.lock");
         assert!(Lock::read(&path).unwrap().is_none());
-        let p = Package {
-            name: "six".into(),
-            version: "1.17.0".into(),
-            wheel: "six-1.17.0-py2.py3-none-any.whl".into(),
-            sha256: "ab".into(),
-        };
-        Lock::new("in".into(), vec![p.clone()])
-            .write(&path)
-            .unwrap();
+        let p = Package { name: "six".into(), version: "1.17.0".into(), wheel: "six-1.17.0-py2.py3-none-any.whl".into(), sha256: "ab".into() };
+        Lock::new("in".into(), vec![p.clone()]).write(&path).unwrap();
         let lock = Lock::read(&path).unwrap().unwrap();
         assert_eq!((lock.inputs.as_str(), lock.packages), ("in", vec![p]));
     }

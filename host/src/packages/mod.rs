@@ -51,9 +51,7 @@ pub struct SitePackages {
 /// The packages of the project at `root` (the directory holding `pyproject.toml` / `requirements.txt`), or `None`
 /// when it declares no dependencies. `home` is `$PYWORKERS_HOME`.
 pub fn install(root: &Path, home: &Path) -> Result<Option<SitePackages>> {
-    let Some(reqs) = requirements::read(root)? else {
-        return Ok(None);
-    };
+    let Some(reqs) = requirements::read(root)? else { return Ok(None) };
     if reqs.lines.is_empty() {
         return Ok(None);
     }
@@ -64,9 +62,8 @@ pub fn install(root: &Path, home: &Path) -> Result<Option<SitePackages>> {
     let (lock, resolved) = match existing {
         Some(lock) if lock.inputs == inputs && lock.platform == PLATFORM => (lock, false),
         _ => {
-            let packages = resolve::resolve(&reqs, &cache).with_context(|| {
-                format!("resolving the dependencies of {}", reqs.source.display())
-            })?;
+            let packages = resolve::resolve(&reqs, &cache)
+                .with_context(|| format!("resolving the dependencies of {}", reqs.source.display()))?;
             let lock = lock::Lock::new(inputs, packages);
             lock.write(&lock_path)?;
             (lock, true)
@@ -79,24 +76,12 @@ pub fn install(root: &Path, home: &Path) -> Result<Option<SitePackages>> {
             Some(path) => path,
             None => {
                 downloaded += 1;
-                resolve::fetch_pinned(package, &cache).with_context(|| {
-                    format!(
-                        "fetching {} {} pinned in {}",
-                        package.name,
-                        package.version,
-                        lock_path.display()
-                    )
-                })?
+                resolve::fetch_pinned(package, &cache)
+                    .with_context(|| format!("fetching {} {} pinned in {}", package.name, package.version, lock_path.display()))?
             }
         };
         wheels.push((package.clone(), path));
     }
     let (archive, sha256) = archive::site_packages(home, &wheels)?;
-    Ok(Some(SitePackages {
-        archive,
-        sha256,
-        packages: lock.packages,
-        resolved,
-        downloaded,
-    }))
+    Ok(Some(SitePackages { archive, sha256, packages: lock.packages, resolved, downloaded }))
 }

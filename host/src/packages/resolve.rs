@@ -48,9 +48,7 @@ pub fn resolve(reqs: &Requirements, cache: &Cache) -> Result<Vec<Package>> {
         match pip_download(dir.path(), &reqs.lines, false, links) {
             Ok(()) => break dir,
             Err(e) => match e.downcast_ref::<NoWheel>() {
-                Some(missing)
-                    if has_pure_fallback(&missing.spec) && !fallbacks.contains(&missing.spec) =>
-                {
+                Some(missing) if has_pure_fallback(&missing.spec) && !fallbacks.contains(&missing.spec) => {
                     let spec = missing.spec.clone();
                     eprintln!("pip: no wheel of {spec} for {}: building its pure-Python fallback from the sdist", super::PLATFORM);
                     build_pure(&spec, built.path())?;
@@ -62,19 +60,10 @@ pub fn resolve(reqs: &Requirements, cache: &Cache) -> Result<Vec<Package>> {
     };
     let mut packages = Vec::new();
     for path in wheels_in(dir.path())? {
-        let file = path
-            .file_name()
-            .and_then(|f| f.to_str())
-            .unwrap_or_default()
-            .to_string();
+        let file = path.file_name().and_then(|f| f.to_str()).unwrap_or_default().to_string();
         let (name, version) = wheel::name_version(&file)?;
         let (sha256, _) = cache.put(&path)?;
-        packages.push(Package {
-            name,
-            version,
-            wheel: file,
-            sha256,
-        });
+        packages.push(Package { name, version, wheel: file, sha256 });
     }
     Ok(packages)
 }
@@ -90,18 +79,11 @@ pub fn fetch_pinned(package: &Package, cache: &Cache) -> Result<PathBuf> {
     }
     let path = dir.path().join(&package.wheel);
     if !path.is_file() {
-        bail!(
-            "pip did not download {} (delete the lock to resolve again)",
-            package.wheel
-        );
+        bail!("pip did not download {} (delete the lock to resolve again)", package.wheel);
     }
     let (sha256, cached) = cache.put(&path)?;
     if sha256 != package.sha256 {
-        bail!(
-            "{} has SHA-256 {sha256}, the lock says {}: refusing it",
-            package.wheel,
-            package.sha256
-        );
+        bail!("{} has SHA-256 {sha256}, the lock says {}: refusing it", package.wheel, package.sha256);
     }
     Ok(cached)
 }
@@ -124,13 +106,7 @@ fn has_pure_fallback(spec: &str) -> bool {
     let name: String = spec
         .chars()
         .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        .map(|c| {
-            if matches!(c, '_' | '.') {
-                '-'
-            } else {
-                c.to_ascii_lowercase()
-            }
-        })
+        .map(|c| if matches!(c, '_' | '.') { '-' } else { c.to_ascii_lowercase() })
         .collect();
     PURE_FALLBACK.contains(&name.as_str())
 }
@@ -139,14 +115,7 @@ fn has_pure_fallback(spec: &str) -> bool {
 fn build_pure(spec: &str, out: &Path) -> Result<()> {
     let sdist = tempfile::tempdir().context("creating a download directory")?;
     let mut download = pip();
-    download.args([
-        "download",
-        "--disable-pip-version-check",
-        "--no-deps",
-        "--no-binary",
-        ":all:",
-        "--dest",
-    ]);
+    download.args(["download", "--disable-pip-version-check", "--no-deps", "--no-binary", ":all:", "--dest"]);
     download.arg(sdist.path()).arg("--").arg(spec);
     run_pip(download).with_context(|| format!("downloading the sdist of {spec}"))?;
     let file = std::fs::read_dir(sdist.path())?
@@ -154,33 +123,14 @@ fn build_pure(spec: &str, out: &Path) -> Result<()> {
         .with_context(|| format!("pip downloaded no sdist of {spec}"))??
         .path();
     let mut build = pip();
-    build.args([
-        "wheel",
-        "--disable-pip-version-check",
-        "--no-deps",
-        "--no-binary",
-        ":all:",
-        "--wheel-dir",
-    ]);
-    build
-        .arg(out)
-        .arg(&file)
-        .env("CC", "false")
-        .env("CXX", "false")
-        .env("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH);
+    build.args(["wheel", "--disable-pip-version-check", "--no-deps", "--no-binary", ":all:", "--wheel-dir"]);
+    build.arg(out).arg(&file).env("CC", "false").env("CXX", "false").env("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH);
     run_pip(build).with_context(|| format!("building the pure-Python wheel of {spec}"))?;
     for entry in std::fs::read_dir(out)? {
         let path = entry?.path();
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_string();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
         let compiled = zip::ZipArchive::new(std::fs::File::open(&path)?)
-            .map(|z| {
-                z.file_names()
-                    .any(|f| f.ends_with(".so") || f.ends_with(".pyd"))
-            })
+            .map(|z| z.file_names().any(|f| f.ends_with(".so") || f.ends_with(".pyd")))
             .unwrap_or(true);
         if wheel::is_compiled(&name) || compiled {
             bail!("building {spec} without a C compiler gave {name}, which is not pure Python");
@@ -199,12 +149,7 @@ fn python() -> String {
     std::env::var("PYWORKERS_PYTHON").unwrap_or_else(|_| "python3".into())
 }
 
-fn pip_download(
-    dest: &Path,
-    requirements: &[String],
-    no_deps: bool,
-    find_links: Option<&Path>,
-) -> Result<()> {
+fn pip_download(dest: &Path, requirements: &[String], no_deps: bool, find_links: Option<&Path>) -> Result<()> {
     let mut cmd = pip();
     if let Some(links) = find_links {
         cmd.arg("download").arg("--find-links").arg(links);
@@ -212,20 +157,8 @@ fn pip_download(
         cmd.arg("download");
     }
     cmd.args(["--disable-pip-version-check", "--only-binary=:all:"])
-        .args([
-            "--platform",
-            super::PLATFORM,
-            "--python-version",
-            super::PYTHON_VERSION,
-        ])
-        .args([
-            "--implementation",
-            "cp",
-            "--abi",
-            super::ABI,
-            "--abi",
-            "none",
-        ])
+        .args(["--platform", super::PLATFORM, "--python-version", super::PYTHON_VERSION])
+        .args(["--implementation", "cp", "--abi", super::ABI, "--abi", "none"])
         .arg("--dest")
         .arg(dest);
     if no_deps {
@@ -233,14 +166,9 @@ fn pip_download(
     }
     cmd.arg("--").args(requirements);
     let lines = run_pip(cmd)?;
-    let missing = lines
-        .iter()
-        .find_map(|l| l.split("No matching distribution found for ").nth(1));
+    let missing = lines.iter().find_map(|l| l.split("No matching distribution found for ").nth(1));
     if let Some(spec) = missing.or_else(|| lines.iter().find_map(|l| fallback_conflict(l))) {
-        return Err(NoWheel {
-            spec: spec.trim().to_string(),
-        }
-        .into());
+        return Err(NoWheel { spec: spec.trim().to_string() }.into());
     }
     Ok(())
 }
@@ -249,56 +177,31 @@ fn pip_download(
 /// package with a pure-Python fallback. With several requirements pip backtracks and reports a conflict instead of
 /// "No matching distribution", though the cause is the same: that package has no wheel for the platform.
 fn fallback_conflict(line: &str) -> Option<&str> {
-    line.split(" depends on ")
-        .nth(1)
-        .map(str::trim)
-        .filter(|spec| has_pure_fallback(spec))
+    line.split(" depends on ").nth(1).map(str::trim).filter(|spec| has_pure_fallback(spec))
 }
 
 /// Run pip, relaying its output to stderr; its output lines, or an error with its `ERROR` lines. A missing wheel is
 /// left to the caller (the lines say so).
 fn run_pip(mut cmd: Command) -> Result<Vec<String>> {
     let python = python();
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().with_context(|| {
         format!("resolving packages needs pip: could not start `{python} -m pip` (set PYWORKERS_PYTHON to a Python with pip)")
     })?;
     // Both streams to our stderr as they come (pip's progress), the errors kept for the message.
-    let out = child
-        .stdout
-        .take()
-        .map(|s| std::thread::spawn(move || relay(s)));
-    let err = child
-        .stderr
-        .take()
-        .map(|s| std::thread::spawn(move || relay(s)));
+    let out = child.stdout.take().map(|s| std::thread::spawn(move || relay(s)));
+    let err = child.stderr.take().map(|s| std::thread::spawn(move || relay(s)));
     let status = child.wait().context("waiting for pip")?;
     let mut lines = Vec::new();
     for t in [out, err].into_iter().flatten() {
         lines.extend(t.join().unwrap_or_default());
     }
-    let missing_wheel = |l: &String| {
-        l.contains("No matching distribution found for ") || fallback_conflict(l).is_some()
-    };
+    let missing_wheel = |l: &String| l.contains("No matching distribution found for ") || fallback_conflict(l).is_some();
     if status.success() || lines.iter().any(missing_wheel) {
         return Ok(lines);
     }
-    let tail: Vec<&str> = lines
-        .iter()
-        .rev()
-        .filter(|l| l.contains("ERROR"))
-        .map(String::as_str)
-        .collect();
-    bail!(
-        "pip failed ({status}){}",
-        if tail.is_empty() {
-            String::new()
-        } else {
-            format!(": {}", tail.join("; "))
-        }
-    )
+    let tail: Vec<&str> = lines.iter().rev().filter(|l| l.contains("ERROR")).map(String::as_str).collect();
+    bail!("pip failed ({status}){}", if tail.is_empty() { String::new() } else { format!(": {}", tail.join("; ")) })
 }
 
 fn relay(stream: impl std::io::Read) -> Vec<String> {
@@ -314,14 +217,8 @@ fn relay(stream: impl std::io::Read) -> Vec<String> {
 mod tests {
     #[test]
     fn a_conflict_over_a_package_with_a_fallback_is_a_missing_wheel() {
-        assert_eq!(
-            super::fallback_conflict("    jinja2 3.1.6 depends on MarkupSafe>=2.0"),
-            Some("MarkupSafe>=2.0")
-        );
-        assert_eq!(
-            super::fallback_conflict("    fastapi 0.1 depends on starlette>=1"),
-            None
-        );
+        assert_eq!(super::fallback_conflict("    jinja2 3.1.6 depends on MarkupSafe>=2.0"), Some("MarkupSafe>=2.0"));
+        assert_eq!(super::fallback_conflict("    fastapi 0.1 depends on starlette>=1"), None);
         assert_eq!(super::fallback_conflict("Collecting jinja2"), None);
     }
 }

@@ -13,9 +13,7 @@ pub struct Cache {
 impl Cache {
     /// The cache under `home` (`$PYWORKERS_HOME`).
     pub fn new(home: &Path) -> Cache {
-        Cache {
-            dir: home.join("wheels"),
-        }
+        Cache { dir: home.join("wheels") }
     }
 
     /// The cached wheel `file` with content `sha256`, if present.
@@ -41,9 +39,7 @@ impl Cache {
 
 /// A wheel file name's distribution name and version (`NAME-VERSION(-BUILD)?-PY-ABI-PLATFORM.whl`).
 pub fn name_version(file: &str) -> Result<(String, String)> {
-    let Some(stem) = file.strip_suffix(".whl") else {
-        bail!("{file} is not a wheel")
-    };
+    let Some(stem) = file.strip_suffix(".whl") else { bail!("{file} is not a wheel") };
     let parts: Vec<&str> = stem.split('-').collect();
     if parts.len() < 5 {
         bail!("{file} is not a valid wheel file name");
@@ -53,9 +49,7 @@ pub fn name_version(file: &str) -> Result<(String, String)> {
 
 /// Whether a wheel file name's platform tag says it holds compiled code.
 pub fn is_compiled(file: &str) -> bool {
-    file.strip_suffix(".whl")
-        .and_then(|s| s.rsplit('-').next())
-        .is_some_and(|platform| platform != "any")
+    file.strip_suffix(".whl").and_then(|s| s.rsplit('-').next()).is_some_and(|platform| platform != "any")
 }
 
 #[cfg(test)]
@@ -64,14 +58,9 @@ mod tests {
 
     #[test]
     fn names_and_tags() {
-        assert_eq!(
-            name_version("Django-6.1.3-py3-none-any.whl").unwrap(),
-            ("Django".into(), "6.1.3".into())
-        );
+        assert_eq!(name_version("Django-6.1.3-py3-none-any.whl").unwrap(), ("Django".into(), "6.1.3".into()));
         assert!(!is_compiled("six-1.17.0-py2.py3-none-any.whl"));
-        assert!(is_compiled(
-            "pydantic_core-2.50.5-cp314-cp314-pyemscripten_2026_0_wasm32.whl"
-        ));
+        assert!(is_compiled("pydantic_core-2.50.5-cp314-cp314-pyemscripten_2026_0_wasm32.whl"));
         assert!(name_version("x.tar.gz").is_err());
     }
 }

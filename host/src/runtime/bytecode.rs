@@ -50,10 +50,7 @@ fn source(runtime: &Runtime) -> String {
 
 /// The path of a verified archive in `runtime`'s cache, building it with `build` (once, a few seconds) if it is
 /// missing, stale or damaged. When the archive is in place this reads only its metadata and stamp.
-pub(crate) fn ensure(
-    runtime: &Runtime,
-    build: impl FnOnce() -> Result<StdlibBytecode>,
-) -> Result<PathBuf> {
+pub(crate) fn ensure(runtime: &Runtime, build: impl FnOnce() -> Result<StdlibBytecode>) -> Result<PathBuf> {
     let path = runtime.stdlib_bytecode_path();
     let source = source(runtime);
     if Stamp::read(&path).is_some_and(|s| s.source == source && s.describes(&path)) {
@@ -97,3 +94,4 @@ pub(crate) fn open(path: &Path) -> Result<Archive> {
         )
     })
 }
+

@@ -124,13 +124,7 @@ pub fn uses_legacy_exceptions(wasm: &[u8]) -> bool {
         };
         while !ops.eof() {
             match ops.read() {
-                Ok(
-                    Operator::Try { .. }
-                    | Operator::Catch { .. }
-                    | Operator::CatchAll
-                    | Operator::Delegate { .. }
-                    | Operator::Rethrow { .. },
-                ) => return true,
+                Ok(Operator::Try { .. } | Operator::Catch { .. } | Operator::CatchAll | Operator::Delegate { .. } | Operator::Rethrow { .. }) => return true,
                 Ok(_) => {}
                 Err(_) => return false,
             }
@@ -156,18 +150,9 @@ pub(crate) fn convert_side_module(tools: &Tools, wasm: &[u8], scratch: &Path) ->
     std::fs::write(&input, wasm).with_context(|| format!("writing {}", input.display()))?;
     let mut args: Vec<OsString> = vec![input.into()];
     args.extend(FEATURES.iter().map(OsString::from));
-    args.extend([
-        "--translate-to-exnref".into(),
-        "-o".into(),
-        output.clone().into(),
-    ]);
-    let step =
-        Step::spinner("converting an extension's exception handling to exnref (binaryen, once)");
-    tools.node_script(
-        &wasm_opt,
-        &args,
-        "binaryen's wasm-opt failed to convert a side module's exception handling",
-    )?;
+    args.extend(["--translate-to-exnref".into(), "-o".into(), output.clone().into()]);
+    let step = Step::spinner("converting an extension's exception handling to exnref (binaryen, once)");
+    tools.node_script(&wasm_opt, &args, "binaryen's wasm-opt failed to convert a side module's exception handling")?;
     step.done("converted an extension's exception handling to exnref");
     std::fs::read(&output).with_context(|| format!("reading {}", output.display()))
 }

@@ -50,8 +50,8 @@ pub mod usage;
 
 use anyhow::{Context, Result};
 pub use bytecode::{StdlibBytecode, STDLIB_BYTECODE_SCRIPT};
-use cache::HomeLock;
 pub use compiled::Sha256Hasher;
+use cache::HomeLock;
 use npm::Tools;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -258,16 +258,12 @@ impl Runtime {
 
     /// The standard library zip, mapped from the cache (it is verified when the cache is set up).
     pub fn map_stdlib_zip(&self) -> Result<crate::tarfs::SharedBytes> {
-        mapped::map(&self.stdlib_zip_path)
-            .with_context(|| format!("reading {}", self.stdlib_zip_path.display()))
+        mapped::map(&self.stdlib_zip_path).with_context(|| format!("reading {}", self.stdlib_zip_path.display()))
     }
 
     /// Map and index the bytecode archive at `path` (from [`ensure_stdlib_bytecode`](Self::ensure_stdlib_bytecode)).
     /// It is mapped from the cache, not read: a run reads only the pages of the modules it imports.
-    pub fn open_stdlib_bytecode(
-        &self,
-        path: &Path,
-    ) -> Result<std::sync::Arc<crate::tarfs::Archive>> {
+    pub fn open_stdlib_bytecode(&self, path: &Path) -> Result<std::sync::Arc<crate::tarfs::Archive>> {
         bytecode::open(path).map(std::sync::Arc::new)
     }
 
@@ -280,10 +276,7 @@ impl Runtime {
     /// The converted module's bytes, checked against its pin (it may have changed since [`ensure`](Self::ensure)).
     pub fn read_wasm(&self) -> Result<Vec<u8>> {
         let wasm = std::fs::read(self.wasm_path()).with_context(|| {
-            format!(
-                "reading {}: run `pyworkers setup` again",
-                self.wasm_path().display()
-            )
+            format!("reading {}: run `pyworkers setup` again", self.wasm_path().display())
         })?;
         digest::check_bytes(
             "the converted module (pyodide.exnref.wasm)",
@@ -301,17 +294,9 @@ impl Runtime {
 
     /// Compile an Emscripten side module (a `.so` extension) for `engine`, through the compiled cache keyed by its
     /// content; legacy exception handling is converted to exnref first, as for Pyodide's own module.
-    pub fn load_side_module(
-        &self,
-        engine: &wasmtime::Engine,
-        name: &str,
-        wasm: &[u8],
-    ) -> Result<wasmtime::Module> {
+    pub fn load_side_module(&self, engine: &wasmtime::Engine, name: &str, wasm: &[u8]) -> Result<wasmtime::Module> {
         let sha = digest::sha256_hex(wasm);
-        let identity = format!(
-            "side module of sha256 {sha}, legacy exceptions through {}",
-            exnref::side_module_recipe()
-        );
+        let identity = format!("side module of sha256 {sha}, legacy exceptions through {}", exnref::side_module_recipe());
         let base = name.rsplit('/').next().unwrap_or(name);
         self.load_compiled(engine, &format!("extension {base}"), &identity, || {
             if exnref::uses_legacy_exceptions(wasm) {

@@ -101,12 +101,12 @@ impl Shape {
                             TypeRef::Global(ty) if import.module == "GOT.func" => {
                                 globals.push((ty, Init::Zero))
                             }
-                            TypeRef::Global(_) => {
-                                bail!("unexpected global import {}.{}", import.module, import.name)
-                            }
-                            TypeRef::Memory(_) => {
-                                bail!("Pyodide's module imports its memory already")
-                            }
+                            TypeRef::Global(_) => bail!(
+                                "unexpected global import {}.{}",
+                                import.module,
+                                import.name
+                            ),
+                            TypeRef::Memory(_) => bail!("Pyodide's module imports its memory already"),
                             _ => {}
                         }
                     }
@@ -132,15 +132,8 @@ impl Shape {
                 _ => {}
             }
         }
-        let imported = globals
-            .iter()
-            .take_while(|(_, init)| matches!(init, Init::Zero))
-            .count();
-        let state = globals
-            .iter()
-            .rposition(|(ty, _)| ty.mutable)
-            .map_or(0, |last| last + 1)
-            .max(imported);
+        let imported = globals.iter().take_while(|(_, init)| matches!(init, Init::Zero)).count();
+        let state = globals.iter().rposition(|(ty, _)| ty.mutable).map_or(0, |last| last + 1).max(imported);
         Ok(Shape {
             memory: memory.context("Pyodide's module defines no memory")?,
             globals,
@@ -179,22 +172,13 @@ impl Shape {
                 }
             }
         }
-        let inits: Vec<ConstExpr> = self
-            .state_globals()
-            .iter()
-            .map(|(ty, init)| original(ty, init))
-            .collect();
+        let inits: Vec<ConstExpr> = self.state_globals().iter().map(|(ty, init)| original(ty, init)).collect();
         self.encode(self.memory.initial, &inits, &data)
     }
 
     /// A state module with memory `pages` long holding `segments` (zero elsewhere) and `globals` (by index;
     /// [`GlobalValue::Keep`] keeps Pyodide's initialiser).
-    pub fn state(
-        &self,
-        pages: u64,
-        segments: &[Segment<'_>],
-        globals: &[GlobalValue],
-    ) -> Result<Vec<u8>> {
+    pub fn state(&self, pages: u64, segments: &[Segment<'_>], globals: &[GlobalValue]) -> Result<Vec<u8>> {
         if globals.len() != self.state {
             bail!(
                 "the state has {} globals, Pyodide's module keeps {} in its state",
@@ -216,11 +200,7 @@ impl Shape {
             .collect::<Vec<_>>();
         let mut data = DataSection::new();
         for s in segments {
-            data.active(
-                0,
-                &ConstExpr::i32_const(s.offset as i32),
-                s.data.iter().copied(),
-            );
+            data.active(0, &ConstExpr::i32_const(s.offset as i32), s.data.iter().copied());
         }
         self.encode(pages.max(self.memory.initial), &inits, &data)
     }
@@ -275,11 +255,7 @@ pub fn code_module(wasm: &[u8], shape: &Shape) -> Result<Vec<u8>> {
                         imports.import(import.module, import.name, re.entity_type(import.ty)?);
                     }
                 }
-                imports.import(
-                    STATE_MODULE,
-                    MEMORY,
-                    EntityType::Memory(re.memory_type(shape.memory)?),
-                );
+                imports.import(STATE_MODULE, MEMORY, EntityType::Memory(re.memory_type(shape.memory)?));
                 for (index, (ty, _)) in shape.state_globals().iter().enumerate() {
                     imports.import(
                         STATE_MODULE,
@@ -415,26 +391,17 @@ mod tests {
                 imports.push(state.get_export(&mut store, &global_name(i)).unwrap());
             }
             let instance = wasmtime::Instance::new(&mut store, &code, &imports).unwrap();
-            let bump = instance
-                .get_typed_func::<(), i32>(&mut store, "bump")
-                .unwrap();
+            let bump = instance.get_typed_func::<(), i32>(&mut store, "bump").unwrap();
             let sp = bump.call(&mut store, ()).unwrap();
             let mem = instance.get_memory(&mut store, "memory").unwrap();
-            (
-                sp,
-                mem.data(&store)[sp as usize],
-                mem.data(&store)[16..18].to_vec(),
-            )
+            (sp, mem.data(&store)[sp as usize], mem.data(&store)[16..18].to_vec())
         };
         assert_eq!(run(&initial), (1032, b'h', b"hi".to_vec()));
         // A state with other memory and another stack pointer: the same code continues from it.
         let state = shape
             .state(
                 2,
-                &[Segment {
-                    offset: 16,
-                    data: b"yo",
-                }],
+                &[Segment { offset: 16, data: b"yo" }],
                 &[GlobalValue::I32(0), GlobalValue::I32(2048)],
             )
             .unwrap();

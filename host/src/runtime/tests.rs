@@ -353,9 +353,10 @@ fn ensure_and_load_module_end_to_end() {
     assert!(module
         .exports()
         .any(|e| e.name() == "Py_InitializeFromInitConfig"));
-    let cwasm = home
-        .join("compiled")
-        .join(format!("{}.cwasm", compiled::key(&engine, CODE_IDENTITY)));
+    let cwasm = home.join("compiled").join(format!(
+        "{}.cwasm",
+        compiled::key(&engine, CODE_IDENTITY)
+    ));
     assert!(cwasm.exists());
 
     // A damaged artifact is never deserialized: it is recompiled.
@@ -385,32 +386,15 @@ fn touching_a_stamped_entry_leaves_the_file_times_alone() {
     let stamp = Stamp::read(&file).expect("a stamp was written");
     assert_eq!(stamp.sha256, sha256_hex(b"snapshot bytes"));
     let before = fs::metadata(&file).unwrap();
-    let stamp_before = fs::metadata(Stamp::path_for(&file))
-        .unwrap()
-        .modified()
-        .unwrap();
+    let stamp_before = fs::metadata(Stamp::path_for(&file)).unwrap().modified().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(20));
     runtime.touch(&file);
     let after = fs::metadata(&file).unwrap();
-    assert_eq!(
-        (before.mtime(), before.mtime_nsec()),
-        (after.mtime(), after.mtime_nsec())
-    );
-    assert_eq!(
-        (before.ctime(), before.ctime_nsec()),
-        (after.ctime(), after.ctime_nsec())
-    );
-    let stamp_after = fs::metadata(Stamp::path_for(&file))
-        .unwrap()
-        .modified()
-        .unwrap();
-    assert!(
-        stamp_after > stamp_before,
-        "the use was recorded on the stamp"
-    );
+    assert_eq!((before.mtime(), before.mtime_nsec()), (after.mtime(), after.mtime_nsec()));
+    assert_eq!((before.ctime(), before.ctime_nsec()), (after.ctime(), after.ctime_nsec()));
+    let stamp_after = fs::metadata(Stamp::path_for(&file)).unwrap().modified().unwrap();
+    assert!(stamp_after > stamp_before, "the use was recorded on the stamp");
     // A second stamp() keeps the existing stamp rather than re-hashing.
-    runtime
-        .stamp(&file, Some("not the digest"), "test")
-        .unwrap();
+    runtime.stamp(&file, Some("not the digest"), "test").unwrap();
     assert_eq!(Stamp::read(&file).unwrap().sha256, stamp.sha256);
 }

@@ -53,11 +53,7 @@ fn mark_in_use(file: &Path) {
 pub(crate) fn touch(file: &Path) {
     mark_in_use(file);
     let stamp = Stamp::path_for(file);
-    let target = if stamp.exists() {
-        stamp
-    } else {
-        file.to_path_buf()
-    };
+    let target = if stamp.exists() { stamp } else { file.to_path_buf() };
     if let Ok(f) = fs::OpenOptions::new().append(true).open(&target) {
         let _ = f.set_modified(SystemTime::now());
     }
@@ -84,9 +80,7 @@ fn collect(home: &Path, dir: &Path, out: &mut Vec<Entry>) {
     for item in read.flatten() {
         let path = item.path();
         let name = item.file_name().to_string_lossy().into_owned();
-        let Ok(meta) = fs::symlink_metadata(&path) else {
-            continue;
-        };
+        let Ok(meta) = fs::symlink_metadata(&path) else { continue };
         if meta.is_dir() {
             collect(home, &path, out);
             continue;
@@ -110,9 +104,7 @@ fn collect(home: &Path, dir: &Path, out: &mut Vec<Entry>) {
             .map(|c| c.as_os_str().to_string_lossy().into_owned())
             .unwrap_or_default();
         let (kind, pinned) = match top.as_str() {
-            t if t.starts_with("pyodide-") && name == super::bytecode::FILE => {
-                ("stdlib bytecode", false)
-            }
+            t if t.starts_with("pyodide-") && name == super::bytecode::FILE => ("stdlib bytecode", false),
             t if t.starts_with("pyodide-") => ("pyodide", true),
             "compiled" => (compiled_kind(&path), false),
             "verified" => ("snapshot check", false),
@@ -243,12 +235,7 @@ mod tests {
             let f = dir.join(format!("{i}.cwasm"));
             fs::write(&f, vec![1u8; 64 << 10]).unwrap();
             let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000 + i);
-            fs::File::options()
-                .append(true)
-                .open(&f)
-                .unwrap()
-                .set_modified(t)
-                .unwrap();
+            fs::File::options().append(true).open(&f).unwrap().set_modified(t).unwrap();
             files.push(f);
         }
         let pinned_dir = home.path().join("pyodide-1");

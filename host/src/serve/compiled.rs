@@ -52,3 +52,4 @@ fn key(engine: &Engine, wasm: &[u8]) -> String {
     engine.precompile_compatibility_hash().hash(&mut hasher);
     hex::encode(hasher.0.finalize())
 }
+

@@ -281,11 +281,7 @@ impl Outbound {
         };
         let (added, ignored) = roots.add_parsable_certificates(extra);
         if ignored > 0 {
-            tracing::warn!(
-                added,
-                ignored,
-                "some extra root certificates could not be used"
-            );
+            tracing::warn!(added, ignored, "some extra root certificates could not be used");
         }
         // The provider is named rather than taken from the process default, so another crate enabling a second
         // provider can never make this panic.
@@ -373,9 +369,7 @@ impl Outbound {
                 .headers()
                 .get(http::header::LOCATION)
                 .map(|v| decode_header_value(v.as_bytes()));
-            if let (true, true, Some(location)) =
-                (req.follow_redirects, status.is_redirection(), location)
-            {
+            if let (true, true, Some(location)) = (req.follow_redirects, status.is_redirection(), location) {
                 if !matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308) {
                     return read_response(response, url, limits).await;
                 }
@@ -573,14 +567,12 @@ mod tests {
         let key = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
         let cert = key.cert.der().clone();
         let private = rustls::pki_types::PrivateKeyDer::Pkcs8(key.key_pair.serialize_der().into());
-        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.clone()], private)
-        .unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.clone()], private)
+            .unwrap();
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -588,9 +580,7 @@ mod tests {
             while let Ok((tcp, _)) = listener.accept().await {
                 let acceptor = acceptor.clone();
                 tokio::spawn(async move {
-                    let Ok(mut tls) = acceptor.accept(tcp).await else {
-                        return;
-                    };
+                    let Ok(mut tls) = acceptor.accept(tcp).await else { return };
                     let mut buf = vec![0u8; 4096];
                     let _ = tls.read(&mut buf).await;
                     let body = "hello over tls";
@@ -611,25 +601,14 @@ mod tests {
             timeout: Duration::from_secs(10),
             follow_redirects: true,
         };
-        let trusting =
-            Outbound::with_extra_roots(AllowList::any(), OutboundLimits::default(), vec![cert]);
-        let response = trusting
-            .fetch(request())
-            .await
-            .expect("https with the test's root");
+        let trusting = Outbound::with_extra_roots(AllowList::any(), OutboundLimits::default(), vec![cert]);
+        let response = trusting.fetch(request()).await.expect("https with the test's root");
         assert_eq!(response.status, 200);
         assert_eq!(&response.body[..], b"hello over tls");
-        assert!(response
-            .headers
-            .iter()
-            .any(|(k, v)| k == "x-peer" && v == "test"));
+        assert!(response.headers.iter().any(|(k, v)| k == "x-peer" && v == "test"));
 
-        let web_pki_only =
-            Outbound::with_extra_roots(AllowList::any(), OutboundLimits::default(), Vec::new());
-        let error = web_pki_only
-            .fetch(request())
-            .await
-            .expect_err("an unknown issuer must be refused");
+        let web_pki_only = Outbound::with_extra_roots(AllowList::any(), OutboundLimits::default(), Vec::new());
+        let error = web_pki_only.fetch(request()).await.expect_err("an unknown issuer must be refused");
         assert!(
             format!("{error:?}").to_lowercase().contains("certificate"),
             "the error should say the certificate was not trusted: {error:?}"

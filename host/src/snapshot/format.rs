@@ -3,8 +3,8 @@
 //! format this build cannot read, a damaged file, then what it was made for.
 
 use super::snapshot_capnp::{global, hash_seed, mem_node, snapshot};
-use super::Kind;
 use crate::runtime::split::GlobalValue;
+use super::Kind;
 use crate::vfs::{MemData, MemNode};
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
@@ -205,7 +205,10 @@ impl SnapshotData {
             }
             {
                 let mut e = host.reborrow().init_entropy();
-                e.set_live(matches!(h.entropy.mode, crate::entropy::Mode::Live));
+                e.set_live(matches!(
+                    h.entropy.mode,
+                    crate::entropy::Mode::Live
+                ));
                 e.set_seed(&h.entropy.seed);
                 e.set_word_pos(&h.entropy.word_pos.to_le_bytes());
             }
@@ -403,20 +406,18 @@ fn decode_root(root: snapshot::Reader<'_>, mode: Decode) -> Result<SnapshotData>
     }
     let mut dylink = crate::emscripten::dylink::Record::default();
     for l in h.get_libraries()? {
-        dylink
-            .libraries
-            .push(crate::emscripten::dylink::LibraryRecord {
-                placement: crate::emscripten::dylink::Placement {
-                    name: text(l.get_name())?,
-                    sha256: text(l.get_sha256())?,
-                    memory_base: l.get_memory_base(),
-                    memory_size: l.get_memory_size(),
-                    table_base: l.get_table_base(),
-                    table_size: l.get_table_size(),
-                    global: l.get_global(),
-                },
-                handles: l.get_handles()?.iter().collect(),
-            });
+        dylink.libraries.push(crate::emscripten::dylink::LibraryRecord {
+            placement: crate::emscripten::dylink::Placement {
+                name: text(l.get_name())?,
+                sha256: text(l.get_sha256())?,
+                memory_base: l.get_memory_base(),
+                memory_size: l.get_memory_size(),
+                table_base: l.get_table_base(),
+                table_size: l.get_table_size(),
+                global: l.get_global(),
+            },
+            handles: l.get_handles()?.iter().collect(),
+        });
     }
     for t in h.get_table_slots()? {
         dylink.slots.push(crate::emscripten::dylink::SlotRecord {
@@ -426,9 +427,7 @@ fn decode_root(root: snapshot::Reader<'_>, mode: Decode) -> Result<SnapshotData>
         });
     }
     for g in h.get_got()? {
-        dylink
-            .got
-            .push((text(g.get_symbol())?, g.get_value(), g.get_resolved()));
+        dylink.got.push((text(g.get_symbol())?, g.get_value(), g.get_resolved()));
     }
     let host = HostState {
         cwd: text(h.get_cwd())?,

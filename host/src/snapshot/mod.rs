@@ -124,9 +124,7 @@ fn immortalize(interp: &mut Interpreter) -> Result<()> {
         .context("Pyodide exports no _Py_SetImmortal")?;
     for address in addresses.chunks_exact(4) {
         let address = i32::from_le_bytes(address.try_into().expect("4-byte chunk"));
-        set_immortal
-            .call(&mut *interp.store_mut(), address)
-            .map_err(anyhow::Error::from)?;
+        set_immortal.call(&mut *interp.store_mut(), address).map_err(anyhow::Error::from)?;
     }
     match interp.call_function("_pyworkers.snapshot", "immortal_done")? {
         Outcome::Completed => Ok(()),
@@ -176,8 +174,7 @@ pub fn capture(
         .into_iter()
         .map(|s| (s.offset, s.data.to_vec()))
         .collect();
-    let dylink =
-        crate::emscripten::dylink::record(&mut wasmtime::AsContextMut::as_context_mut(&mut *store));
+    let dylink = crate::emscripten::dylink::record(&mut wasmtime::AsContextMut::as_context_mut(&mut *store));
     let em = &mut store.data_mut().em;
     let host = host_state(em, trampoline_index, dylink);
     Ok(SnapshotData {
@@ -242,11 +239,7 @@ fn host_state(
 }
 
 /// Boot an interpreter set up for preparing a snapshot: deterministic entropy and clock, and the hash seed.
-pub fn boot_for_prepare(
-    pyodide: &Pyodide,
-    mut em: EmContext,
-    hash_seed: u32,
-) -> Result<Interpreter> {
+pub fn boot_for_prepare(pyodide: &Pyodide, mut em: EmContext, hash_seed: u32) -> Result<Interpreter> {
     em.entropy = crate::entropy::Entropy::deterministic(PREPARE_SEED);
     em.clock = crate::emscripten::Clock::deterministic();
     let options = BootOptions {

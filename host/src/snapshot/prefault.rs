@@ -50,9 +50,7 @@ impl TouchedPages {
 
     /// Remember the pages touched in the memory at `base` (`len` bytes) of an instance about to be dropped.
     pub fn learn(&self, base: *const u8, len: usize) {
-        let Some((written, read)) = touched_pages(base, len) else {
-            return;
-        };
+        let Some((written, read)) = touched_pages(base, len) else { return };
         if count(&written) > MAX_WRITTEN {
             return;
         }
@@ -112,17 +110,13 @@ fn touched_pages(base: *const u8, len: usize) -> Option<(Pages, Pages)> {
     const FILE_OR_SHARED: u64 = 1 << 61;
     const EXCLUSIVE: u64 = 1 << 56;
     static PAGEMAP: std::sync::OnceLock<Option<std::fs::File>> = std::sync::OnceLock::new();
-    let pagemap = PAGEMAP
-        .get_or_init(|| std::fs::File::open("/proc/self/pagemap").ok())
-        .as_ref()?;
+    let pagemap = PAGEMAP.get_or_init(|| std::fs::File::open("/proc/self/pagemap").ok()).as_ref()?;
     if (base as usize) % PAGE != 0 {
         return None;
     }
     let pages = len / PAGE;
     let mut entries = vec![0u8; pages * 8];
-    pagemap
-        .read_exact_at(&mut entries, (base as usize / PAGE * 8) as u64)
-        .ok()?;
+    pagemap.read_exact_at(&mut entries, (base as usize / PAGE * 8) as u64).ok()?;
     let (mut written, mut read) = (Pages::new(), Pages::new());
     for (page, entry) in entries.chunks_exact(8).enumerate() {
         let entry = u64::from_ne_bytes(entry.try_into().expect("8-byte chunk"));
@@ -157,8 +151,7 @@ mod tests {
         let image: Vec<u8> = (0..16 * PAGE).map(|i| (i / PAGE) as u8 + 1).collect();
         std::fs::write(&path, &image).unwrap();
         let file = std::fs::File::open(&path).unwrap();
-        let map =
-            |file: &std::fs::File| unsafe { memmap2::MmapOptions::new().map_copy(file).unwrap() };
+        let map = |file: &std::fs::File| unsafe { memmap2::MmapOptions::new().map_copy(file).unwrap() };
 
         let mut first = map(&file);
         let _ = std::hint::black_box(first[12 * PAGE]);
@@ -170,21 +163,14 @@ mod tests {
         let learned = touched.current();
         assert_eq!(learned.0, vec![3..5, 9..10]);
         // The kernel maps a read page's neighbours too (fault-around): they count as read.
-        assert!(
-            learned.1.iter().any(|r| r.contains(&12)),
-            "read pages: {:?}",
-            learned.1
-        );
+        assert!(learned.1.iter().any(|r| r.contains(&12)), "read pages: {:?}", learned.1);
         assert_eq!(touched.written(), 3);
 
         let mut second = map(&file);
         touched.prefault(second.as_mut_ptr(), second.len());
         let (written, read) = touched_pages(second.as_ptr(), second.len()).unwrap();
         assert_eq!(written, learned.0);
-        assert!(
-            read.iter().any(|r| r.contains(&12)),
-            "read pages after prefaulting: {read:?}"
-        );
+        assert!(read.iter().any(|r| r.contains(&12)), "read pages after prefaulting: {read:?}");
         assert_eq!(&second[..], &image[..], "populating changed the memory");
     }
 }

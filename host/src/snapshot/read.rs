@@ -14,8 +14,7 @@ use std::path::{Path, PathBuf};
 /// Read and check the snapshot at `path` (see the module docs). Memory segments are left out when the file was
 /// verified before (`segments_elided`); the restorer reads them again only if it must rebuild the state module.
 pub fn read(runtime: &Runtime, path: &Path) -> Result<SnapshotData> {
-    let bytes =
-        contents(runtime, path).with_context(|| format!("reading snapshot {}", path.display()))?;
+    let bytes = contents(runtime, path).with_context(|| format!("reading snapshot {}", path.display()))?;
     let bytes: &[u8] = (*bytes).as_ref();
     let context = || format!("snapshot {}", path.display());
     let record = record_path(runtime, path, bytes);
@@ -33,9 +32,7 @@ pub fn read(runtime: &Runtime, path: &Path) -> Result<SnapshotData> {
     if let Some(record) = record {
         let written = record
             .parent()
-            .map_or(Ok(()), |dir| {
-                std::fs::create_dir_all(dir).map_err(Into::into)
-            })
+            .map_or(Ok(()), |dir| std::fs::create_dir_all(dir).map_err(Into::into))
             .and_then(|()| write_file_atomic(&record, b"verified\n"));
         match written {
             Ok(()) => {
@@ -58,9 +55,7 @@ fn contents(runtime: &Runtime, path: &Path) -> std::io::Result<crate::tarfs::Sha
     // The runtime's home is absolute (`Runtime::ensure` makes it so).
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     // `absolute` does not resolve `..`: a path that has one is read, never mapped.
-    let plain = !absolute
-        .components()
-        .any(|c| matches!(c, std::path::Component::ParentDir));
+    let plain = !absolute.components().any(|c| matches!(c, std::path::Component::ParentDir));
     if plain && absolute.starts_with(runtime.home()) {
         crate::runtime::mapped::map(path)
     } else {
@@ -74,12 +69,7 @@ fn record_path(runtime: &Runtime, path: &Path, bytes: &[u8]) -> Option<PathBuf> 
     let checksum = SnapshotData::file_checksum(bytes)?;
     let meta = std::fs::metadata(path).ok()?;
     let mut h = sha2::Sha256::new();
-    h.update(
-        std::path::absolute(path)
-            .ok()?
-            .as_os_str()
-            .as_encoded_bytes(),
-    );
+    h.update(std::path::absolute(path).ok()?.as_os_str().as_encoded_bytes());
     h.update(checksum.as_bytes());
     h.update(meta.len().to_le_bytes());
     #[cfg(unix)]
@@ -88,12 +78,7 @@ fn record_path(runtime: &Runtime, path: &Path, bytes: &[u8]) -> Option<PathBuf> 
         for v in [meta.dev(), meta.ino()] {
             h.update(v.to_le_bytes());
         }
-        for v in [
-            meta.mtime(),
-            meta.mtime_nsec(),
-            meta.ctime(),
-            meta.ctime_nsec(),
-        ] {
+        for v in [meta.mtime(), meta.mtime_nsec(), meta.ctime(), meta.ctime_nsec()] {
             h.update(v.to_le_bytes());
         }
     }

@@ -67,44 +67,37 @@ impl Restorer {
         } else {
             format!("file {}", data.file_sha256)
         };
-        let identity = format!(
-            "snapshot state module (split v2) of {name} over {}",
-            data.pyodide_sha256
-        );
-        let state =
-            runtime.load_compiled(pyodide.engine(), "the snapshot's state", &identity, || {
-                let full;
-                let data = if data.segments_elided {
-                    let origin = data
-                        .origin
-                        .as_ref()
-                        .context("the snapshot's memory was not read")?;
-                    let bytes = std::fs::read(origin)
-                        .with_context(|| format!("reading snapshot {}", origin.display()))?;
-                    full = SnapshotData::decode_with(&bytes, Decode::Full)
-                        .with_context(|| format!("snapshot {}", origin.display()))?;
-                    if full.file_sha256 != data.file_sha256 {
-                        bail!(
-                            "snapshot {} changed while it was being read",
-                            origin.display()
-                        );
-                    }
-                    &full
-                } else {
-                    &data
-                };
-                let segments: Vec<Segment<'_>> = data
-                    .segments
-                    .iter()
-                    .map(|(offset, data)| Segment {
-                        offset: *offset,
-                        data,
-                    })
-                    .collect();
-                pyodide
-                    .shape()?
-                    .state(data.memory_pages as u64, &segments, &data.globals)
-            })?;
+        let identity = format!("snapshot state module (split v2) of {name} over {}", data.pyodide_sha256);
+        let state = runtime.load_compiled(pyodide.engine(), "the snapshot's state", &identity, || {
+            let full;
+            let data = if data.segments_elided {
+                let origin = data
+                    .origin
+                    .as_ref()
+                    .context("the snapshot's memory was not read")?;
+                let bytes = std::fs::read(origin)
+                    .with_context(|| format!("reading snapshot {}", origin.display()))?;
+                full = SnapshotData::decode_with(&bytes, Decode::Full)
+                    .with_context(|| format!("snapshot {}", origin.display()))?;
+                if full.file_sha256 != data.file_sha256 {
+                    bail!("snapshot {} changed while it was being read", origin.display());
+                }
+                &full
+            } else {
+                &data
+            };
+            let segments: Vec<Segment<'_>> = data
+                .segments
+                .iter()
+                .map(|(offset, data)| Segment {
+                    offset: *offset,
+                    data,
+                })
+                .collect();
+            pyodide
+                .shape()?
+                .state(data.memory_pages as u64, &segments, &data.globals)
+        })?;
         let state = pyodide.state_pre(&state)?;
         let module_load = start.elapsed();
         for (path, limit, nodes) in &data.host.memfs {
@@ -156,8 +149,7 @@ impl Restorer {
         if !self.touched.is_empty() {
             let memory = interp.memory()?;
             let store = interp.store_mut();
-            self.touched
-                .prefault(memory.data_ptr(&*store), memory.data_size(&*store));
+            self.touched.prefault(memory.data_ptr(&*store), memory.data_size(&*store));
         }
         if interp.trampoline_index() != host.trampoline_index {
             bail!(
@@ -180,8 +172,7 @@ impl Restorer {
     pub fn learn(&self, interp: &mut Interpreter) {
         let Ok(memory) = interp.memory() else { return };
         let store = interp.store_mut();
-        self.touched
-            .learn(memory.data_ptr(&*store), memory.data_size(&*store));
+        self.touched.learn(memory.data_ptr(&*store), memory.data_size(&*store));
     }
 
     /// How many pages new instances get faulted in writable ahead.

@@ -71,10 +71,7 @@ impl Worker {
 
     /// This worker with `packages` as its site-packages: its identity (and so its snapshot's) now covers both.
     pub fn with_site_packages(mut self, packages: &crate::packages::SitePackages) -> Worker {
-        self.sha256 = hex::encode(sha2::Sha256::digest(format!(
-            "{}\nsite-packages {}",
-            self.sha256, packages.sha256
-        )));
+        self.sha256 = hex::encode(sha2::Sha256::digest(format!("{}\nsite-packages {}", self.sha256, packages.sha256)));
         self.site_packages = Some(packages.archive.clone());
         self.site_packages_sha256 = Some(packages.sha256.clone());
         self
@@ -96,15 +93,10 @@ impl Worker {
     /// Mount the worker's files (at `at`) and its site-packages, if any, into `vfs`: the same at prepare and at
     /// every restore.
     pub fn mount(&self, vfs: &mut crate::vfs::Vfs, at: &str) -> Result<()> {
-        vfs.mount(at, crate::vfs::Fs::Tar(self.archive.clone()), false)
-            .context("mounting the worker")?;
+        vfs.mount(at, crate::vfs::Fs::Tar(self.archive.clone()), false).context("mounting the worker")?;
         if let Some(packages) = &self.site_packages {
-            vfs.mount(
-                crate::packages::SITE_PACKAGES,
-                crate::vfs::Fs::Tar(packages.clone()),
-                false,
-            )
-            .context("mounting site-packages")?;
+            vfs.mount(crate::packages::SITE_PACKAGES, crate::vfs::Fs::Tar(packages.clone()), false)
+                .context("mounting site-packages")?;
         }
         Ok(())
     }

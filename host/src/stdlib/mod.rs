@@ -36,9 +36,7 @@ pub fn vfs(pyodide: &Pyodide) -> Result<Vfs> {
 pub fn vfs_with(pyodide: &Pyodide, bytecode: Option<Arc<Archive>>) -> Result<Vfs> {
     let runtime = pyodide.runtime();
     // Mapped, not read: a start touches only the zip's directory and the few members not in the bytecode.
-    let stdlib = runtime
-        .map_stdlib_zip()
-        .context("reading the standard library")?;
+    let stdlib = runtime.map_stdlib_zip().context("reading the standard library")?;
     layout::standard(stdlib, bytecode)
 }
 

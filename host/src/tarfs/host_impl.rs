@@ -45,26 +45,12 @@ impl HostArchive for TarfsView<'_> {
         })
     }
 
-    fn stat(
-        &mut self,
-        archive: Resource<Archive>,
-        path: String,
-    ) -> Result<wit::Stat, wit::ErrorCode> {
-        self.archive(&archive)
-            .and_then(|a| a.stat(&path))
-            .map(stat)
-            .map_err(error)
+    fn stat(&mut self, archive: Resource<Archive>, path: String) -> Result<wit::Stat, wit::ErrorCode> {
+        self.archive(&archive).and_then(|a| a.stat(&path)).map(stat).map_err(error)
     }
 
-    fn lstat(
-        &mut self,
-        archive: Resource<Archive>,
-        path: String,
-    ) -> Result<wit::Stat, wit::ErrorCode> {
-        self.archive(&archive)
-            .and_then(|a| a.lstat(&path))
-            .map(stat)
-            .map_err(error)
+    fn lstat(&mut self, archive: Resource<Archive>, path: String) -> Result<wit::Stat, wit::ErrorCode> {
+        self.archive(&archive).and_then(|a| a.lstat(&path)).map(stat).map_err(error)
     }
 
     fn read_dir(
@@ -72,10 +58,7 @@ impl HostArchive for TarfsView<'_> {
         archive: Resource<Archive>,
         path: String,
     ) -> Result<Vec<wit::DirEntry>, wit::ErrorCode> {
-        let entries = self
-            .archive(&archive)
-            .and_then(|a| a.read_dir(&path))
-            .map_err(error)?;
+        let entries = self.archive(&archive).and_then(|a| a.read_dir(&path)).map_err(error)?;
         Ok(entries.into_iter().map(dir_entry).collect())
     }
 
@@ -86,19 +69,11 @@ impl HostArchive for TarfsView<'_> {
         offset: u64,
         len: u64,
     ) -> Result<Vec<u8>, wit::ErrorCode> {
-        self.archive(&archive)
-            .and_then(|a| a.read(&path, offset, len))
-            .map_err(error)
+        self.archive(&archive).and_then(|a| a.read(&path, offset, len)).map_err(error)
     }
 
-    fn read_link(
-        &mut self,
-        archive: Resource<Archive>,
-        path: String,
-    ) -> Result<String, wit::ErrorCode> {
-        self.archive(&archive)
-            .and_then(|a| a.read_link(&path))
-            .map_err(error)
+    fn read_link(&mut self, archive: Resource<Archive>, path: String) -> Result<String, wit::ErrorCode> {
+        self.archive(&archive).and_then(|a| a.read_link(&path)).map_err(error)
     }
 
     fn drop(&mut self, archive: Resource<Archive>) -> wasmtime::Result<()> {

@@ -30,10 +30,7 @@ pub const STDLIB_ZIP: &str = "/lib/python314.zip";
 pub const STDLIB_BYTECODE: &str = "/lib/python3.14";
 
 /// The standard layout over `stdlib_zip`, with `stdlib_bytecode` (if any) mounted at [`STDLIB_BYTECODE`].
-pub fn standard(
-    stdlib_zip: crate::tarfs::SharedBytes,
-    stdlib_bytecode: Option<Arc<Archive>>,
-) -> Result<Vfs> {
+pub fn standard(stdlib_zip: crate::tarfs::SharedBytes, stdlib_bytecode: Option<Arc<Archive>>) -> Result<Vfs> {
     let mut vfs = Vfs::new();
     let lib = Archive::open(crate::PYWORKERS_LIB_TAR)
         .map_err(|e| anyhow::anyhow!("embedded Python library: {e:?}"))?;

@@ -8,10 +8,10 @@
 
 mod subjects;
 
-pub use self::subjects::{component, native, ComponentEntropy};
 use super::check::{check, check_eq, check_ne};
 use super::{Case, Check, Fresh};
 pub use crate::bindings::entropy::Mode;
+pub use self::subjects::{component, native, ComponentEntropy};
 
 /// One instance of an `entropy` implementation, through the WIT's functions. `Err` means it trapped.
 pub trait Entropy {
@@ -29,41 +29,25 @@ const MAX_FILL: u32 = 65536;
 /// The suite, in report order.
 pub fn cases() -> &'static [Case<dyn Entropy>] {
     &[
-        Case {
-            name: "starts-deterministic",
-            about: "a fresh instance is in deterministic mode",
-            run: starts_deterministic,
-        },
+        Case { name: "starts-deterministic", about: "a fresh instance is in deterministic mode", run: starts_deterministic },
         Case {
             name: "equal-seeds-equal-streams",
             about: "two fresh instances give the same bytes, call for call",
             run: equal_seeds_equal_streams,
         },
-        Case {
-            name: "stream-advances",
-            about: "consecutive fills differ, in both modes",
-            run: stream_advances,
-        },
+        Case { name: "stream-advances", about: "consecutive fills differ, in both modes", run: stream_advances },
         Case {
             name: "bytes-not-degenerate",
             about: "4096 bytes use most byte values, in both modes",
             run: bytes_not_degenerate,
         },
-        Case {
-            name: "zero-length",
-            about: "fill(0) is empty, in both modes",
-            run: zero_length,
-        },
+        Case { name: "zero-length", about: "fill(0) is empty, in both modes", run: zero_length },
         Case {
             name: "large-lengths",
             about: "fill(65536) is whole; larger requests get exactly 65536 bytes",
             run: large_lengths,
         },
-        Case {
-            name: "reseed-switches-to-live",
-            about: "after reseed the mode is live",
-            run: reseed_switches_to_live,
-        },
+        Case { name: "reseed-switches-to-live", about: "after reseed the mode is live", run: reseed_switches_to_live },
         Case {
             name: "diverges-after-reseed",
             about: "two instances on the same stream differ once both reseed",
@@ -71,29 +55,21 @@ pub fn cases() -> &'static [Case<dyn Entropy>] {
         },
         Case {
             name: "reseed-is-one-way",
-            about:
-                "after reseed the deterministic stream never comes back, and the mode stays live",
+            about: "after reseed the deterministic stream never comes back, and the mode stays live",
             run: reseed_is_one_way,
         },
     ]
 }
 
 /// Check `property` on `a` as it is (deterministic), then again after `reseed` (live).
-fn in_both_modes(
-    a: &mut dyn Entropy,
-    mut property: impl FnMut(&mut dyn Entropy, &str) -> Check,
-) -> Check {
+fn in_both_modes(a: &mut dyn Entropy, mut property: impl FnMut(&mut dyn Entropy, &str) -> Check) -> Check {
     property(a, "deterministic")?;
     a.reseed()?;
     property(a, "live")
 }
 
 fn starts_deterministic(fresh: Fresh<'_, dyn Entropy>) -> Check {
-    check_eq!(
-        fresh()?.current_mode()?,
-        Mode::Deterministic,
-        "current-mode() of a fresh instance"
-    );
+    check_eq!(fresh()?.current_mode()?, Mode::Deterministic, "current-mode() of a fresh instance");
     Ok(())
 }
 
@@ -103,21 +79,13 @@ fn equal_seeds_equal_streams(fresh: Fresh<'_, dyn Entropy>) -> Check {
         let (x, y) = (a.fill(len)?, b.fill(len)?);
         check!(x == y, "fill({len}) differs between two fresh instances");
     }
-    check_eq!(
-        a.current_mode()?,
-        Mode::Deterministic,
-        "current-mode() after fills"
-    );
+    check_eq!(a.current_mode()?, Mode::Deterministic, "current-mode() after fills");
     Ok(())
 }
 
 fn stream_advances(fresh: Fresh<'_, dyn Entropy>) -> Check {
     in_both_modes(&mut *fresh()?, |a, mode| {
-        check_ne!(
-            a.fill(32)?,
-            a.fill(32)?,
-            "two consecutive fill(32) in {mode} mode"
-        );
+        check_ne!(a.fill(32)?, a.fill(32)?, "two consecutive fill(32) in {mode} mode");
         Ok(())
     })
 }
@@ -130,10 +98,7 @@ fn bytes_not_degenerate(fresh: Fresh<'_, dyn Entropy>) -> Check {
         let mut seen = [false; 256];
         bytes.iter().for_each(|&b| seen[b as usize] = true);
         let distinct = seen.iter().filter(|&&s| s).count();
-        check!(
-            distinct >= 200,
-            "fill(4096) in {mode} mode has only {distinct} distinct byte values"
-        );
+        check!(distinct >= 200, "fill(4096) in {mode} mode has only {distinct} distinct byte values");
         Ok(())
     })
 }
@@ -148,11 +113,7 @@ fn zero_length(fresh: Fresh<'_, dyn Entropy>) -> Check {
 fn large_lengths(fresh: Fresh<'_, dyn Entropy>) -> Check {
     in_both_modes(&mut *fresh()?, |a, mode| {
         for len in [MAX_FILL, MAX_FILL + 1, 1 << 24, u32::MAX] {
-            check_eq!(
-                a.fill(len)?.len(),
-                MAX_FILL as usize,
-                "fill({len}) length in {mode} mode"
-            );
+            check_eq!(a.fill(len)?.len(), MAX_FILL as usize, "fill({len}) length in {mode} mode");
         }
         Ok(())
     })
@@ -172,11 +133,7 @@ fn diverges_after_reseed(fresh: Fresh<'_, dyn Entropy>) -> Check {
     a.reseed()?;
     b.reseed()?;
     for call in 0..4 {
-        check_ne!(
-            a.fill(32)?,
-            b.fill(32)?,
-            "fill(32) #{call} of two reseeded instances"
-        );
+        check_ne!(a.fill(32)?, b.fill(32)?, "fill(32) #{call} of two reseeded instances");
     }
     Ok(())
 }
@@ -188,27 +145,11 @@ fn reseed_is_one_way(fresh: Fresh<'_, dyn Entropy>) -> Check {
     twin.fill(10)?;
     a.reseed()?;
     for call in 0..4 {
-        check_ne!(
-            a.fill(32)?,
-            twin.fill(32)?,
-            "fill(32) #{call} after reseed vs the deterministic stream"
-        );
-        check_eq!(
-            a.current_mode()?,
-            Mode::Live,
-            "current-mode() after fill #{call}"
-        );
+        check_ne!(a.fill(32)?, twin.fill(32)?, "fill(32) #{call} after reseed vs the deterministic stream");
+        check_eq!(a.current_mode()?, Mode::Live, "current-mode() after fill #{call}");
     }
     a.reseed()?;
-    check_eq!(
-        a.current_mode()?,
-        Mode::Live,
-        "current-mode() after a second reseed"
-    );
-    check_ne!(
-        a.fill(32)?,
-        twin.fill(32)?,
-        "fill(32) after a second reseed vs the deterministic stream"
-    );
+    check_eq!(a.current_mode()?, Mode::Live, "current-mode() after a second reseed");
+    check_ne!(a.fill(32)?, twin.fill(32)?, "fill(32) after a second reseed vs the deterministic stream");
     Ok(())
 }

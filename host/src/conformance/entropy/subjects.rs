@@ -16,9 +16,7 @@ use bindings::exports::pyworkers::runtime::entropy as export;
 
 /// A fresh native instance: deterministic from the shared seed, as a snapshot's preparation starts.
 pub fn native() -> Box<dyn Entropy> {
-    Box::new(Native(crate::entropy::Entropy::deterministic(
-        crate::entropy::SEED,
-    )))
+    Box::new(Native(crate::entropy::Entropy::deterministic(crate::entropy::SEED)))
 }
 
 struct Native(crate::entropy::Entropy);
@@ -46,8 +44,7 @@ pub struct ComponentEntropy<'a> {
 
 /// Link `file` as an `entropy-provider`; fails if it does not export `entropy` with the WIT's types.
 pub fn component(file: &ComponentFile) -> Result<ComponentEntropy<'_>> {
-    let pre = bindings::EntropyProviderPre::new(file.pre()?)
-        .map_err(|e| file.not_a("entropy-provider", e))?;
+    let pre = bindings::EntropyProviderPre::new(file.pre()?).map_err(|e| file.not_a("entropy-provider", e))?;
     Ok(ComponentEntropy { file, pre })
 }
 
@@ -67,17 +64,11 @@ struct Instance {
 
 impl Entropy for Instance {
     fn fill(&mut self, len: u32) -> Result<Vec<u8>> {
-        Ok(self
-            .instance
-            .pyworkers_runtime_entropy()
-            .call_fill(&mut self.store, len)?)
+        Ok(self.instance.pyworkers_runtime_entropy().call_fill(&mut self.store, len)?)
     }
 
     fn current_mode(&mut self) -> Result<Mode> {
-        let mode = self
-            .instance
-            .pyworkers_runtime_entropy()
-            .call_current_mode(&mut self.store)?;
+        let mode = self.instance.pyworkers_runtime_entropy().call_current_mode(&mut self.store)?;
         Ok(match mode {
             export::Mode::Deterministic => Mode::Deterministic,
             export::Mode::Live => Mode::Live,
@@ -85,9 +76,6 @@ impl Entropy for Instance {
     }
 
     fn reseed(&mut self) -> Result<()> {
-        Ok(self
-            .instance
-            .pyworkers_runtime_entropy()
-            .call_reseed(&mut self.store)?)
+        Ok(self.instance.pyworkers_runtime_entropy().call_reseed(&mut self.store)?)
     }
 }

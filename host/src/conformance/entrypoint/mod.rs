@@ -38,12 +38,10 @@
 
 mod subjects;
 
-pub use self::subjects::{component, native, ComponentWorkers, NativeWorkers};
 use super::check::{check, check_eq};
 use super::{Case, Check, Fresh};
-pub use crate::entrypoint::{
-    HandlerError, Message, MessageBatch, Request, Response, ScheduledEvent,
-};
+pub use self::subjects::{component, native, ComponentWorkers, NativeWorkers};
+pub use crate::entrypoint::{HandlerError, Message, MessageBatch, Request, Response, ScheduledEvent};
 
 /// The environment variable that tells a component subject which reference worker to be.
 pub const WORKER_VARIABLE: &str = "PYWORKERS_REFERENCE_WORKER";
@@ -74,10 +72,7 @@ impl Reference {
         match self {
             Reference::Echo => ("reference_worker", include_str!("reference_worker.py")),
             Reference::FetchOnly => ("fetch_only_worker", include_str!("fetch_only_worker.py")),
-            Reference::DrawsAtImport => (
-                "draws_at_import_worker",
-                include_str!("draws_at_import_worker.py"),
-            ),
+            Reference::DrawsAtImport => ("draws_at_import_worker", include_str!("draws_at_import_worker.py")),
         }
     }
 }
@@ -126,20 +121,11 @@ pub fn cases() -> &'static [Case<dyn Workers>] {
             about: "non-UTF-8 bodies, NUL bytes and a 1 MiB body come back byte for byte",
             run: binary_bodies,
         },
-        Case {
-            name: "empty-bodies",
-            about: "an empty request body and an empty response body",
-            run: empty_bodies,
-        },
-        Case {
-            name: "status-codes",
-            about: "the handler's status code is the response's, 200..599",
-            run: status_codes,
-        },
+        Case { name: "empty-bodies", about: "an empty request body and an empty response body", run: empty_bodies },
+        Case { name: "status-codes", about: "the handler's status code is the response's, 200..599", run: status_codes },
         Case {
             name: "handler-exception",
-            about:
-                "a raising handler answers `exception` with its traceback; the instance carries on",
+            about: "a raising handler answers `exception` with its traceback; the instance carries on",
             run: handler_exception,
         },
         Case {
@@ -154,8 +140,7 @@ pub fn cases() -> &'static [Case<dyn Workers>] {
         },
         Case {
             name: "queue-delivered",
-            about:
-                "queue batches reach the handler with every message's id, time, body and attempts",
+            about: "queue batches reach the handler with every message's id, time, body and attempts",
             run: queue_delivered,
         },
     ]
@@ -168,10 +153,7 @@ fn request(method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> R
     Request {
         method: method.into(),
         url: format!("{ORIGIN}{path}"),
-        headers: headers
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
+        headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         body: body.to_vec(),
     }
 }
@@ -188,10 +170,7 @@ fn fetch_ok(worker: &mut dyn Worker, request: Request) -> anyhow::Result<Respons
 
 /// The headers the echo worker answers `request` with.
 fn echoed_headers(request: &Request) -> Vec<(String, String)> {
-    let mut headers = vec![
-        ("x-method".to_string(), request.method.clone()),
-        ("x-url".to_string(), request.url.clone()),
-    ];
+    let mut headers = vec![("x-method".to_string(), request.method.clone()), ("x-url".to_string(), request.url.clone())];
     headers.extend(request.headers.iter().cloned());
     headers
 }
@@ -201,16 +180,8 @@ fn body_difference(got: &[u8], want: &[u8]) -> Option<String> {
     if got == want {
         return None;
     }
-    let at = got
-        .iter()
-        .zip(want)
-        .position(|(a, b)| a != b)
-        .unwrap_or(got.len().min(want.len()));
-    Some(format!(
-        "{} bytes came back for {} sent; first difference at byte {at}",
-        got.len(),
-        want.len()
-    ))
+    let at = got.iter().zip(want).position(|(a, b)| a != b).unwrap_or(got.len().min(want.len()));
+    Some(format!("{} bytes came back for {} sent; first difference at byte {at}", got.len(), want.len()))
 }
 
 /// Echo `request` and check that all of it came back.
@@ -233,35 +204,15 @@ fn sorted(mut names: Vec<String>) -> Vec<String> {
 
 fn handlers_listed(fresh: Fresh<'_, dyn Workers>) -> Check {
     let workers = fresh()?;
-    check_eq!(
-        sorted(workers.start(Reference::Echo)?.handlers()?),
-        ["fetch", "queue", "scheduled"],
-        "handlers() of echo"
-    );
-    check_eq!(
-        workers.start(Reference::FetchOnly)?.handlers()?,
-        ["fetch"],
-        "handlers() of fetch-only"
-    );
+    check_eq!(sorted(workers.start(Reference::Echo)?.handlers()?), ["fetch", "queue", "scheduled"], "handlers() of echo");
+    check_eq!(workers.start(Reference::FetchOnly)?.handlers()?, ["fetch"], "handlers() of fetch-only");
     Ok(())
 }
 
 fn round_trip(fresh: Fresh<'_, dyn Workers>) -> Check {
     let mut worker = fresh()?.start(Reference::Echo)?;
-    let headers = [
-        ("content-type", "text/plain; charset=utf-8"),
-        ("x-trace", "a1b2"),
-        ("accept", "*/*"),
-    ];
-    check_echo(
-        &mut *worker,
-        request(
-            "POST",
-            "/echo/deeper/path?q=1&r=two%20words",
-            &headers,
-            b"hello, worker",
-        ),
-    )?;
+    let headers = [("content-type", "text/plain; charset=utf-8"), ("x-trace", "a1b2"), ("accept", "*/*")];
+    check_echo(&mut *worker, request("POST", "/echo/deeper/path?q=1&r=two%20words", &headers, b"hello, worker"))?;
     for (method, path) in [
         ("GET", "/"),
         ("PUT", "/items/42"),
@@ -270,15 +221,8 @@ fn round_trip(fresh: Fresh<'_, dyn Workers>) -> Check {
         ("OPTIONS", "/any"),
         ("HEAD", "/head"),
     ] {
-        let body: &[u8] = if matches!(method, "GET" | "HEAD" | "OPTIONS") {
-            b""
-        } else {
-            b"{\"n\": 1}"
-        };
-        check_echo(
-            &mut *worker,
-            request(method, path, &[("x-call", method)], body),
-        )?;
+        let body: &[u8] = if matches!(method, "GET" | "HEAD" | "OPTIONS") { b"" } else { b"{\"n\": 1}" };
+        check_echo(&mut *worker, request(method, path, &[("x-call", method)], body))?;
     }
     Ok(())
 }
@@ -294,10 +238,7 @@ fn repeated_headers(fresh: Fresh<'_, dyn Workers>) -> Check {
         ("accept", "application/json, text/plain"),
         ("x-empty", ""),
     ];
-    check_echo(
-        &mut *worker,
-        request("POST", "/repeat", &headers, b"repeat"),
-    )
+    check_echo(&mut *worker, request("POST", "/repeat", &headers, b"repeat"))
 }
 
 /// `len` bytes from a fixed xorshift stream: every byte value, NULs included, never valid UTF-8 for long.
@@ -319,21 +260,13 @@ fn binary_bodies(fresh: Fresh<'_, dyn Workers>) -> Check {
     let bodies: [(&str, Vec<u8>); 6] = [
         ("one NUL", vec![0]),
         ("NULs around text", b"\0a\0b\0\0".to_vec()),
-        (
-            "invalid UTF-8",
-            vec![0xff, 0xfe, 0xc3, 0x28, 0xa0, 0xa1, 0xe2, 0x28, 0xa1, 0x80],
-        ),
+        ("invalid UTF-8", vec![0xff, 0xfe, 0xc3, 0x28, 0xa0, 0xa1, 0xe2, 0x28, 0xa1, 0x80]),
         ("every byte value", all_bytes),
         ("a lone CR and LF", b"\r\n\r\n\r".to_vec()),
         ("1 MiB of noise", noise(1 << 20)),
     ];
     for (what, body) in bodies {
-        let sent = request(
-            "POST",
-            "/binary",
-            &[("content-type", "application/octet-stream")],
-            &body,
-        );
+        let sent = request("POST", "/binary", &[("content-type", "application/octet-stream")], &body);
         check_echo(&mut *worker, sent).map_err(|e| e.context(what))?;
     }
     Ok(())
@@ -341,29 +274,17 @@ fn binary_bodies(fresh: Fresh<'_, dyn Workers>) -> Check {
 
 fn empty_bodies(fresh: Fresh<'_, dyn Workers>) -> Check {
     let mut worker = fresh()?.start(Reference::Echo)?;
-    check_echo(
-        &mut *worker,
-        request("POST", "/empty", &[("content-length", "0")], b""),
-    )?;
+    check_echo(&mut *worker, request("POST", "/empty", &[("content-length", "0")], b""))?;
     let response = fetch_ok(&mut *worker, request("GET", "/status/200", &[], b""))?;
     check_eq!(response.body, Vec::<u8>::new(), "body of GET /status/200");
-    check_eq!(
-        response.headers,
-        Vec::<(String, String)>::new(),
-        "headers of GET /status/200"
-    );
+    check_eq!(response.headers, Vec::<(String, String)>::new(), "headers of GET /status/200");
     Ok(())
 }
 
 fn status_codes(fresh: Fresh<'_, dyn Workers>) -> Check {
     let mut worker = fresh()?.start(Reference::Echo)?;
-    for status in [
-        200u16, 201, 204, 299, 301, 302, 304, 400, 404, 418, 451, 500, 503, 599,
-    ] {
-        let response = fetch_ok(
-            &mut *worker,
-            request("GET", &format!("/status/{status}"), &[], b""),
-        )?;
+    for status in [200u16, 201, 204, 299, 301, 302, 304, 400, 404, 418, 451, 500, 503, 599] {
+        let response = fetch_ok(&mut *worker, request("GET", &format!("/status/{status}"), &[], b""))?;
         check_eq!(response.status, status, "status of GET /status/{status}");
     }
     Ok(())
@@ -378,64 +299,31 @@ fn handler_exception(fresh: Fresh<'_, dyn Workers>) -> Check {
             Ok(other) => anyhow::bail!("GET {path}: expected an exception, got {other:?}"),
             Err(trap) => return Err(trap.context(format!("GET {path} trapped"))),
         };
-        let lines: Vec<&str> = text
-            .lines()
-            .filter(|line| !line.trim().is_empty())
-            .collect();
-        check_eq!(
-            lines.first().copied(),
-            Some("Traceback (most recent call last):"),
-            "first line of the exception"
-        );
+        let lines: Vec<&str> = text.lines().filter(|line| !line.trim().is_empty()).collect();
+        check_eq!(lines.first().copied(), Some("Traceback (most recent call last):"), "first line of the exception");
         let last = format!("RuntimeError: raised on purpose: {query}");
-        check_eq!(
-            lines.last().copied(),
-            Some(last.as_str()),
-            "last line of the exception"
-        );
-        check!(
-            lines.len() >= 3,
-            "the exception of GET {path} has no frames: {text:?}"
-        );
+        check_eq!(lines.last().copied(), Some(last.as_str()), "last line of the exception");
+        check!(lines.len() >= 3, "the exception of GET {path} has no frames: {text:?}");
         // A failed event fails that event only.
-        check_echo(
-            &mut *worker,
-            request("POST", "/after-raise", &[], b"still here"),
-        )?;
+        check_echo(&mut *worker, request("POST", "/after-raise", &[], b"still here"))?;
     }
     Ok(())
 }
 
 fn not_defined(fresh: Fresh<'_, dyn Workers>) -> Check {
     let mut worker = fresh()?.start(Reference::FetchOnly)?;
-    match worker.scheduled(ScheduledEvent {
-        cron: "* * * * *".into(),
-        scheduled_time: 1_700_000_000_000,
-    })? {
+    match worker.scheduled(ScheduledEvent { cron: "* * * * *".into(), scheduled_time: 1_700_000_000_000 })? {
         Err(HandlerError::NotDefined(name)) => {
-            check!(
-                name.contains("scheduled"),
-                "not-defined for scheduled names {name:?}"
-            )
+            check!(name.contains("scheduled"), "not-defined for scheduled names {name:?}")
         }
         other => anyhow::bail!("scheduled on fetch-only: expected not-defined, got {other:?}"),
     }
-    match worker.queue(MessageBatch {
-        queue: "jobs".into(),
-        messages: vec![],
-    })? {
-        Err(HandlerError::NotDefined(name)) => check!(
-            name.contains("queue"),
-            "not-defined for queue names {name:?}"
-        ),
+    match worker.queue(MessageBatch { queue: "jobs".into(), messages: vec![] })? {
+        Err(HandlerError::NotDefined(name)) => check!(name.contains("queue"), "not-defined for queue names {name:?}"),
         other => anyhow::bail!("queue on fetch-only: expected not-defined, got {other:?}"),
     }
     let response = fetch_ok(&mut *worker, request("GET", "/", &[], b""))?;
-    check_eq!(
-        (response.status, response.body.as_slice()),
-        (200, &b"fetch-only"[..]),
-        "fetch on fetch-only"
-    );
+    check_eq!((response.status, response.body.as_slice()), (200, &b"fetch-only"[..]), "fetch on fetch-only");
     Ok(())
 }
 
@@ -443,26 +331,15 @@ fn not_defined(fresh: Fresh<'_, dyn Workers>) -> Check {
 fn events(worker: &mut dyn Worker) -> anyhow::Result<serde_json::Value> {
     let response = fetch_ok(worker, request("GET", "/events", &[], b""))?;
     check_eq!(response.status, 200, "status of GET /events");
-    serde_json::from_slice(&response.body)
-        .map_err(|e| anyhow::anyhow!("GET /events is not JSON ({e})"))
+    serde_json::from_slice(&response.body).map_err(|e| anyhow::anyhow!("GET /events is not JSON ({e})"))
 }
 
 fn scheduled_delivered(fresh: Fresh<'_, dyn Workers>) -> Check {
     let mut worker = fresh()?.start(Reference::Echo)?;
-    check_eq!(
-        events(&mut *worker)?,
-        serde_json::json!([]),
-        "events of a fresh instance"
-    );
-    let sent = [
-        ("*/5 * * * *", 1_700_000_000_123u64),
-        ("0 0 1 1 *", 1_704_067_200_000),
-    ];
+    check_eq!(events(&mut *worker)?, serde_json::json!([]), "events of a fresh instance");
+    let sent = [("*/5 * * * *", 1_700_000_000_123u64), ("0 0 1 1 *", 1_704_067_200_000)];
     for (cron, time) in sent {
-        match worker.scheduled(ScheduledEvent {
-            cron: cron.into(),
-            scheduled_time: time,
-        })? {
+        match worker.scheduled(ScheduledEvent { cron: cron.into(), scheduled_time: time })? {
             Ok(()) => {}
             Err(error) => anyhow::bail!("scheduled({cron:?}): {error:?}"),
         }
@@ -471,11 +348,7 @@ fn scheduled_delivered(fresh: Fresh<'_, dyn Workers>) -> Check {
         .iter()
         .map(|(cron, time)| serde_json::json!({"type": "scheduled", "cron": cron, "scheduled_time": time}))
         .collect();
-    check_eq!(
-        events(&mut *worker)?,
-        serde_json::Value::Array(want),
-        "events after two scheduled"
-    );
+    check_eq!(events(&mut *worker)?, serde_json::Value::Array(want), "events after two scheduled");
     Ok(())
 }
 
@@ -491,20 +364,12 @@ fn queue_delivered(fresh: Fresh<'_, dyn Workers>) -> Check {
         MessageBatch {
             queue: "jobs".into(),
             messages: vec![
-                message(
-                    "m-1",
-                    1_700_000_000_456,
-                    r#"{"task": "resize", "sizes": [1, 2]}"#,
-                    1,
-                ),
+                message("m-1", 1_700_000_000_456, r#"{"task": "resize", "sizes": [1, 2]}"#, 1),
                 message("m-2", 1_700_000_001_000, r#""plain text""#, 3),
                 message("m-3", 1_700_000_002_789, "null", 7),
             ],
         },
-        MessageBatch {
-            queue: "other-queue".into(),
-            messages: vec![],
-        },
+        MessageBatch { queue: "other-queue".into(), messages: vec![] },
     ];
     let mut want = Vec::new();
     for batch in batches {
@@ -523,10 +388,6 @@ fn queue_delivered(fresh: Fresh<'_, dyn Workers>) -> Check {
             Err(error) => anyhow::bail!("queue({queue:?}): {error:?}"),
         }
     }
-    check_eq!(
-        events(&mut *worker)?,
-        serde_json::Value::Array(want),
-        "events after two batches"
-    );
+    check_eq!(events(&mut *worker)?, serde_json::Value::Array(want), "events after two batches");
     Ok(())
 }

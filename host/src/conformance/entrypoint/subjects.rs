@@ -8,16 +8,11 @@ use std::sync::Arc;
 use anyhow::Result;
 use wasmtime::Store;
 
-use super::{
-    Answer, MessageBatch, Reference, Request, Response, ScheduledEvent, Worker, Workers,
-    WORKER_VARIABLE,
-};
+use super::{Answer, MessageBatch, Reference, Request, Response, ScheduledEvent, Worker, Workers, WORKER_VARIABLE};
 use crate::conformance::component::{ComponentFile, State};
 use crate::conformance::native::Python;
 use crate::entrypoint::marshal::Value;
-use crate::entrypoint::{
-    Entrypoint, NativeEntrypoint, OutboundError, OutboundRequest, OutboundResponse,
-};
+use crate::entrypoint::{Entrypoint, NativeEntrypoint, OutboundError, OutboundRequest, OutboundResponse};
 use crate::snapshot::Restorer;
 
 mod bindings {
@@ -47,16 +42,13 @@ pub fn native(python: &Python) -> Result<NativeWorkers> {
 impl Workers for NativeWorkers {
     /// An instance as `serve` makes one: restored, `restored()` run, configured (no vars, no bindings).
     fn start(&self, worker: Reference) -> Result<Box<dyn Worker>> {
-        let restorer = self.restorers.get(worker.name()).ok_or_else(|| {
-            anyhow::anyhow!(
-                "the native entrypoint subject does not run {}",
-                worker.name()
-            )
-        })?;
+        let restorer = self
+            .restorers
+            .get(worker.name())
+            .ok_or_else(|| anyhow::anyhow!("the native entrypoint subject does not run {}", worker.name()))?;
         let mut interp = restorer.instantiate(|_| {})?;
         Restorer::restored(&mut interp)?;
-        let entry =
-            NativeEntrypoint::new(interp, &[], Value::Dict(Vec::new()), "[conformance]", None)?;
+        let entry = NativeEntrypoint::new(interp, &[], Value::Dict(Vec::new()), "[conformance]", None)?;
         Ok(Box::new(Native(entry)))
     }
 }
@@ -65,10 +57,7 @@ struct Native(NativeEntrypoint);
 
 /// The reference workers make no outbound calls; one that did gets this.
 fn no_outbound(_: OutboundRequest) -> Result<OutboundResponse, OutboundError> {
-    Err(OutboundError {
-        kind: "denied".into(),
-        message: "the conformance suite allows no outbound calls".into(),
-    })
+    Err(OutboundError { kind: "denied".into(), message: "the conformance suite allows no outbound calls".into() })
 }
 
 impl Worker for Native {
@@ -98,20 +87,14 @@ pub struct ComponentWorkers {
 
 /// Link `file` as an `entrypoint-provider`; fails if it does not export `entrypoint` with the WIT's types.
 pub fn component(file: &Arc<ComponentFile>) -> Result<ComponentWorkers> {
-    let pre = bindings::EntrypointProviderPre::new(file.pre()?)
-        .map_err(|e| file.not_a("entrypoint-provider", e))?;
-    Ok(ComponentWorkers {
-        file: file.clone(),
-        pre,
-    })
+    let pre = bindings::EntrypointProviderPre::new(file.pre()?).map_err(|e| file.not_a("entrypoint-provider", e))?;
+    Ok(ComponentWorkers { file: file.clone(), pre })
 }
 
 impl Workers for ComponentWorkers {
     /// A fresh instance in a fresh store whose environment names `worker`.
     fn start(&self, worker: Reference) -> Result<Box<dyn Worker>> {
-        let mut store = self
-            .file
-            .store_with_env(&[(WORKER_VARIABLE, worker.name())]);
+        let mut store = self.file.store_with_env(&[(WORKER_VARIABLE, worker.name())]);
         let instance = self.pre.instantiate(&mut store)?;
         Ok(Box::new(Instance { store, instance }))
     }
@@ -131,10 +114,7 @@ fn error(e: export::HandlerError) -> super::HandlerError {
 
 impl Worker for Instance {
     fn handlers(&mut self) -> Result<Vec<String>> {
-        Ok(self
-            .instance
-            .pyworkers_runtime_entrypoint()
-            .call_handlers(&mut self.store)?)
+        Ok(self.instance.pyworkers_runtime_entrypoint().call_handlers(&mut self.store)?)
     }
 
     fn fetch(&mut self, request: Request) -> Answer<Response> {
@@ -144,29 +124,15 @@ impl Worker for Instance {
             headers: request.headers,
             body: request.body,
         };
-        let answer = self
-            .instance
-            .pyworkers_runtime_entrypoint()
-            .call_fetch(&mut self.store, &request)?;
+        let answer = self.instance.pyworkers_runtime_entrypoint().call_fetch(&mut self.store, &request)?;
         Ok(answer
-            .map(|r| Response {
-                status: r.status,
-                headers: r.headers,
-                body: r.body,
-            })
+            .map(|r| Response { status: r.status, headers: r.headers, body: r.body })
             .map_err(error))
     }
 
     fn scheduled(&mut self, event: ScheduledEvent) -> Answer<()> {
-        let event = export::ScheduledEvent {
-            cron: event.cron,
-            scheduled_time: event.scheduled_time,
-        };
-        Ok(self
-            .instance
-            .pyworkers_runtime_entrypoint()
-            .call_scheduled(&mut self.store, &event)?
-            .map_err(error))
+        let event = export::ScheduledEvent { cron: event.cron, scheduled_time: event.scheduled_time };
+        Ok(self.instance.pyworkers_runtime_entrypoint().call_scheduled(&mut self.store, &event)?.map_err(error))
     }
 
     fn queue(&mut self, batch: MessageBatch) -> Answer<()> {
@@ -175,18 +141,9 @@ impl Worker for Instance {
             messages: batch
                 .messages
                 .into_iter()
-                .map(|m| export::Message {
-                    id: m.id,
-                    timestamp: m.timestamp,
-                    body: m.body,
-                    attempts: m.attempts,
-                })
+                .map(|m| export::Message { id: m.id, timestamp: m.timestamp, body: m.body, attempts: m.attempts })
                 .collect(),
         };
-        Ok(self
-            .instance
-            .pyworkers_runtime_entrypoint()
-            .call_queue(&mut self.store, &batch)?
-            .map_err(error))
+        Ok(self.instance.pyworkers_runtime_entrypoint().call_queue(&mut self.store, &batch)?.map_err(error))
     }
 }

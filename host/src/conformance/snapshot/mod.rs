@@ -24,10 +24,10 @@
 
 mod subjects;
 
-pub use self::subjects::{component, native, ComponentSnapshots, NativeSnapshots};
 use super::check::{check, check_eq, check_ne};
 use super::entrypoint::Reference;
 use super::{Case, Check, Fresh, NotChecked};
+pub use self::subjects::{component, native, ComponentSnapshots, NativeSnapshots};
 pub use crate::snapshot::Kind;
 
 /// A lifecycle call's answer: the outer `Err` means the implementation trapped, the inner one is its `Err(string)`.
@@ -60,11 +60,7 @@ pub trait Snapshots {
 /// The suite, in report order.
 pub fn cases() -> &'static [Case<dyn Snapshots>] {
     &[
-        Case {
-            name: "prepare-baseline",
-            about: "prepare(baseline) succeeds on a fresh instance",
-            run: prepare_baseline,
-        },
+        Case { name: "prepare-baseline", about: "prepare(baseline) succeeds on a fresh instance", run: prepare_baseline },
         Case {
             name: "prepare-dedicated",
             about: "prepare(dedicated) succeeds on a fresh instance",
@@ -72,19 +68,13 @@ pub fn cases() -> &'static [Case<dyn Snapshots>] {
         },
         Case {
             name: "refuses-import-time-draws",
-            about:
-                "prepare(dedicated) of a worker drawing `random` at import answers Err naming it",
+            about: "prepare(dedicated) of a worker drawing `random` at import answers Err naming it",
             run: refuses_import_time_draws,
         },
-        Case {
-            name: "restored-after-prepare",
-            about: "restored() after prepare succeeds",
-            run: restored_after_prepare,
-        },
+        Case { name: "restored-after-prepare", about: "restored() after prepare succeeds", run: restored_after_prepare },
         Case {
             name: "any-order-answered",
-            about:
-                "restored() first, prepare twice, prepare after restored(): answered, never a trap",
+            about: "restored() first, prepare twice, prepare after restored(): answered, never a trap",
             run: any_order_answered,
         },
         Case {
@@ -119,10 +109,7 @@ fn answered(call: &str, answer: Answer) -> Check {
     match answer {
         Ok(Ok(())) => Ok(()),
         Ok(Err(message)) => {
-            check!(
-                !message.trim().is_empty(),
-                "{call} answered Err with an empty message"
-            );
+            check!(!message.trim().is_empty(), "{call} answered Err with an empty message");
             Ok(())
         }
         Err(trap) => Err(trap.context(format!("{call} trapped instead of answering"))),
@@ -154,24 +141,15 @@ fn captured(fresh: Fresh<'_, dyn Snapshots>) -> anyhow::Result<Box<dyn Captured>
 }
 
 fn prepare_baseline(fresh: Fresh<'_, dyn Snapshots>) -> Check {
-    ok(
-        "prepare(baseline)",
-        fresh()?.start(Reference::Echo)?.prepare(Kind::Baseline),
-    )
+    ok("prepare(baseline)", fresh()?.start(Reference::Echo)?.prepare(Kind::Baseline))
 }
 
 fn prepare_dedicated(fresh: Fresh<'_, dyn Snapshots>) -> Check {
-    ok(
-        "prepare(dedicated)",
-        fresh()?.start(Reference::Echo)?.prepare(Kind::Dedicated),
-    )
+    ok("prepare(dedicated)", fresh()?.start(Reference::Echo)?.prepare(Kind::Dedicated))
 }
 
 fn refuses_import_time_draws(fresh: Fresh<'_, dyn Snapshots>) -> Check {
-    match fresh()?
-        .start(Reference::DrawsAtImport)?
-        .prepare(Kind::Dedicated)
-    {
+    match fresh()?.start(Reference::DrawsAtImport)?.prepare(Kind::Dedicated) {
         Ok(Err(message)) => {
             check!(
                 message.contains("`random` at import time"),
@@ -180,10 +158,7 @@ fn refuses_import_time_draws(fresh: Fresh<'_, dyn Snapshots>) -> Check {
             Ok(())
         }
         Ok(Ok(())) => anyhow::bail!("prepare(dedicated) of draws-at-import succeeded"),
-        Err(trap) => {
-            Err(trap
-                .context("prepare(dedicated) of draws-at-import trapped instead of answering Err"))
-        }
+        Err(trap) => Err(trap.context("prepare(dedicated) of draws-at-import trapped instead of answering Err")),
     }
 }
 
@@ -196,38 +171,22 @@ fn restored_after_prepare(fresh: Fresh<'_, dyn Snapshots>) -> Check {
 fn any_order_answered(fresh: Fresh<'_, dyn Snapshots>) -> Check {
     let mut instance = fresh()?.start(Reference::Echo)?;
     answered("restored() before any prepare", instance.restored())?;
-    answered(
-        "prepare(baseline) after restored()",
-        instance.prepare(Kind::Baseline),
-    )?;
+    answered("prepare(baseline) after restored()", instance.prepare(Kind::Baseline))?;
     let mut instance = fresh()?.start(Reference::Echo)?;
     answered("prepare(baseline)", instance.prepare(Kind::Baseline))?;
-    answered(
-        "prepare(dedicated) after prepare(baseline)",
-        instance.prepare(Kind::Dedicated),
-    )?;
-    answered(
-        "prepare(dedicated) twice",
-        instance.prepare(Kind::Dedicated),
-    )?;
+    answered("prepare(dedicated) after prepare(baseline)", instance.prepare(Kind::Dedicated))?;
+    answered("prepare(dedicated) twice", instance.prepare(Kind::Dedicated))?;
     answered("restored()", instance.restored())?;
     answered("restored() twice", instance.restored())
 }
 
 fn preparation_deterministic(fresh: Fresh<'_, dyn Snapshots>) -> Check {
     let workers = fresh()?;
-    let (mut a, mut b) = (
-        workers.start(Reference::Echo)?,
-        workers.start(Reference::Echo)?,
-    );
+    let (mut a, mut b) = (workers.start(Reference::Echo)?, workers.start(Reference::Echo)?);
     ok("prepare(dedicated)", a.prepare(Kind::Dedicated))?;
     ok("prepare(dedicated)", b.prepare(Kind::Dedicated))?;
     for n in 0..2 {
-        check_eq!(
-            draw(&mut *a)?,
-            draw(&mut *b)?,
-            "draw #{n} of two instances prepared alike"
-        );
+        check_eq!(draw(&mut *a)?, draw(&mut *b)?, "draw #{n} of two instances prepared alike");
     }
     Ok(())
 }
@@ -236,11 +195,7 @@ fn restores_share_prepared_state(fresh: Fresh<'_, dyn Snapshots>) -> Check {
     let snapshot = captured(fresh)?;
     let (mut a, mut b) = (snapshot.restore()?, snapshot.restore()?);
     for n in 0..2 {
-        check_eq!(
-            draw(&mut *a)?,
-            draw(&mut *b)?,
-            "draw #{n} of two restored instances before restored()"
-        );
+        check_eq!(draw(&mut *a)?, draw(&mut *b)?, "draw #{n} of two restored instances before restored()");
     }
     Ok(())
 }
@@ -248,35 +203,15 @@ fn restores_share_prepared_state(fresh: Fresh<'_, dyn Snapshots>) -> Check {
 fn restored_reseeds(fresh: Fresh<'_, dyn Snapshots>) -> Check {
     let snapshot = captured(fresh)?;
     // `twin` is never told it was restored: what the captured stream gives.
-    let (mut a, mut b, mut twin) = (
-        snapshot.restore()?,
-        snapshot.restore()?,
-        snapshot.restore()?,
-    );
+    let (mut a, mut b, mut twin) = (snapshot.restore()?, snapshot.restore()?, snapshot.restore()?);
     ok("restored()", a.restored())?;
     ok("restored()", b.restored())?;
     for n in 0..2 {
         let (x, y, stale) = (draw(&mut *a)?, draw(&mut *b)?, draw(&mut *twin)?);
-        check_ne!(
-            halves(&x).0,
-            halves(&y).0,
-            "`random` draw #{n} of two instances after restored()"
-        );
-        check_ne!(
-            halves(&x).1,
-            halves(&y).1,
-            "`os.urandom` draw #{n} of two instances after restored()"
-        );
-        check_ne!(
-            halves(&x).0,
-            halves(&stale).0,
-            "`random` draw #{n} after restored() vs the captured stream"
-        );
-        check_ne!(
-            halves(&x).1,
-            halves(&stale).1,
-            "`os.urandom` draw #{n} after restored() vs the captured stream"
-        );
+        check_ne!(halves(&x).0, halves(&y).0, "`random` draw #{n} of two instances after restored()");
+        check_ne!(halves(&x).1, halves(&y).1, "`os.urandom` draw #{n} of two instances after restored()");
+        check_ne!(halves(&x).0, halves(&stale).0, "`random` draw #{n} after restored() vs the captured stream");
+        check_ne!(halves(&x).1, halves(&stale).1, "`os.urandom` draw #{n} after restored() vs the captured stream");
     }
     Ok(())
 }

@@ -40,10 +40,7 @@ pub fn native(python: &Python) -> Result<NativeSnapshots> {
         .into_iter()
         .map(|r| Ok((r, Arc::new(python.worker(r)?))))
         .collect::<Result<_>>()?;
-    Ok(NativeSnapshots {
-        pyodide: python.pyodide.clone(),
-        workers,
-    })
+    Ok(NativeSnapshots { pyodide: python.pyodide.clone(), workers })
 }
 
 /// The file system of an instance of `worker`: the standard library, and the worker at its snapshot mount.
@@ -60,12 +57,7 @@ struct Stderr(Arc<Mutex<Vec<u8>>>);
 impl Stderr {
     fn sink(&self) -> Output {
         let buffer = self.0.clone();
-        Output::Sink(Box::new(move |bytes| {
-            buffer
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .extend_from_slice(bytes)
-        }))
+        Output::Sink(Box::new(move |bytes| buffer.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(bytes)))
     }
 
     fn take(&self) -> String {
@@ -82,24 +74,13 @@ impl Snapshots for NativeSnapshots {
             .iter()
             .find(|(r, _)| *r == reference)
             .map(|(_, w)| w.clone())
-            .ok_or_else(|| {
-                anyhow::anyhow!(
-                    "the native snapshot subject does not run {}",
-                    reference.name()
-                )
-            })?;
+            .ok_or_else(|| anyhow::anyhow!("the native snapshot subject does not run {}", reference.name()))?;
         let stderr = Stderr::default();
         let mut em = EmContext::new(worker_vfs(&self.pyodide, &worker)?);
         em.environ = crate::vfs::layout::environment();
         em.vfs.stderr = stderr.sink();
         let interp = snapshot::boot_for_prepare(&self.pyodide, em, HASH_SEED)?;
-        Ok(Box::new(Native {
-            pyodide: self.pyodide.clone(),
-            worker,
-            interp,
-            kind: None,
-            stderr,
-        }))
+        Ok(Box::new(Native { pyodide: self.pyodide.clone(), worker, interp, kind: None, stderr }))
     }
 }
 
@@ -146,44 +127,22 @@ impl Snapshot for Native {
             .lookup(&module, "draw")?
             .ok_or_else(|| anyhow::anyhow!("{module}.draw is not there: {}", self.stderr.take()))?;
         let bytes = self.interp.call_bytes(func, b"")?;
-        bytes
-            .map(Some)
-            .ok_or_else(|| anyhow::anyhow!("{module}.draw raised: {}", self.stderr.take()))
+        bytes.map(Some).ok_or_else(|| anyhow::anyhow!("{module}.draw raised: {}", self.stderr.take()))
     }
 
     /// [`snapshot::capture`] and a [`Restorer`] over it, as `serve` makes one for a worker.
     fn capture(&mut self) -> Result<Option<Box<dyn Captured>>> {
-        let kind = self
-            .kind
-            .ok_or_else(|| anyhow::anyhow!("the suite captured an instance it had not prepared"))?;
+        let kind = self.kind.ok_or_else(|| anyhow::anyhow!("the suite captured an instance it had not prepared"))?;
         let info = (kind == Kind::Dedicated).then(|| WorkerInfo {
             bundle_sha256: self.worker.sha256.clone(),
             module: self.worker.module.clone(),
             mount: snapshot::WORKER_ROOT.into(),
         });
-        let mut data = snapshot::capture(
-            &mut self.interp,
-            kind,
-            self.pyodide.sha256(),
-            info,
-            HashSeed::Pinned(HASH_SEED),
-        )?;
-        data.stdlib_bytecode_sha256 = self
-            .pyodide
-            .runtime()
-            .stdlib_bytecode_sha256()
-            .unwrap_or_default();
-        let restorer = Restorer::new(
-            &self.pyodide,
-            data,
-            worker_vfs(&self.pyodide, &self.worker)?,
-        )?;
-        Ok(Some(Box::new(NativeCaptured {
-            restorer,
-            pyodide: self.pyodide.clone(),
-            worker: self.worker.clone(),
-            kind,
-        })))
+        let mut data =
+            snapshot::capture(&mut self.interp, kind, self.pyodide.sha256(), info, HashSeed::Pinned(HASH_SEED))?;
+        data.stdlib_bytecode_sha256 = self.pyodide.runtime().stdlib_bytecode_sha256().unwrap_or_default();
+        let restorer = Restorer::new(&self.pyodide, data, worker_vfs(&self.pyodide, &self.worker)?)?;
+        Ok(Some(Box::new(NativeCaptured { restorer, pyodide: self.pyodide.clone(), worker: self.worker.clone(), kind })))
     }
 }
 
@@ -197,9 +156,7 @@ struct NativeCaptured {
 impl Captured for NativeCaptured {
     fn restore(&self) -> Result<Box<dyn Snapshot>> {
         let stderr = Stderr::default();
-        let interp = self
-            .restorer
-            .instantiate(|em| em.vfs.stderr = stderr.sink())?;
+        let interp = self.restorer.instantiate(|em| em.vfs.stderr = stderr.sink())?;
         Ok(Box::new(Native {
             pyodide: self.pyodide.clone(),
             worker: self.worker.clone(),
@@ -219,19 +176,13 @@ pub struct ComponentSnapshots {
 
 /// Link `file` as a `snapshot-provider`; fails if it does not export `snapshot` with the WIT's types.
 pub fn component(file: &Arc<ComponentFile>) -> Result<ComponentSnapshots> {
-    let pre = bindings::SnapshotProviderPre::new(file.pre()?)
-        .map_err(|e| file.not_a("snapshot-provider", e))?;
-    Ok(ComponentSnapshots {
-        file: file.clone(),
-        pre,
-    })
+    let pre = bindings::SnapshotProviderPre::new(file.pre()?).map_err(|e| file.not_a("snapshot-provider", e))?;
+    Ok(ComponentSnapshots { file: file.clone(), pre })
 }
 
 impl Snapshots for ComponentSnapshots {
     fn start(&self, worker: Reference) -> Result<Box<dyn Snapshot>> {
-        let mut store = self
-            .file
-            .store_with_env(&[(WORKER_VARIABLE, worker.name())]);
+        let mut store = self.file.store_with_env(&[(WORKER_VARIABLE, worker.name())]);
         let instance = self.pre.instantiate(&mut store)?;
         Ok(Box::new(Instance { store, instance }))
     }
@@ -248,17 +199,11 @@ impl Snapshot for Instance {
             Kind::Baseline => export::Kind::Baseline,
             Kind::Dedicated => export::Kind::Dedicated,
         };
-        Ok(self
-            .instance
-            .pyworkers_runtime_snapshot()
-            .call_prepare(&mut self.store, kind)?)
+        Ok(self.instance.pyworkers_runtime_snapshot().call_prepare(&mut self.store, kind)?)
     }
 
     fn restored(&mut self) -> Answer {
-        Ok(self
-            .instance
-            .pyworkers_runtime_snapshot()
-            .call_restored(&mut self.store)?)
+        Ok(self.instance.pyworkers_runtime_snapshot().call_restored(&mut self.store)?)
     }
 
     /// The WIT has no draw.

@@ -23,9 +23,7 @@ impl Default for Tar {
 impl Tar {
     /// An empty archive.
     pub fn new() -> Tar {
-        Tar {
-            builder: tar::Builder::new(Vec::new()),
-        }
+        Tar { builder: tar::Builder::new(Vec::new()) }
     }
 
     fn header(kind: EntryType, size: usize, mode: u32) -> Header {
@@ -45,9 +43,7 @@ impl Tar {
     /// A regular file with the header's mode set to `mode` as given (type bits and all).
     pub fn file_with_mode(mut self, path: &str, data: &[u8], mode: u32) -> Tar {
         let mut header = Tar::header(EntryType::Regular, data.len(), mode);
-        self.builder
-            .append_data(&mut header, path, data)
-            .expect("appending a file");
+        self.builder.append_data(&mut header, path, data).expect("appending a file");
         self
     }
 
@@ -58,40 +54,30 @@ impl Tar {
         header.set_size(data.len() as u64);
         header.set_mode(0o644);
         header.set_mtime(MTIME);
-        header
-            .set_path(path)
-            .expect("a name that fits the ustar prefix");
+        header.set_path(path).expect("a name that fits the ustar prefix");
         header.set_cksum();
-        self.builder
-            .append(&header, data)
-            .expect("appending a ustar file");
+        self.builder.append(&header, data).expect("appending a ustar file");
         self
     }
 
     /// A directory.
     pub fn dir(mut self, path: &str, mode: u32) -> Tar {
         let mut header = Tar::header(EntryType::Directory, 0, mode);
-        self.builder
-            .append_data(&mut header, path, &[][..])
-            .expect("appending a directory");
+        self.builder.append_data(&mut header, path, &[][..]).expect("appending a directory");
         self
     }
 
     /// A symbolic link to `target`.
     pub fn symlink(mut self, path: &str, target: &str) -> Tar {
         let mut header = Tar::header(EntryType::Symlink, 0, 0o777);
-        self.builder
-            .append_link(&mut header, path, target)
-            .expect("appending a symlink");
+        self.builder.append_link(&mut header, path, target).expect("appending a symlink");
         self
     }
 
     /// A hard link to the earlier member `target`.
     pub fn hardlink(mut self, path: &str, target: &str) -> Tar {
         let mut header = Tar::header(EntryType::Link, 0, 0o644);
-        self.builder
-            .append_link(&mut header, path, target)
-            .expect("appending a hard link");
+        self.builder.append_link(&mut header, path, target).expect("appending a hard link");
         self
     }
 
@@ -103,9 +89,7 @@ impl Tar {
         header.set_size(data.len() as u64);
         header.set_path("PaxHeaders/next").expect("a short name");
         header.set_cksum();
-        self.builder
-            .append(&header, &data[..])
-            .expect("appending a pax header");
+        self.builder.append(&header, &data[..]).expect("appending a pax header");
         self
     }
 

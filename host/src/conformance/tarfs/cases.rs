@@ -14,171 +14,39 @@ const MAX_PATH_LEN: usize = 4096;
 /// The suite, in report order.
 pub fn cases() -> &'static [Case<dyn Tarfs>] {
     &[
-        Case {
-            name: "empty-archives",
-            about: "empty input, zero blocks and a bare end marker are an empty root",
-            run: empty_input_and_zero_blocks_are_empty_archives,
-        },
-        Case {
-            name: "file-metadata",
-            about: "files report kind, size, masked mode, mtime, distinct inodes and contents",
-            run: files_have_header_metadata_and_contents,
-        },
-        Case {
-            name: "read-ranges",
-            about: "reads at offsets are exact, short at end of file, empty past it",
-            run: reads_at_offsets_and_past_end_of_file,
-        },
-        Case {
-            name: "empty-files",
-            about: "an empty file stats as size 0 and reads nothing",
-            run: empty_files,
-        },
-        Case {
-            name: "directories",
-            about: "explicit and implied directories; is-a-directory, not-a-directory",
-            run: directories_explicit_and_implied,
-        },
-        Case {
-            name: "directory-after-files",
-            about: "a directory member after its files keeps them and sets the mode",
-            run: directory_entry_after_its_files_keeps_them,
-        },
-        Case {
-            name: "read-dir-order",
-            about: "read-dir is sorted by name, with kinds and lstat inodes",
-            run: read_dir_is_sorted_with_kinds_and_inodes,
-        },
-        Case {
-            name: "path-normalisation",
-            about: "leading /, ., // and .. inside the tree are normalised",
-            run: paths_are_normalised,
-        },
-        Case {
-            name: "traversal",
-            about: ".. above the root is escapes-root",
-            run: traversal_above_the_root_is_refused,
-        },
-        Case {
-            name: "invalid-paths",
-            about: "NUL bytes and paths over 4096 bytes are invalid-path",
-            run: invalid_paths,
-        },
-        Case {
-            name: "gnu-long-names",
-            about: "GNU long names and long link targets",
-            run: gnu_long_names_and_long_links,
-        },
-        Case {
-            name: "ustar-prefix",
-            about: "long names in the ustar prefix field",
-            run: ustar_prefix_names,
-        },
-        Case {
-            name: "pax-headers",
-            about: "pax path, linkpath and mtime override the header",
-            run: pax_headers_override_path_linkpath_mtime_and_size,
-        },
-        Case {
-            name: "pax-size",
-            about: "a pax size overrides the header size",
-            run: pax_size_overrides_header_size,
-        },
-        Case {
-            name: "pax-global-headers",
-            about: "pax global headers and volume labels are not members",
-            run: pax_global_headers_and_volume_labels_are_skipped,
-        },
-        Case {
-            name: "symlinks",
-            about: "relative, chained and directory symlinks; lstat and read-link",
-            run: symlinks_relative_and_chained,
-        },
-        Case {
-            name: "symlink-escapes",
-            about: "absolute symlinks and ones climbing out are escapes-root",
-            run: symlinks_out_of_the_root_are_refused,
-        },
-        Case {
-            name: "symlink-loops",
-            about: "loops are too-many-links; 40 hops resolve, 41 do not",
-            run: symlink_loops_and_hop_limit,
-        },
-        Case {
-            name: "empty-link-targets",
-            about: "an empty link target is invalid-archive",
-            run: empty_link_targets_make_the_archive_invalid,
-        },
-        Case {
-            name: "hard-links",
-            about: "hard links share the node; dangling ones are invalid-archive",
-            run: hard_links_share_the_target_node,
-        },
-        Case {
-            name: "replaced-members",
-            about: "a later member replaces an earlier one of the same name",
-            run: later_members_replace_earlier_ones,
-        },
-        Case {
-            name: "member-names",
-            about: "absolute, ./ and lexical .. member names land inside the root",
-            run: member_names_are_placed_inside_the_root,
-        },
-        Case {
-            name: "hostile-member-names",
-            about: "member names climbing above the root are invalid-archive",
-            run: member_names_climbing_above_the_root_make_the_archive_invalid,
-        },
-        Case {
-            name: "root-member",
-            about: "a ./ member sets the root; a non-directory root is invalid-archive",
-            run: the_root_member,
-        },
-        Case {
-            name: "below-non-directory",
-            about: "members below a file or symlink are invalid-archive",
-            run: members_below_a_non_directory_make_the_archive_invalid,
-        },
-        Case {
-            name: "unsupported-types",
-            about: "devices, FIFOs, sparse and unknown types are invalid-archive",
-            run: unsupported_member_types_make_the_archive_invalid,
-        },
-        Case {
-            name: "non-utf8-names",
-            about: "non-UTF-8 names and targets are invalid-archive",
-            run: non_utf8_names_make_the_archive_invalid,
-        },
-        Case {
-            name: "truncation",
-            about: "a cut anywhere but a member boundary is invalid-archive",
-            run: truncated_archives_are_invalid_at_every_cut_but_member_boundaries,
-        },
-        Case {
-            name: "size-past-end",
-            about: "a member whose size runs past the end is invalid-archive",
-            run: declared_size_past_the_end_is_invalid,
-        },
-        Case {
-            name: "garbage",
-            about: "garbage is invalid-archive; bytes after the end marker are ignored",
-            run: garbage_is_invalid,
-        },
-        Case {
-            name: "bad-checksums",
-            about: "a wrong or unparseable header checksum is invalid-archive",
-            run: bad_checksums_are_invalid,
-        },
-        Case {
-            name: "handles",
-            about: "archives open side by side are independent; a closed one is gone",
-            run: handles,
-        },
-        Case {
-            name: "every-error-code",
-            about: "each error-code of the WIT is answered where it applies",
-            run: every_error_code,
-        },
+        Case { name: "empty-archives", about: "empty input, zero blocks and a bare end marker are an empty root", run: empty_input_and_zero_blocks_are_empty_archives },
+        Case { name: "file-metadata", about: "files report kind, size, masked mode, mtime, distinct inodes and contents", run: files_have_header_metadata_and_contents },
+        Case { name: "read-ranges", about: "reads at offsets are exact, short at end of file, empty past it", run: reads_at_offsets_and_past_end_of_file },
+        Case { name: "empty-files", about: "an empty file stats as size 0 and reads nothing", run: empty_files },
+        Case { name: "directories", about: "explicit and implied directories; is-a-directory, not-a-directory", run: directories_explicit_and_implied },
+        Case { name: "directory-after-files", about: "a directory member after its files keeps them and sets the mode", run: directory_entry_after_its_files_keeps_them },
+        Case { name: "read-dir-order", about: "read-dir is sorted by name, with kinds and lstat inodes", run: read_dir_is_sorted_with_kinds_and_inodes },
+        Case { name: "path-normalisation", about: "leading /, ., // and .. inside the tree are normalised", run: paths_are_normalised },
+        Case { name: "traversal", about: ".. above the root is escapes-root", run: traversal_above_the_root_is_refused },
+        Case { name: "invalid-paths", about: "NUL bytes and paths over 4096 bytes are invalid-path", run: invalid_paths },
+        Case { name: "gnu-long-names", about: "GNU long names and long link targets", run: gnu_long_names_and_long_links },
+        Case { name: "ustar-prefix", about: "long names in the ustar prefix field", run: ustar_prefix_names },
+        Case { name: "pax-headers", about: "pax path, linkpath and mtime override the header", run: pax_headers_override_path_linkpath_mtime_and_size },
+        Case { name: "pax-size", about: "a pax size overrides the header size", run: pax_size_overrides_header_size },
+        Case { name: "pax-global-headers", about: "pax global headers and volume labels are not members", run: pax_global_headers_and_volume_labels_are_skipped },
+        Case { name: "symlinks", about: "relative, chained and directory symlinks; lstat and read-link", run: symlinks_relative_and_chained },
+        Case { name: "symlink-escapes", about: "absolute symlinks and ones climbing out are escapes-root", run: symlinks_out_of_the_root_are_refused },
+        Case { name: "symlink-loops", about: "loops are too-many-links; 40 hops resolve, 41 do not", run: symlink_loops_and_hop_limit },
+        Case { name: "empty-link-targets", about: "an empty link target is invalid-archive", run: empty_link_targets_make_the_archive_invalid },
+        Case { name: "hard-links", about: "hard links share the node; dangling ones are invalid-archive", run: hard_links_share_the_target_node },
+        Case { name: "replaced-members", about: "a later member replaces an earlier one of the same name", run: later_members_replace_earlier_ones },
+        Case { name: "member-names", about: "absolute, ./ and lexical .. member names land inside the root", run: member_names_are_placed_inside_the_root },
+        Case { name: "hostile-member-names", about: "member names climbing above the root are invalid-archive", run: member_names_climbing_above_the_root_make_the_archive_invalid },
+        Case { name: "root-member", about: "a ./ member sets the root; a non-directory root is invalid-archive", run: the_root_member },
+        Case { name: "below-non-directory", about: "members below a file or symlink are invalid-archive", run: members_below_a_non_directory_make_the_archive_invalid },
+        Case { name: "unsupported-types", about: "devices, FIFOs, sparse and unknown types are invalid-archive", run: unsupported_member_types_make_the_archive_invalid },
+        Case { name: "non-utf8-names", about: "non-UTF-8 names and targets are invalid-archive", run: non_utf8_names_make_the_archive_invalid },
+        Case { name: "truncation", about: "a cut anywhere but a member boundary is invalid-archive", run: truncated_archives_are_invalid_at_every_cut_but_member_boundaries },
+        Case { name: "size-past-end", about: "a member whose size runs past the end is invalid-archive", run: declared_size_past_the_end_is_invalid },
+        Case { name: "garbage", about: "garbage is invalid-archive; bytes after the end marker are ignored", run: garbage_is_invalid },
+        Case { name: "bad-checksums", about: "a wrong or unparseable header checksum is invalid-archive", run: bad_checksums_are_invalid },
+        Case { name: "handles", about: "archives open side by side are independent; a closed one is gone", run: handles },
+        Case { name: "every-error-code", about: "each error-code of the WIT is answered where it applies", run: every_error_code },
     ]
 }
 
@@ -215,8 +83,7 @@ fn files_have_header_metadata_and_contents(fresh: Fresh<'_, dyn Tarfs>) -> Check
     check_eq!(tool.mtime, MTIME);
     let notes = archive.stat("notes.txt").ok()?;
     check_eq!(
-        notes.mode,
-        0o640,
+        notes.mode, 0o640,
         "setuid/setgid/sticky bits are masked off"
     );
     check_ne!(notes.ino, tool.ino);
@@ -250,8 +117,14 @@ fn reads_at_offsets_and_past_end_of_file(fresh: Fresh<'_, dyn Tarfs>) -> Check {
         archive.read("big.bin", 5000, 10).ok()?.is_empty(),
         "read past end of file"
     );
-    check!(archive.read("big.bin", u64::MAX, u64::MAX).ok()?.is_empty());
-    check_eq!(archive.read("big.bin", 1999, u64::MAX).ok()?, &data[1999..]);
+    check!(archive
+        .read("big.bin", u64::MAX, u64::MAX)
+        .ok()?
+        .is_empty());
+    check_eq!(
+        archive.read("big.bin", 1999, u64::MAX).ok()?,
+        &data[1999..]
+    );
     check!(archive.read("big.bin", 10, 0).ok()?.is_empty());
     Ok(())
 }
@@ -290,10 +163,7 @@ fn directories_explicit_and_implied(fresh: Fresh<'_, dyn Tarfs>) -> Check {
     check_eq!(archive.names("implied/deeper")?, ["file.txt"]);
     check_eq!(archive.names("explicit")?, ["inner.txt"]);
 
-    check_eq!(
-        archive.read("implied", 0, 1).err()?,
-        ErrorCode::IsADirectory
-    );
+    check_eq!(archive.read("implied", 0, 1).err()?, ErrorCode::IsADirectory);
     check_eq!(
         archive.read_dir("implied/deeper/file.txt").err()?,
         ErrorCode::NotADirectory
@@ -371,19 +241,13 @@ fn paths_are_normalised(fresh: Fresh<'_, dyn Tarfs>) -> Check {
     check_eq!(archive.stat("a/b/c.txt/").err()?, ErrorCode::NotADirectory);
     check_eq!(archive.stat("a/b/c.txt/.").err()?, ErrorCode::NotADirectory);
     check_eq!(archive.stat("a/b/c.txt/x").err()?, ErrorCode::NotADirectory);
-    check_eq!(
-        archive.stat("a/b/c.txt/..").err()?,
-        ErrorCode::NotADirectory
-    );
+    check_eq!(archive.stat("a/b/c.txt/..").err()?, ErrorCode::NotADirectory);
     Ok(())
 }
 
 fn traversal_above_the_root_is_refused(fresh: Fresh<'_, dyn Tarfs>) -> Check {
     let s = Session::new(fresh()?);
-    let archive = Tar::new()
-        .file("a/b/c.txt", b"c")
-        .file("x", b"x")
-        .open(&s)?;
+    let archive = Tar::new().file("a/b/c.txt", b"c").file("x", b"x").open(&s)?;
     for path in [
         "..",
         "/..",
@@ -431,8 +295,7 @@ fn gnu_long_names_and_long_links(fresh: Fresh<'_, dyn Tarfs>) -> Check {
         .bytes();
     check!(long.len() > 200);
     check_eq!(
-        archive[156],
-        b'L',
+        archive[156], b'L',
         "the builder wrote a GNU long-name entry"
     );
     check!(
@@ -586,10 +449,7 @@ fn symlinks_relative_and_chained(fresh: Fresh<'_, dyn Tarfs>) -> Check {
         archive.ino("deep")?,
         ".. climbs from the link's target"
     );
-    check_eq!(
-        archive.read("dirlink", 0, 1).err()?,
-        ErrorCode::IsADirectory
-    );
+    check_eq!(archive.read("dirlink", 0, 1).err()?, ErrorCode::IsADirectory);
     Ok(())
 }
 
@@ -738,10 +598,7 @@ fn later_members_replace_earlier_ones(fresh: Fresh<'_, dyn Tarfs>) -> Check {
     check_eq!(archive.stat("was_file").ok()?.kind, EntryKind::Directory);
     check_eq!(archive.stat("was_file").ok()?.mode, 0o750);
     check_eq!(archive.read("was_dir", 0, 100).ok()?, b"now a file");
-    check_eq!(
-        archive.stat("was_dir/child").err()?,
-        ErrorCode::NotADirectory
-    );
+    check_eq!(archive.stat("was_dir/child").err()?, ErrorCode::NotADirectory);
     check_eq!(archive.lstat("was_link").ok()?.kind, EntryKind::File);
     check_eq!(
         archive.names("")?,
@@ -779,9 +636,7 @@ fn member_names_are_placed_inside_the_root(fresh: Fresh<'_, dyn Tarfs>) -> Check
     Ok(())
 }
 
-fn member_names_climbing_above_the_root_make_the_archive_invalid(
-    fresh: Fresh<'_, dyn Tarfs>,
-) -> Check {
+fn member_names_climbing_above_the_root_make_the_archive_invalid(fresh: Fresh<'_, dyn Tarfs>) -> Check {
     let s = Session::new(fresh()?);
     for name in [
         &b"../evil"[..],
@@ -872,9 +727,7 @@ fn non_utf8_names_make_the_archive_invalid(fresh: Fresh<'_, dyn Tarfs>) -> Check
     Ok(())
 }
 
-fn truncated_archives_are_invalid_at_every_cut_but_member_boundaries(
-    fresh: Fresh<'_, dyn Tarfs>,
-) -> Check {
+fn truncated_archives_are_invalid_at_every_cut_but_member_boundaries(fresh: Fresh<'_, dyn Tarfs>) -> Check {
     let s = Session::new(fresh()?);
     let big: Vec<u8> = (0..1500u32).map(|i| i as u8).collect();
     let mut boundaries = vec![0];
@@ -912,10 +765,7 @@ fn truncated_archives_are_invalid_at_every_cut_but_member_boundaries(
         let result = s.open(full[..cut].to_vec());
         // Reading stops at the first zero block, so the second one may be cut anywhere.
         if boundaries.contains(&cut) || cut >= end_of_members + 512 {
-            result
-                .ok()
-                .with_context(|| format!("cut at member boundary {cut}"))?
-                .close()?;
+            result.ok().with_context(|| format!("cut at member boundary {cut}"))?.close()?;
         } else {
             check_eq!(result.err()?, ErrorCode::InvalidArchive, "cut at {cut}");
             checked += 1;
@@ -963,8 +813,14 @@ fn garbage_is_invalid(fresh: Fresh<'_, dyn Tarfs>) -> Check {
         s.open(b"hello, world".to_vec()).err()?,
         ErrorCode::InvalidArchive
     );
-    check_eq!(s.open(vec![b' '; 512]).err()?, ErrorCode::InvalidArchive);
-    check_eq!(s.open(vec![0xff; 1024]).err()?, ErrorCode::InvalidArchive);
+    check_eq!(
+        s.open(vec![b' '; 512]).err()?,
+        ErrorCode::InvalidArchive
+    );
+    check_eq!(
+        s.open(vec![0xff; 1024]).err()?,
+        ErrorCode::InvalidArchive
+    );
 
     // Garbage where the next header should be.
     let garbage_after = Tar::new().file("f", b"f").raw(&[0x5a; 512]).bytes();
@@ -1002,19 +858,12 @@ fn bad_checksums_are_invalid(fresh: Fresh<'_, dyn Tarfs>) -> Check {
 fn handles(fresh: Fresh<'_, dyn Tarfs>) -> Check {
     let s = Session::new(fresh()?);
     let one = Tar::new().file("name", b"first").open(&s)?;
-    let two = Tar::new()
-        .file("name", b"second")
-        .dir("only-here", 0o755)
-        .open(&s)?;
+    let two = Tar::new().file("name", b"second").dir("only-here", 0o755).open(&s)?;
     check_eq!(one.read("name", 0, 10).ok()?, b"first");
     check_eq!(two.read("name", 0, 10).ok()?, b"second");
     check_eq!(one.stat("only-here").err()?, ErrorCode::NotFound);
     one.close()?;
-    check_eq!(
-        two.names("")?,
-        ["name", "only-here"],
-        "the other archive after one is closed"
-    );
+    check_eq!(two.names("")?, ["name", "only-here"], "the other archive after one is closed");
     let three = Tar::new().file("third", b"3").open(&s)?;
     check_eq!(three.read("third", 0, 10).ok()?, b"3");
     check_eq!(two.read("name", 0, 10).ok()?, b"second");
@@ -1023,10 +872,7 @@ fn handles(fresh: Fresh<'_, dyn Tarfs>) -> Check {
 
 fn every_error_code(fresh: Fresh<'_, dyn Tarfs>) -> Check {
     let s = Session::new(fresh()?);
-    check_eq!(
-        s.open(b"not a tar archive".to_vec()).err()?,
-        ErrorCode::InvalidArchive
-    );
+    check_eq!(s.open(b"not a tar archive".to_vec()).err()?, ErrorCode::InvalidArchive);
     let archive = Tar::new()
         .file("dir/file", b"f")
         .symlink("loop", "loop")
@@ -1034,10 +880,7 @@ fn every_error_code(fresh: Fresh<'_, dyn Tarfs>) -> Check {
         .open(&s)?;
     let cases = [
         (archive.stat("missing").err()?, ErrorCode::NotFound),
-        (
-            archive.read_dir("dir/file").err()?,
-            ErrorCode::NotADirectory,
-        ),
+        (archive.read_dir("dir/file").err()?, ErrorCode::NotADirectory),
         (archive.read("dir", 0, 1).err()?, ErrorCode::IsADirectory),
         (archive.stat("../x").err()?, ErrorCode::EscapesRoot),
         (archive.read("out", 0, 1).err()?, ErrorCode::EscapesRoot),

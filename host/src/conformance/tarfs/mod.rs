@@ -51,10 +51,7 @@ impl Session {
     /// `archive.open(data)`.
     pub fn open(&self, data: Vec<u8>) -> Reply<Opened<'_>> {
         let result = self.0.borrow_mut().open(data);
-        Reply {
-            call: "open".into(),
-            result: result.map(|r| r.map(|id| Opened { session: self, id })),
-        }
+        Reply { call: "open".into(), result: result.map(|r| r.map(|id| Opened { session: self, id })) }
     }
 }
 
@@ -65,15 +62,8 @@ pub struct Opened<'s> {
 }
 
 impl Opened<'_> {
-    fn call<T>(
-        &self,
-        call: String,
-        f: impl FnOnce(&mut dyn Tarfs, ArchiveId) -> Answer<T>,
-    ) -> Reply<T> {
-        Reply {
-            call,
-            result: f(&mut **self.session.0.borrow_mut(), self.id),
-        }
+    fn call<T>(&self, call: String, f: impl FnOnce(&mut dyn Tarfs, ArchiveId) -> Answer<T>) -> Reply<T> {
+        Reply { call, result: f(&mut **self.session.0.borrow_mut(), self.id) }
     }
 
     /// `stat(path)`.
@@ -93,9 +83,7 @@ impl Opened<'_> {
 
     /// `read(path, offset, len)`.
     pub fn read(&self, path: &str, offset: u64, len: u64) -> Reply<Vec<u8>> {
-        self.call(format!("read({path:?}, {offset}, {len})"), |t, a| {
-            t.read(a, path, offset, len)
-        })
+        self.call(format!("read({path:?}, {offset}, {len})"), |t, a| t.read(a, path, offset, len))
     }
 
     /// `read-link(path)`.
@@ -105,12 +93,7 @@ impl Opened<'_> {
 
     /// The names `read-dir(path)` lists, which must succeed.
     pub fn names(&self, path: &str) -> anyhow::Result<Vec<String>> {
-        Ok(self
-            .read_dir(path)
-            .ok()?
-            .into_iter()
-            .map(|e| e.name)
-            .collect())
+        Ok(self.read_dir(path).ok()?.into_iter().map(|e| e.name).collect())
     }
 
     /// The inode `stat(path)` reports, which must succeed.

@@ -41,52 +41,27 @@ impl Tarfs for Native {
     }
 
     fn stat(&mut self, archive: ArchiveId, path: &str) -> Answer<Stat> {
-        Ok(HostArchive::stat(
-            &mut self.view(),
-            borrow(archive),
-            path.into(),
-        ))
+        Ok(HostArchive::stat(&mut self.view(), borrow(archive), path.into()))
     }
 
     fn lstat(&mut self, archive: ArchiveId, path: &str) -> Answer<Stat> {
-        Ok(HostArchive::lstat(
-            &mut self.view(),
-            borrow(archive),
-            path.into(),
-        ))
+        Ok(HostArchive::lstat(&mut self.view(), borrow(archive), path.into()))
     }
 
     fn read_dir(&mut self, archive: ArchiveId, path: &str) -> Answer<Vec<DirEntry>> {
-        Ok(HostArchive::read_dir(
-            &mut self.view(),
-            borrow(archive),
-            path.into(),
-        ))
+        Ok(HostArchive::read_dir(&mut self.view(), borrow(archive), path.into()))
     }
 
     fn read(&mut self, archive: ArchiveId, path: &str, offset: u64, len: u64) -> Answer<Vec<u8>> {
-        Ok(HostArchive::read(
-            &mut self.view(),
-            borrow(archive),
-            path.into(),
-            offset,
-            len,
-        ))
+        Ok(HostArchive::read(&mut self.view(), borrow(archive), path.into(), offset, len))
     }
 
     fn read_link(&mut self, archive: ArchiveId, path: &str) -> Answer<String> {
-        Ok(HostArchive::read_link(
-            &mut self.view(),
-            borrow(archive),
-            path.into(),
-        ))
+        Ok(HostArchive::read_link(&mut self.view(), borrow(archive), path.into()))
     }
 
     fn close(&mut self, archive: ArchiveId) -> Result<()> {
-        Ok(HostArchive::drop(
-            &mut self.view(),
-            Resource::new_own(archive.0),
-        )?)
+        Ok(HostArchive::drop(&mut self.view(), Resource::new_own(archive.0))?)
     }
 }
 
@@ -98,8 +73,7 @@ pub struct ComponentTarfs<'a> {
 
 /// Link `file` as a `tarfs-provider`; fails if it does not export `tarfs` with the WIT's types.
 pub fn component(file: &ComponentFile) -> Result<ComponentTarfs<'_>> {
-    let pre = bindings::TarfsProviderPre::new(file.pre()?)
-        .map_err(|e| file.not_a("tarfs-provider", e))?;
+    let pre = bindings::TarfsProviderPre::new(file.pre()?).map_err(|e| file.not_a("tarfs-provider", e))?;
     Ok(ComponentTarfs { file, pre })
 }
 
@@ -108,11 +82,7 @@ impl ComponentTarfs<'_> {
     pub fn instantiate(&self) -> Result<Box<dyn Tarfs>> {
         let mut store = self.file.store();
         let instance = self.pre.instantiate(&mut store)?;
-        Ok(Box::new(Instance {
-            store,
-            instance,
-            archives: Vec::new(),
-        }))
+        Ok(Box::new(Instance { store, instance, archives: Vec::new() }))
     }
 }
 
@@ -132,11 +102,7 @@ impl Instance {
 
 impl Tarfs for Instance {
     fn open(&mut self, data: Vec<u8>) -> Answer<ArchiveId> {
-        let opened = self
-            .instance
-            .pyworkers_runtime_tarfs()
-            .archive()
-            .call_open(&mut self.store, &data)?;
+        let opened = self.instance.pyworkers_runtime_tarfs().archive().call_open(&mut self.store, &data)?;
         Ok(opened.map_err(error).map(|handle| {
             self.archives.push(Some(handle));
             ArchiveId(self.archives.len() as u32 - 1)
@@ -145,53 +111,39 @@ impl Tarfs for Instance {
 
     fn stat(&mut self, archive: ArchiveId, path: &str) -> Answer<Stat> {
         let handle = self.handle(archive)?;
-        let answer = self
-            .instance
-            .pyworkers_runtime_tarfs()
-            .archive()
-            .call_stat(&mut self.store, handle, path)?;
+        let answer = self.instance.pyworkers_runtime_tarfs().archive().call_stat(&mut self.store, handle, path)?;
         Ok(answer.map(stat).map_err(error))
     }
 
     fn lstat(&mut self, archive: ArchiveId, path: &str) -> Answer<Stat> {
         let handle = self.handle(archive)?;
-        let answer = self
-            .instance
-            .pyworkers_runtime_tarfs()
-            .archive()
-            .call_lstat(&mut self.store, handle, path)?;
+        let answer = self.instance.pyworkers_runtime_tarfs().archive().call_lstat(&mut self.store, handle, path)?;
         Ok(answer.map(stat).map_err(error))
     }
 
     fn read_dir(&mut self, archive: ArchiveId, path: &str) -> Answer<Vec<DirEntry>> {
         let handle = self.handle(archive)?;
-        let listing = self
-            .instance
-            .pyworkers_runtime_tarfs()
-            .archive()
-            .call_read_dir(&mut self.store, handle, path)?;
-        Ok(listing
-            .map(|entries| entries.into_iter().map(dir_entry).collect())
-            .map_err(error))
+        let listing =
+            self.instance.pyworkers_runtime_tarfs().archive().call_read_dir(&mut self.store, handle, path)?;
+        Ok(listing.map(|entries| entries.into_iter().map(dir_entry).collect()).map_err(error))
     }
 
     fn read(&mut self, archive: ArchiveId, path: &str, offset: u64, len: u64) -> Answer<Vec<u8>> {
         let handle = self.handle(archive)?;
-        let bytes = self
-            .instance
-            .pyworkers_runtime_tarfs()
-            .archive()
-            .call_read(&mut self.store, handle, path, offset, len)?;
+        let bytes = self.instance.pyworkers_runtime_tarfs().archive().call_read(
+            &mut self.store,
+            handle,
+            path,
+            offset,
+            len,
+        )?;
         Ok(bytes.map_err(error))
     }
 
     fn read_link(&mut self, archive: ArchiveId, path: &str) -> Answer<String> {
         let handle = self.handle(archive)?;
-        let target = self
-            .instance
-            .pyworkers_runtime_tarfs()
-            .archive()
-            .call_read_link(&mut self.store, handle, path)?;
+        let target =
+            self.instance.pyworkers_runtime_tarfs().archive().call_read_link(&mut self.store, handle, path)?;
         Ok(target.map_err(error))
     }
 

@@ -7,8 +7,7 @@ use super::{dso, Dylink, Failure, Metadata};
 use crate::emscripten::{EmscriptenView, GuestExit, GuestMemory};
 use std::collections::HashMap;
 use wasmtime::{
-    Extern, ExternType, Func, Global, GlobalType, Instance, Mutability, Ref, StoreContextMut, Val,
-    ValType,
+    Extern, StoreContextMut, ExternType, Func, Global, GlobalType, Instance, Mutability, Ref, Val, ValType,
 };
 
 /// Deepest chain of `needed` libraries followed (a cycle would otherwise never end).
@@ -74,13 +73,9 @@ fn guest(e: wasmtime::Error) -> Failure {
 }
 
 /// Normalise `path` against the working directory.
-fn normalise<T: EmscriptenView>(
-    store: &mut StoreContextMut<'_, T>,
-    path: &str,
-) -> Result<String, Failure> {
+fn normalise<T: EmscriptenView>(store: &mut StoreContextMut<'_, T>, path: &str) -> Result<String, Failure> {
     let cwd = store.data_mut().em().vfs.cwd().to_string();
-    crate::vfs::path::absolute(&cwd, path)
-        .map_err(|e| Failure::Link(format!("bad path {path:?} ({e:?})")))
+    crate::vfs::path::absolute(&cwd, path).map_err(|e| Failure::Link(format!("bad path {path:?} ({e:?})")))
 }
 
 /// Load library `path` (and what it needs); `handle` is its `struct dso`, `file` its bytes if libc has them.
@@ -93,25 +88,15 @@ pub(super) fn load<T: EmscriptenView>(
     depth: u32,
 ) -> Result<(), Failure> {
     if depth > MAX_DEPTH {
-        return Err(Failure::Link(format!(
-            "needed libraries nest deeper than {MAX_DEPTH} (a cycle?)"
-        )));
+        return Err(Failure::Link(format!("needed libraries nest deeper than {MAX_DEPTH} (a cycle?)")));
     }
     let name = normalise(store, path)?;
     // Already loaded: widen its scope if asked, and answer this handle with it.
-    if let Some(index) = dl(store)
-        .loaded
-        .iter()
-        .position(|l| l.placement.name == name)
-    {
+    if let Some(index) = dl(store).loaded.iter().position(|l| l.placement.name == name) {
         let dl = dl(store);
         if global && !dl.loaded[index].placement.global {
             dl.loaded[index].placement.global = true;
-            let exports: Vec<_> = dl.loaded[index]
-                .exports
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
+            let exports: Vec<_> = dl.loaded[index].exports.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
             for (k, v) in exports {
                 if !is_internal(&k) {
                     dl.global.entry(k).or_insert((v, index));
@@ -144,32 +129,19 @@ pub(super) fn load<T: EmscriptenView>(
     let module = compiler
         .compile(&engine, &name, &prepared.wasm)
         .map_err(|e| Failure::Link(format!("cannot compile {name}: {e:#}")))?;
-    let exports = store
-        .data_mut()
-        .em()
-        .exports
-        .clone()
-        .ok_or_else(|| Failure::Link("no main module".into()))?;
+    let exports = store.data_mut().em().exports.clone().ok_or_else(|| Failure::Link("no main module".into()))?;
 
     // Memory: `calloc(size + align)` rounded up to the alignment, as the JS linker does once the runtime is up.
     let align = 1u64 << meta.memory_align;
     let memory_base = if meta.memory_size > 0 {
-        let calloc = exports
-            .main
-            .get_func(&mut *store, "calloc")
-            .ok_or_else(|| Failure::Link("no calloc".into()))?;
+        let calloc = exports.main.get_func(&mut *store, "calloc").ok_or_else(|| Failure::Link("no calloc".into()))?;
         let total = meta.memory_size as u64 + align;
-        let total = i32::try_from(total)
-            .map_err(|_| Failure::Link(format!("{name} wants {total} bytes")))?;
+        let total = i32::try_from(total).map_err(|_| Failure::Link(format!("{name} wants {total} bytes")))?;
         let mut out = [Val::I32(0)];
-        calloc
-            .call(&mut *store, &[Val::I32(total), Val::I32(1)], &mut out)
-            .map_err(guest)?;
+        calloc.call(&mut *store, &[Val::I32(total), Val::I32(1)], &mut out).map_err(guest)?;
         let ptr = out[0].unwrap_i32() as u32 as u64;
         if ptr == 0 {
-            return Err(Failure::Link(format!(
-                "out of memory reserving {total} bytes for {name}"
-            )));
+            return Err(Failure::Link(format!("out of memory reserving {total} bytes for {name}")));
         }
         (ptr.div_ceil(align) * align) as u32
     } else {
@@ -180,12 +152,7 @@ pub(super) fn load<T: EmscriptenView>(
         let base = exports
             .table
             .grow(&mut *store, meta.table_size as u64, Ref::Func(None))
-            .map_err(|e| {
-                Failure::Link(format!(
-                    "cannot grow the function table by {}: {e}",
-                    meta.table_size
-                ))
-            })?;
+            .map_err(|e| Failure::Link(format!("cannot grow the function table by {}: {e}", meta.table_size)))?;
         base as u32
     } else {
         0
@@ -201,14 +168,7 @@ pub(super) fn load<T: EmscriptenView>(
     }
 
     let mut got_entries = Vec::new();
-    let imports = resolve_imports(
-        store,
-        &module,
-        memory_base,
-        table_base,
-        &|f| meta.weak_imports.contains(f),
-        &mut got_entries,
-    )?;
+    let imports = resolve_imports(store, &module, memory_base, table_base, &|f| meta.weak_imports.contains(f), &mut got_entries)?;
     let instance = Instance::new(&mut *store, &module, &imports)
         .map_err(|e| Failure::Link(format!("cannot instantiate {name}: {e:#}")))?;
     // What instantiation would have written, had the segments stayed active.
@@ -240,19 +200,16 @@ pub(super) fn load<T: EmscriptenView>(
             _ => return Err(Failure::Link(format!("undefined symbol: {symbol}"))),
         };
         let entry = dl(store).got[&symbol];
-        entry
-            .set(&mut *store, Val::I32(value as i32))
-            .map_err(guest)?;
+        entry.set(&mut *store, Val::I32(value as i32)).map_err(guest)?;
         dl(store).got_resolved.insert(symbol);
     }
 
     for init in ["__wasm_apply_data_relocs", "__wasm_call_ctors"] {
         if let Some(f) = instance.get_func(&mut *store, init) {
-            f.call(&mut *store, &[], &mut [])
-                .map_err(|e| match e.downcast_ref::<GuestExit>() {
-                    Some(_) => Failure::Unwind(e),
-                    None => Failure::Link(format!("{init} of {name} failed: {e:#}")),
-                })?;
+            f.call(&mut *store, &[], &mut []).map_err(|e| match e.downcast_ref::<GuestExit>() {
+                Some(_) => Failure::Unwind(e),
+                None => Failure::Link(format!("{init} of {name} failed: {e:#}")),
+            })?;
         }
     }
     let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
@@ -295,13 +252,8 @@ fn find_needed<T: EmscriptenView>(
     if lib.starts_with('/') {
         return Ok(lib.to_string());
     }
-    let origin = parent
-        .rsplit_once('/')
-        .map_or("/", |(d, _)| if d.is_empty() { "/" } else { d });
-    let mut dirs: Vec<String> = runtime_paths
-        .iter()
-        .map(|p| p.replace("$ORIGIN", origin))
-        .collect();
+    let origin = parent.rsplit_once('/').map_or("/", |(d, _)| if d.is_empty() { "/" } else { d });
+    let mut dirs: Vec<String> = runtime_paths.iter().map(|p| p.replace("$ORIGIN", origin)).collect();
     dirs.extend([origin.to_string(), "/lib".into(), "/usr/lib".into()]);
     for dir in dirs {
         let candidate = format!("{}/{lib}", dir.trim_end_matches('/'));
@@ -313,54 +265,33 @@ fn find_needed<T: EmscriptenView>(
 }
 
 /// A symbol from the main module's exports (owner `None`) or an `RTLD_GLOBAL` library (its index).
-pub(super) fn lookup<T: EmscriptenView>(
-    store: &mut StoreContextMut<'_, T>,
-    name: &str,
-) -> Option<(Extern, Option<usize>)> {
+pub(super) fn lookup<T: EmscriptenView>(store: &mut StoreContextMut<'_, T>, name: &str) -> Option<(Extern, Option<usize>)> {
     let main = store.data_mut().em().exports.as_ref()?.main;
     if let Some(found) = main.get_export(&mut *store, name) {
         return Some((found, None));
     }
-    dl(store)
-        .global
-        .get(name)
-        .map(|(e, i)| (e.clone(), Some(*i)))
+    dl(store).global.get(name).map(|(e, i)| (e.clone(), Some(*i)))
 }
 
 /// The shared GOT entry for `symbol`, created (unresolved, 0) on first use.
-fn got_entry<T: EmscriptenView>(
-    store: &mut StoreContextMut<'_, T>,
-    symbol: &str,
-) -> Result<Global, Failure> {
+fn got_entry<T: EmscriptenView>(store: &mut StoreContextMut<'_, T>, symbol: &str) -> Result<Global, Failure> {
     if let Some(g) = dl(store).got.get(symbol) {
         return Ok(*g);
     }
-    let g = Global::new(
-        &mut *store,
-        GlobalType::new(ValType::I32, Mutability::Var),
-        Val::I32(0),
-    )
-    .map_err(guest)?;
+    let g = Global::new(&mut *store, GlobalType::new(ValType::I32, Mutability::Var), Val::I32(0)).map_err(guest)?;
     dl(store).got.insert(symbol.to_string(), g);
     Ok(g)
 }
 
 /// Record which functions slots `base..base + len` hold.
-fn index_slots<T: EmscriptenView>(
-    store: &mut StoreContextMut<'_, T>,
-    base: u32,
-    len: u32,
-) -> Result<(), Failure> {
+fn index_slots<T: EmscriptenView>(store: &mut StoreContextMut<'_, T>, base: u32, len: u32) -> Result<(), Failure> {
     if dl(store).slots.is_none() {
         return Ok(()); // built whole on first use
     }
     let table = store.data_mut().em().exports.as_ref().map(|e| e.table);
     let Some(table) = table else { return Ok(()) };
     for i in base..base + len {
-        if let Some(f) = table
-            .get(&mut *store, i as u64)
-            .and_then(|r| r.as_func().flatten().copied())
-        {
+        if let Some(f) = table.get(&mut *store, i as u64).and_then(|r| r.as_func().flatten().copied()) {
             let raw = f.to_raw(&mut *store) as usize;
             dl(store).slots.as_mut().map(|s| s.entry(raw).or_insert(i));
         }
@@ -382,13 +313,8 @@ pub(super) fn slot_of<T: EmscriptenView>(
     if dl(store).slots.is_none() {
         let mut slots = HashMap::new();
         for i in 0..table.size(&*store) {
-            if let Some(f) = table
-                .get(&mut *store, i)
-                .and_then(|r| r.as_func().flatten().copied())
-            {
-                slots
-                    .entry(f.to_raw(&mut *store) as usize)
-                    .or_insert(i as u32);
+            if let Some(f) = table.get(&mut *store, i).and_then(|r| r.as_func().flatten().copied()) {
+                slots.entry(f.to_raw(&mut *store) as usize).or_insert(i as u32);
             }
         }
         dl(store).slots = Some(slots);
@@ -400,11 +326,7 @@ pub(super) fn slot_of<T: EmscriptenView>(
     let slot = table.grow(&mut *store, 1, Ref::Func(Some(func)))? as u32;
     let dl = dl(store);
     dl.slots.as_mut().map(|s| s.insert(raw, slot));
-    dl.appended.push(super::SlotRecord {
-        slot,
-        library: owner.map(|i| i as u32),
-        symbol: symbol.to_string(),
-    });
+    dl.appended.push(super::SlotRecord { slot, library: owner.map(|i| i as u32), symbol: symbol.to_string() });
     Ok(slot)
 }
 
@@ -423,21 +345,11 @@ pub(super) fn resolve_imports<T: EmscriptenView>(
     for import in module.imports() {
         let (module_name, field) = (import.module(), import.name());
         let item: Extern = match (module_name, import.ty()) {
-            ("env", ExternType::Global(_))
-                if field == "__memory_base" || field == "__table_base" =>
-            {
-                let value = if field == "__memory_base" {
-                    memory_base
-                } else {
-                    table_base
-                };
-                Global::new(
-                    &mut *store,
-                    GlobalType::new(ValType::I32, Mutability::Const),
-                    Val::I32(value as i32),
-                )
-                .map_err(guest)?
-                .into()
+            ("env", ExternType::Global(_)) if field == "__memory_base" || field == "__table_base" => {
+                let value = if field == "__memory_base" { memory_base } else { table_base };
+                Global::new(&mut *store, GlobalType::new(ValType::I32, Mutability::Const), Val::I32(value as i32))
+                    .map_err(guest)?
+                    .into()
             }
             ("GOT.mem" | "GOT.func", ExternType::Global(_)) => {
                 let global = got_entry(store, field)?;
@@ -471,11 +383,7 @@ pub(super) fn relocate<T: EmscriptenView>(
     memory_base: u32,
 ) -> Result<HashMap<String, Extern>, Failure> {
     let mut relocated = HashMap::new();
-    for export in instance
-        .exports(&mut *store)
-        .map(|e| (e.name().to_string(), e.into_extern()))
-        .collect::<Vec<_>>()
-    {
+    for export in instance.exports(&mut *store).map(|e| (e.name().to_string(), e.into_extern())).collect::<Vec<_>>() {
         let (export_name, item) = export;
         let item = match item {
             Extern::Global(g) if g.ty(&*store).mutability() == Mutability::Const => {

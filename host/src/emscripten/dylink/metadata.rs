@@ -59,9 +59,7 @@ impl Metadata {
                     meta.table_size = m.table_size;
                     meta.table_align = m.table_alignment;
                 }
-                Dylink0Subsection::Needed(libs) => {
-                    meta.needed = libs.iter().map(|s| s.to_string()).collect()
-                }
+                Dylink0Subsection::Needed(libs) => meta.needed = libs.iter().map(|s| s.to_string()).collect(),
                 Dylink0Subsection::ExportInfo(exports) => {
                     for e in exports {
                         if e.flags.contains(SymbolFlags::TLS) {
@@ -83,10 +81,7 @@ impl Metadata {
             }
         }
         if meta.memory_align >= 32 {
-            return Err(format!(
-                "`dylink.0` asks for a memory alignment of 2^{}",
-                meta.memory_align
-            ));
+            return Err(format!("`dylink.0` asks for a memory alignment of 2^{}", meta.memory_align));
         }
         Ok(meta)
     }
@@ -108,10 +103,7 @@ mod tests {
         )
         .unwrap();
         let meta = Metadata::parse(&wasm).unwrap();
-        assert_eq!(
-            (meta.memory_size, meta.memory_align, meta.table_size),
-            (100, 3, 2)
-        );
+        assert_eq!((meta.memory_size, meta.memory_align, meta.table_size), (100, 3, 2));
         assert_eq!(meta.needed, vec!["libfoo.so".to_string()]);
         assert!(meta.weak_imports.contains("maybe"));
     }
@@ -122,13 +114,7 @@ mod tests {
         assert!(Metadata::parse(b"\0asm\x01\0\0\0\0\x05").is_err());
         assert!(Metadata::parse(b"junk").is_err());
         // A dylink.0 section whose mem-info is cut short.
-        let bad = [
-            b"\0asm\x01\0\0\0".as_slice(),
-            &[0, 11, 8],
-            b"dylink.0",
-            &[1, 5, 0x80],
-        ]
-        .concat();
+        let bad = [b"\0asm\x01\0\0\0".as_slice(), &[0, 11, 8], b"dylink.0", &[1, 5, 0x80]].concat();
         assert!(Metadata::parse(&bad).is_err());
     }
 }

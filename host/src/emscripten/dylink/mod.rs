@@ -16,6 +16,7 @@ pub use link::{Loaded, Placement};
 pub use metadata::Metadata;
 pub use replay::{record, replay, Library, LibraryRecord, Record};
 
+
 use super::{caller_func, malloc_str, EmscriptenView};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -108,21 +109,15 @@ mod dso {
 
 /// Define `_dlopen_js` and `_dlsym_js`.
 pub fn add_to_linker<T: EmscriptenView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
-    linker.func_wrap(
-        "env",
-        "_dlopen_js",
-        |mut caller: Caller<'_, T>, handle: i32| -> wasmtime::Result<i32> {
-            dlopen(&mut caller, handle as u32)
-        },
-    )?;
+    linker.func_wrap("env", "_dlopen_js", |mut caller: Caller<'_, T>, handle: i32| -> wasmtime::Result<i32> {
+        dlopen(&mut caller, handle as u32)
+    })?;
     linker.func_wrap(
         "env",
         "_dlsym_js",
-        |mut caller: Caller<'_, T>,
-         handle: i32,
-         symbol: i32,
-         _index: i32|
-         -> wasmtime::Result<i32> { dlsym(&mut caller, handle as u32, symbol as u32) },
+        |mut caller: Caller<'_, T>, handle: i32, symbol: i32, _index: i32| -> wasmtime::Result<i32> {
+            dlsym(&mut caller, handle as u32, symbol as u32)
+        },
     )?;
     Ok(())
 }
@@ -148,12 +143,8 @@ fn dlopen<T: EmscriptenView>(caller: &mut Caller<'_, T>, handle: u32) -> wasmtim
         };
         let mem = super::GuestMemory::new(exports.memory.data_mut(&mut *caller));
         let flags = mem.read_u32(handle.wrapping_add(dso::FLAGS)).unwrap_or(0) as i32;
-        let data = mem
-            .read_u32(handle.wrapping_add(dso::FILE_DATA))
-            .unwrap_or(0);
-        let size = mem
-            .read_u32(handle.wrapping_add(dso::FILE_DATA_SIZE))
-            .unwrap_or(0);
+        let data = mem.read_u32(handle.wrapping_add(dso::FILE_DATA)).unwrap_or(0);
+        let size = mem.read_u32(handle.wrapping_add(dso::FILE_DATA_SIZE)).unwrap_or(0);
         let file = if data != 0 && size != 0 {
             mem.slice(data, size).ok().map(|s| s.to_vec())
         } else {
@@ -162,69 +153,43 @@ fn dlopen<T: EmscriptenView>(caller: &mut Caller<'_, T>, handle: u32) -> wasmtim
         (mem.cstr_lossy(handle.wrapping_add(dso::NAME)), flags, file)
     };
     let global = flags & RTLD_GLOBAL != 0;
-    match link::load(
-        &mut caller.as_context_mut(),
-        &name,
-        global,
-        Some(handle),
-        file,
-        0,
-    ) {
+    match link::load(&mut caller.as_context_mut(), &name, global, Some(handle), file, 0) {
         Ok(()) => Ok(1),
         Err(Failure::Link(msg)) => {
             tracing::debug!(library = %name, error = %msg, "dlopen failed");
-            set_dlerror(
-                caller,
-                &format!("could not load dynamic lib: {name}\n{msg}"),
-            )?;
+            set_dlerror(caller, &format!("could not load dynamic lib: {name}\n{msg}"))?;
             Ok(0)
         }
         Err(Failure::Unwind(e)) => Err(e),
     }
 }
 
-fn dlsym<T: EmscriptenView>(
-    caller: &mut Caller<'_, T>,
-    handle: u32,
-    symbol: u32,
-) -> wasmtime::Result<i32> {
+fn dlsym<T: EmscriptenView>(caller: &mut Caller<'_, T>, handle: u32, symbol: u32) -> wasmtime::Result<i32> {
     let Some(exports) = caller.data_mut().em().exports.clone() else {
         wasmtime::bail!("dlsym before instantiation")
     };
     let name = super::GuestMemory::new(exports.memory.data_mut(&mut *caller)).cstr_lossy(symbol);
     let dl = &caller.data_mut().em().dylink;
     let (found, lib, owner) = match dl.handles.get(&handle) {
-        Some(&i) => (
-            dl.loaded[i].exports.get(&name).cloned(),
-            dl.loaded[i].placement.name.clone(),
-            Some(i),
-        ),
+        Some(&i) => (dl.loaded[i].exports.get(&name).cloned(), dl.loaded[i].placement.name.clone(), Some(i)),
         None => (None, format!("(unknown handle {handle:#x})"), None),
     };
     let value = match found {
-        Some(Extern::Func(f)) => {
-            Some(link::slot_of(&mut caller.as_context_mut(), f, owner, &name)? as i32)
-        }
+        Some(Extern::Func(f)) => Some(link::slot_of(&mut caller.as_context_mut(), f, owner, &name)? as i32),
         Some(Extern::Global(g)) => g.get(&mut *caller).i32(),
         _ => None,
     };
     match value {
         Some(v) => Ok(v),
         None => {
-            set_dlerror(
-                caller,
-                &format!("Tried to lookup unknown symbol \"{name}\" in dynamic lib: {lib}"),
-            )?;
+            set_dlerror(caller, &format!("Tried to lookup unknown symbol \"{name}\" in dynamic lib: {lib}"))?;
             Ok(0)
         }
     }
 }
 
 /// Make `msg` what `dlerror()` returns next.
-pub(super) fn set_dlerror<T: EmscriptenView>(
-    caller: &mut Caller<'_, T>,
-    msg: &str,
-) -> wasmtime::Result<()> {
+pub(super) fn set_dlerror<T: EmscriptenView>(caller: &mut Caller<'_, T>, msg: &str) -> wasmtime::Result<()> {
     let Some(seterr) = caller_func(caller, "__dl_seterr") else {
         return Ok(());
     };

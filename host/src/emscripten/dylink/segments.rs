@@ -29,10 +29,7 @@ impl Prepared<'_> {
 
 /// Make `wasm`'s active data segments passive, if every one is relative to `__memory_base`.
 pub fn prepare(wasm: &[u8]) -> anyhow::Result<Prepared<'_>> {
-    let unchanged = Prepared {
-        wasm: std::borrow::Cow::Borrowed(wasm),
-        segments: Vec::new(),
-    };
+    let unchanged = Prepared { wasm: std::borrow::Cow::Borrowed(wasm), segments: Vec::new() };
     let mut memory_base = None;
     let mut imported_globals = 0u32;
     let mut segments = Vec::new();
@@ -57,10 +54,7 @@ pub fn prepare(wasm: &[u8]) -> anyhow::Result<Prepared<'_>> {
                     let data = data?;
                     match data.kind {
                         DataKind::Passive => {}
-                        DataKind::Active {
-                            memory_index: 0,
-                            offset_expr,
-                        } => {
+                        DataKind::Active { memory_index: 0, offset_expr } => {
                             let Some(offset) = relative_offset(&offset_expr, memory_base)? else {
                                 return Ok(unchanged);
                             };
@@ -89,30 +83,16 @@ pub fn prepare(wasm: &[u8]) -> anyhow::Result<Prepared<'_>> {
             }
         }
         if let Some((id, range)) = payload.as_section() {
-            out.section(&RawSection {
-                id,
-                data: &wasm[range],
-            });
+            out.section(&RawSection { id, data: &wasm[range] });
         }
     }
-    Ok(Prepared {
-        wasm: std::borrow::Cow::Owned(out.finish()),
-        segments,
-    })
+    Ok(Prepared { wasm: std::borrow::Cow::Owned(out.finish()), segments })
 }
 
 /// The offset from `__memory_base` that `expr` computes, or `None` if it is not of that shape.
-fn relative_offset(
-    expr: &wasmparser::ConstExpr<'_>,
-    memory_base: Option<u32>,
-) -> anyhow::Result<Option<u32>> {
-    let Some(base) = memory_base else {
-        return Ok(None);
-    };
-    let ops: Vec<Operator<'_>> = expr
-        .get_operators_reader()
-        .into_iter()
-        .collect::<Result<_, _>>()?;
+fn relative_offset(expr: &wasmparser::ConstExpr<'_>, memory_base: Option<u32>) -> anyhow::Result<Option<u32>> {
+    let Some(base) = memory_base else { return Ok(None) };
+    let ops: Vec<Operator<'_>> = expr.get_operators_reader().into_iter().collect::<Result<_, _>>()?;
     Ok(match ops.as_slice() {
         [Operator::GlobalGet { global_index }, Operator::End] if *global_index == base => Some(0),
         [Operator::GlobalGet { global_index }, Operator::I32Const { value }, Operator::I32Add, Operator::End]
@@ -135,22 +115,12 @@ mod tests {
         imports.import(
             "env",
             "memory",
-            EntityType::Memory(MemoryType {
-                minimum: 1,
-                maximum: None,
-                memory64: false,
-                shared: false,
-                page_size_log2: None,
-            }),
+            EntityType::Memory(MemoryType { minimum: 1, maximum: None, memory64: false, shared: false, page_size_log2: None }),
         );
         imports.import(
             "env",
             "__memory_base",
-            EntityType::Global(GlobalType {
-                val_type: ValType::I32,
-                mutable: false,
-                shared: false,
-            }),
+            EntityType::Global(GlobalType { val_type: ValType::I32, mutable: false, shared: false }),
         );
         let mut data = DataSection::new();
         for (offset, bytes) in segments {
@@ -187,11 +157,7 @@ mod tests {
         let wasm = module(&[(ConstExpr::global_get(0), b"abc"), (add, b"xyz")]);
         let prepared = prepare(&wasm).unwrap();
         assert!(prepared.passive());
-        let listed: Vec<(u32, &[u8])> = prepared
-            .segments
-            .iter()
-            .map(|(o, r)| (*o, &wasm[r.clone()]))
-            .collect();
+        let listed: Vec<(u32, &[u8])> = prepared.segments.iter().map(|(o, r)| (*o, &wasm[r.clone()])).collect();
         assert_eq!(listed, vec![(0, &b"abc"[..]), (8, &b"xyz"[..])]);
         // The original writes its data on instantiation; the prepared module writes nothing.
         let original = instantiate(&wasm, 100);
@@ -202,10 +168,7 @@ mod tests {
 
     #[test]
     fn a_module_with_an_absolute_segment_is_left_as_it_is() {
-        let wasm = module(&[
-            (ConstExpr::global_get(0), b"abc"),
-            (ConstExpr::i32_const(64), b"z"),
-        ]);
+        let wasm = module(&[(ConstExpr::global_get(0), b"abc"), (ConstExpr::i32_const(64), b"z")]);
         let prepared = prepare(&wasm).unwrap();
         assert!(!prepared.passive());
         assert!(prepared.segments.is_empty());

@@ -72,15 +72,11 @@ impl WorkerFirst {
             None | Some(serde_json::Value::Bool(false)) => return Ok(WorkerFirst::Never),
             Some(serde_json::Value::Bool(true)) => return Ok(WorkerFirst::Always),
             Some(serde_json::Value::Array(list)) => list,
-            Some(_) => anyhow::bail!(
-                "`assets.run_worker_first` must be true, false or a list of route patterns"
-            ),
+            Some(_) => anyhow::bail!("`assets.run_worker_first` must be true, false or a list of route patterns"),
         };
         let (mut worker, mut assets) = (Vec::new(), Vec::new());
         for rule in list {
-            let rule = rule
-                .as_str()
-                .context("`assets.run_worker_first` holds a non-string")?;
+            let rule = rule.as_str().context("`assets.run_worker_first` holds a non-string")?;
             match rule.strip_prefix('!') {
                 Some(negative) if negative.starts_with('/') => assets.push(negative.to_string()),
                 None if rule.starts_with('/') => worker.push(rule.to_string()),
@@ -114,13 +110,9 @@ impl WorkerFirst {
 pub fn glob(pattern: &str, path: &str) -> bool {
     let mut parts = pattern.split('*');
     let first = parts.next().unwrap_or("");
-    let Some(mut rest) = path.strip_prefix(first) else {
-        return false;
-    };
+    let Some(mut rest) = path.strip_prefix(first) else { return false };
     let parts: Vec<&str> = parts.collect();
-    let Some((last, middle)) = parts.split_last() else {
-        return rest.is_empty();
-    };
+    let Some((last, middle)) = parts.split_last() else { return rest.is_empty() };
     for part in middle {
         match rest.find(part) {
             Some(at) => rest = &rest[at + part.len()..],
@@ -214,13 +206,7 @@ impl Assets {
         if !root.is_dir() {
             anyhow::bail!("assets.directory {} is not a directory", dir.display());
         }
-        Ok(Assets {
-            root,
-            worker_first,
-            not_found,
-            html_handling,
-            navigation_prefers_assets,
-        })
+        Ok(Assets { root, worker_first, not_found, html_handling, navigation_prefers_assets })
     }
 
     /// The answer to `method path` in front of the worker (`path` as in the request line, query included or not).
@@ -230,17 +216,8 @@ impl Assets {
     /// GET or HEAD gets 405); a miss goes to the worker, except a navigation request when
     /// `assets_navigation_prefers_asset_serving` is on, which gets `not_found_handling` (the single-page
     /// application's `index.html`, or the nearest `404.html`) if there is one.
-    pub fn front(
-        &self,
-        method: &str,
-        path: &str,
-        if_none_match: Option<&str>,
-        navigate: bool,
-    ) -> Front {
-        match self
-            .worker_first
-            .route(path.split(['?', '#']).next().unwrap_or("/"))
-        {
+    pub fn front(&self, method: &str, path: &str, if_none_match: Option<&str>, navigate: bool) -> Front {
+        match self.worker_first.route(path.split(['?', '#']).next().unwrap_or("/")) {
             Route::Worker => Front::Worker,
             Route::Assets => Front::Served(self.fetch(method, path, if_none_match)),
             Route::Default => {
@@ -255,17 +232,10 @@ impl Assets {
 
     /// `env.ASSETS.fetch`: the file, else `not_found_handling` for any request, else 404 — never the worker.
     pub fn fetch(&self, method: &str, path: &str, if_none_match: Option<&str>) -> Served {
-        self.lookup(method, path, if_none_match, true)
-            .unwrap_or_else(|| plain(404, "Not Found"))
+        self.lookup(method, path, if_none_match, true).unwrap_or_else(|| plain(404, "Not Found"))
     }
 
-    fn lookup(
-        &self,
-        method: &str,
-        target: &str,
-        if_none_match: Option<&str>,
-        not_found: bool,
-    ) -> Option<Served> {
+    fn lookup(&self, method: &str, target: &str, if_none_match: Option<&str>, not_found: bool) -> Option<Served> {
         let target = target.split('#').next().unwrap_or("/");
         let (raw, query) = match target.split_once('?') {
             Some((raw, query)) => (raw, format!("?{query}")),
@@ -278,13 +248,9 @@ impl Assets {
         let head = method == "HEAD";
         match self.intent(&path, true) {
             Some(_) if !allowed => return Some(plain(405, "Method Not Allowed")),
-            Some(Intent::Redirect(to)) => {
-                return Some(redirect(&format!("{}{query}", encode(&to))))
-            }
+            Some(Intent::Redirect(to)) => return Some(redirect(&format!("{}{query}", encode(&to)))),
             // Served at its canonical spelling only, as Cloudflare does: `/a%2Db` or `/a//b` are redirected.
-            Some(Intent::File(_)) if encode(&path) != raw => {
-                return Some(redirect(&format!("{}{query}", encode(&path))))
-            }
+            Some(Intent::File(_)) if encode(&path) != raw => return Some(redirect(&format!("{}{query}", encode(&path)))),
             Some(Intent::File(file)) => return Some(self.file(&file, 200, if_none_match, head)),
             None => {}
         }
@@ -311,12 +277,7 @@ impl Assets {
         if !allowed {
             return Some(plain(405, "Method Not Allowed"));
         }
-        Some(self.file(
-            &file,
-            status,
-            if status == 200 { if_none_match } else { None },
-            head,
-        ))
+        Some(self.file(&file, status, if status == 200 { if_none_match } else { None }, head))
     }
 
     /// The file at the cleaned path `path` (`/a/b`), if it is one under the root (never a metafile).
@@ -354,15 +315,11 @@ impl Assets {
             if let Some(f) = self.exists(path) {
                 return Some(Intent::File(f));
             }
-            if let Some(r) = moved(&format!("{path}.html"), &format!("{stem}/"))
-                .or_else(|| moved(&format!("{stem}.html"), stem))
-            {
+            if let Some(r) = moved(&format!("{path}.html"), &format!("{stem}/")).or_else(|| moved(&format!("{stem}.html"), stem)) {
                 return Some(r);
             }
         } else if let Some(stem) = path.strip_suffix("/index.html") {
-            if let Some(r) =
-                moved(path, &format!("{stem}/")).or_else(|| moved(&format!("{stem}.html"), stem))
-            {
+            if let Some(r) = moved(path, &format!("{stem}/")).or_else(|| moved(&format!("{stem}.html"), stem)) {
                 return Some(r);
             }
         } else if let Some(stem) = path.strip_suffix('/') {
@@ -373,16 +330,11 @@ impl Assets {
                 return Some(r);
             }
         } else if let Some(stem) = path.strip_suffix(".html") {
-            if let Some(r) = moved(path, stem)
-                .or_else(|| moved(&format!("{stem}/index.html"), &format!("{stem}/")))
-            {
+            if let Some(r) = moved(path, stem).or_else(|| moved(&format!("{stem}/index.html"), &format!("{stem}/"))) {
                 return Some(r);
             }
         }
-        if let Some(f) = self
-            .exists(path)
-            .or_else(|| self.exists(&format!("{path}.html")))
-        {
+        if let Some(f) = self.exists(path).or_else(|| self.exists(&format!("{path}.html"))) {
             return Some(Intent::File(f));
         }
         moved(&format!("{path}/index.html"), &format!("{path}/"))
@@ -395,47 +347,26 @@ impl Assets {
     }
 
     fn file(&self, file: &Path, status: u16, if_none_match: Option<&str>, head: bool) -> Served {
-        let Ok(body) = std::fs::read(file) else {
-            return plain(404, "Not Found");
-        };
+        let Ok(body) = std::fs::read(file) else { return plain(404, "Not Found") };
         let etag = format!("\"{}\"", hex::encode(&Sha256::digest(&body)[..16]));
         let headers = vec![
             ("content-type".to_string(), content_type(file)),
             ("etag".to_string(), etag.clone()),
-            (
-                "cache-control".to_string(),
-                "public, max-age=0, must-revalidate".to_string(),
-            ),
+            ("cache-control".to_string(), "public, max-age=0, must-revalidate".to_string()),
         ];
-        let matches = if_none_match.is_some_and(|v| {
-            v.split(',')
-                .any(|t| t.trim() == "*" || t.trim().trim_start_matches("W/") == etag)
-        });
+        let matches = if_none_match
+            .is_some_and(|v| v.split(',').any(|t| t.trim() == "*" || t.trim().trim_start_matches("W/") == etag));
         if status == 200 && matches {
-            return Served {
-                status: 304,
-                headers,
-                body: Bytes::new(),
-            };
+            return Served { status: 304, headers, body: Bytes::new() };
         }
-        Served {
-            status,
-            headers,
-            body: if head {
-                Bytes::new()
-            } else {
-                Bytes::from(body)
-            },
-        }
+        Served { status, headers, body: if head { Bytes::new() } else { Bytes::from(body) } }
     }
 }
 
 /// A request path (percent-encoded, as sent) decoded to `/a/b` (a trailing `/` kept, repeated and `.` segments
 /// dropped); `None` when it tries to leave the directory.
 fn clean(path: &str) -> Option<String> {
-    let decoded = percent_encoding::percent_decode_str(path)
-        .decode_utf8()
-        .ok()?;
+    let decoded = percent_encoding::percent_decode_str(path).decode_utf8().ok()?;
     let mut out = String::new();
     for segment in decoded.split('/') {
         match segment {
@@ -468,28 +399,17 @@ const COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMER
 
 /// A cleaned path percent-encoded segment by segment, as Cloudflare spells the path it serves a file at.
 fn encode(path: &str) -> String {
-    path.split('/')
-        .map(|s| percent_encoding::utf8_percent_encode(s, COMPONENT).to_string())
-        .collect::<Vec<_>>()
-        .join("/")
+    path.split('/').map(|s| percent_encoding::utf8_percent_encode(s, COMPONENT).to_string()).collect::<Vec<_>>().join("/")
 }
 
 fn redirect(location: &str) -> Served {
-    Served {
-        status: 307,
-        headers: vec![("location".into(), location.to_string())],
-        body: Bytes::new(),
-    }
+    Served { status: 307, headers: vec![("location".into(), location.to_string())], body: Bytes::new() }
 }
 
 /// The content type Cloudflare sends for `file`: Wrangler's MIME table (the `mime` package) with `; charset=utf-8`
 /// added to every `text/` type; the few entries where that table differs from `mime_guess` are fixed here.
 pub fn content_type(file: &Path) -> String {
-    let ext = file
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     let fixed = match ext.as_str() {
         "js" | "mjs" | "cjs" => Some("text/javascript"),
         "json" | "map" => Some("application/json"),
@@ -501,9 +421,7 @@ pub fn content_type(file: &Path) -> String {
     };
     let base = match fixed {
         Some(t) => t.to_string(),
-        None => mime_guess::from_ext(&ext)
-            .first_or_octet_stream()
-            .to_string(),
+        None => mime_guess::from_ext(&ext).first_or_octet_stream().to_string(),
     };
     if base.starts_with("text/") && !base.contains("charset") {
         format!("{base}; charset=utf-8")
@@ -546,27 +464,14 @@ mod tests {
         std::fs::write(outer.path().join("secret.txt"), "secret").unwrap();
         #[cfg(unix)]
         std::os::unix::fs::symlink(outer.path().join("secret.txt"), dir.join("link.txt")).unwrap();
-        let a = Assets::new(
-            &dir,
-            WorkerFirst::Never,
-            NotFound::Page404,
-            HtmlHandling::AutoTrailingSlash,
-            true,
-        )
-        .unwrap();
+        let a = Assets::new(&dir, WorkerFirst::Never, NotFound::Page404, HtmlHandling::AutoTrailingSlash, true).unwrap();
         let home = served(a.front("GET", "/", None, false));
         assert_eq!((home.status, &home.body[..]), (200, &b"<h1>home</h1>"[..]));
         assert_eq!(home.headers[0].1, "text/html; charset=utf-8");
         let etag = home.headers[1].1.clone();
         assert_eq!(served(a.front("GET", "/", Some(&etag), false)).status, 304);
-        assert_eq!(
-            served(a.front("GET", "/", Some(&format!("W/{etag}")), false)).status,
-            304
-        );
-        assert_eq!(
-            served(a.front("GET", "/docs/about", None, false)).body,
-            "about"
-        );
+        assert_eq!(served(a.front("GET", "/", Some(&format!("W/{etag}")), false)).status, 304);
+        assert_eq!(served(a.front("GET", "/docs/about", None, false)).body, "about");
         // auto-trailing-slash: each page has one spelling; the others are redirected to it (the query kept).
         for (from, to) in [
             ("/index.html", "/"),
@@ -582,102 +487,37 @@ mod tests {
             let r = served(a.front("GET", from, None, false));
             assert_eq!((r.status, r.headers[0].1.as_str()), (307, to), "{from}");
         }
-        assert_eq!(
-            served(a.front("GET", "/docs/", None, false)).body,
-            "docs home"
-        );
-        let exact = Assets::new(
-            &dir,
-            WorkerFirst::Never,
-            NotFound::None,
-            HtmlHandling::None,
-            true,
-        )
-        .unwrap();
-        assert_eq!(
-            served(exact.front("GET", "/docs/about.html", None, false)).status,
-            200
-        );
-        assert!(matches!(
-            exact.front("GET", "/docs/about", None, false),
-            Front::Worker
-        ));
-        assert_eq!(
-            served(a.front("GET", "/app.js?v=1", None, false)).headers[0].1,
-            "text/javascript; charset=utf-8"
-        );
-        assert_eq!(
-            served(a.front("POST", "/app.js", None, false)).status,
-            405,
-            "a file answers other methods with 405"
-        );
-        for evil in [
-            "/../secret.txt",
-            "/%2e%2e/secret.txt",
-            "/docs/%2E%2E/%2e%2e/secret.txt",
-            "/link.txt",
-            "/..%5csecret.txt",
-        ] {
+        assert_eq!(served(a.front("GET", "/docs/", None, false)).body, "docs home");
+        let exact = Assets::new(&dir, WorkerFirst::Never, NotFound::None, HtmlHandling::None, true).unwrap();
+        assert_eq!(served(exact.front("GET", "/docs/about.html", None, false)).status, 200);
+        assert!(matches!(exact.front("GET", "/docs/about", None, false), Front::Worker));
+        assert_eq!(served(a.front("GET", "/app.js?v=1", None, false)).headers[0].1, "text/javascript; charset=utf-8");
+        assert_eq!(served(a.front("POST", "/app.js", None, false)).status, 405, "a file answers other methods with 405");
+        for evil in ["/../secret.txt", "/%2e%2e/secret.txt", "/docs/%2E%2E/%2e%2e/secret.txt", "/link.txt", "/..%5csecret.txt"] {
             let r = a.fetch("GET", evil, None);
             assert_ne!(&r.body[..], b"secret", "{evil}");
             assert_eq!(r.status, 404, "{evil}");
         }
-        assert!(
-            matches!(a.front("GET", "/nope", None, false), Front::Worker),
-            "a miss goes to the worker"
-        );
-        assert!(
-            matches!(a.front("GET", "/_headers", None, false), Front::Worker),
-            "_headers is not an asset"
-        );
+        assert!(matches!(a.front("GET", "/nope", None, false), Front::Worker), "a miss goes to the worker");
+        assert!(matches!(a.front("GET", "/_headers", None, false), Front::Worker), "_headers is not an asset");
         // 404-page: the nearest 404.html up the path, with 404; in front of the worker only for navigations.
         let page = a.fetch("GET", "/docs/deep/nope", None);
         assert_eq!((page.status, &page.body[..]), (404, &b"docs missing"[..]));
         assert_eq!(a.fetch("GET", "/other/nope", None).body, "missing");
         assert_eq!(served(a.front("GET", "/docs/x", None, true)).status, 404);
-        let old = Assets::new(
-            &dir,
-            WorkerFirst::Never,
-            NotFound::Page404,
-            HtmlHandling::AutoTrailingSlash,
-            false,
-        )
-        .unwrap();
-        assert!(
-            matches!(old.front("GET", "/docs/x", None, true), Front::Worker),
-            "before 2025-04-01"
-        );
-        let spa = Assets::new(
-            &dir,
-            WorkerFirst::Never,
-            NotFound::SinglePageApplication,
-            HtmlHandling::AutoTrailingSlash,
-            true,
-        )
-        .unwrap();
+        let old = Assets::new(&dir, WorkerFirst::Never, NotFound::Page404, HtmlHandling::AutoTrailingSlash, false).unwrap();
+        assert!(matches!(old.front("GET", "/docs/x", None, true), Front::Worker), "before 2025-04-01");
+        let spa = Assets::new(&dir, WorkerFirst::Never, NotFound::SinglePageApplication, HtmlHandling::AutoTrailingSlash, true).unwrap();
         let r = served(spa.front("GET", "/route/x", None, true));
         assert_eq!((r.status, &r.body[..]), (200, &b"<h1>home</h1>"[..]));
-        assert!(matches!(
-            spa.front("GET", "/api/x", None, false),
-            Front::Worker
-        ));
-        assert!(matches!(
-            spa.front("POST", "/api/x", None, false),
-            Front::Worker
-        ));
-        assert_eq!(
-            spa.fetch("GET", "/api/x", None).status,
-            200,
-            "env.ASSETS.fetch applies it to every request"
-        );
+        assert!(matches!(spa.front("GET", "/api/x", None, false), Front::Worker));
+        assert!(matches!(spa.front("POST", "/api/x", None, false), Front::Worker));
+        assert_eq!(spa.fetch("GET", "/api/x", None).status, 200, "env.ASSETS.fetch applies it to every request");
         assert_eq!(content_type(Path::new("x.ico")), "image/vnd.microsoft.icon");
         assert_eq!(content_type(Path::new("x.png")), "image/png");
         assert_eq!(content_type(Path::new("x.svg")), "image/svg+xml");
         assert_eq!(content_type(Path::new("x.css")), "text/css; charset=utf-8");
-        assert_eq!(
-            content_type(Path::new("x.txt")),
-            "text/plain; charset=utf-8"
-        );
+        assert_eq!(content_type(Path::new("x.txt")), "text/plain; charset=utf-8");
         assert_eq!(content_type(Path::new("x.json")), "application/json");
         assert_eq!(content_type(Path::new("x.jpg")), "image/jpeg");
     }
@@ -688,29 +528,15 @@ mod tests {
         assert_eq!(WorkerFirst::parse(None).unwrap(), WorkerFirst::Never);
         assert_eq!(parse(serde_json::json!(true)).unwrap(), WorkerFirst::Always);
         assert_eq!(WorkerFirst::Always.route("/x"), Route::Worker);
-        let r = parse(serde_json::json!([
-            "/api/*",
-            "!/api/docs/*",
-            "/login",
-            "/*.php"
-        ]))
-        .unwrap();
+        let r = parse(serde_json::json!(["/api/*", "!/api/docs/*", "/login", "/*.php"])).unwrap();
         assert_eq!(r.route("/api/notes"), Route::Worker);
         assert_eq!(r.route("/api/notes/1/x"), Route::Worker, "* spans slashes");
         assert_eq!(r.route("/api/"), Route::Worker);
         assert_eq!(r.route("/api"), Route::Default, "/api/* needs the slash");
-        assert_eq!(
-            r.route("/api/docs/intro"),
-            Route::Assets,
-            "a negative rule wins"
-        );
+        assert_eq!(r.route("/api/docs/intro"), Route::Assets, "a negative rule wins");
         assert_eq!(r.route("/api/docs"), Route::Worker);
         assert_eq!(r.route("/login"), Route::Worker);
-        assert_eq!(
-            r.route("/login/x"),
-            Route::Default,
-            "no wildcard, an exact match"
-        );
+        assert_eq!(r.route("/login/x"), Route::Default, "no wildcard, an exact match");
         assert_eq!(r.route("/a/b.php"), Route::Worker);
         assert_eq!(r.route("/index.html"), Route::Default);
         assert!(parse(serde_json::json!(["api/*"])).is_err());

@@ -91,12 +91,7 @@ impl D1 {
     /// transaction: the names applied.
     pub fn apply_migrations(&self, dir: &std::path::Path) -> Result<Vec<String>> {
         let mut files: Vec<_> = std::fs::read_dir(dir)
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "cannot read the migrations directory {}: {e}",
-                    dir.display()
-                )
-            })?
+            .map_err(|e| anyhow::anyhow!("cannot read the migrations directory {}: {e}", dir.display()))?
             .filter_map(|e| e.ok())
             .map(|e| e.path())
             .filter(|p| p.extension().is_some_and(|x| x == "sql"))
@@ -106,22 +101,16 @@ impl D1 {
         conn.execute_batch(MIGRATIONS_TABLE)?;
         let mut applied = Vec::new();
         for file in files {
-            let name = file
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let done: bool = conn.query_row(
-                "SELECT count(*) FROM d1_migrations WHERE name = ?1",
-                [&name],
-                |r| r.get::<_, i64>(0),
-            )? > 0;
+            let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let done: bool =
+                conn.query_row("SELECT count(*) FROM d1_migrations WHERE name = ?1", [&name], |r| r.get::<_, i64>(0))?
+                    > 0;
             if done {
                 continue;
             }
             let sql = std::fs::read_to_string(&file)?;
             let tx = conn.transaction()?;
-            tx.execute_batch(&sql)
-                .map_err(|e| anyhow::anyhow!("migration {name} failed: {e}"))?;
+            tx.execute_batch(&sql).map_err(|e| anyhow::anyhow!("migration {name} failed: {e}"))?;
             tx.execute("INSERT INTO d1_migrations (name) VALUES (?1)", [&name])?;
             tx.commit()?;
             applied.push(name);
@@ -161,9 +150,7 @@ fn statement_end(sql: &str) -> usize {
 }
 
 fn complete(sql: &str) -> bool {
-    let Ok(c) = std::ffi::CString::new(sql) else {
-        return false;
-    };
+    let Ok(c) = std::ffi::CString::new(sql) else { return false };
     // SAFETY: `c` is a valid NUL-terminated string for the duration of the call.
     unsafe { rusqlite::ffi::sqlite3_complete(c.as_ptr()) != 0 }
 }
@@ -174,17 +161,9 @@ pub(crate) fn run(conn: &rusqlite::Connection, sql: &str, params: &[Value]) -> R
     let mut stmt = conn.prepare(sql)?;
     let bound = params.iter().map(to_sql).collect::<Result<Vec<_>>>()?;
     if bound.len() != stmt.parameter_count() {
-        bail!(
-            "the statement has {} parameters but {} values were bound",
-            stmt.parameter_count(),
-            bound.len()
-        );
+        bail!("the statement has {} parameters but {} values were bound", stmt.parameter_count(), bound.len());
     }
-    let columns: Vec<String> = stmt
-        .column_names()
-        .into_iter()
-        .map(str::to_string)
-        .collect();
+    let columns: Vec<String> = stmt.column_names().into_iter().map(str::to_string).collect();
     let width = columns.len();
     let mut rows = Vec::new();
     let mut cursor = stmt.query(rusqlite::params_from_iter(bound))?;
@@ -203,9 +182,7 @@ pub(crate) fn run(conn: &rusqlite::Connection, sql: &str, params: &[Value]) -> R
     }
     drop(cursor);
     let readonly = stmt.readonly();
-    let scanned = stmt
-        .get_status(rusqlite::StatementStatus::FullscanStep)
-        .max(0) as u64;
+    let scanned = stmt.get_status(rusqlite::StatementStatus::FullscanStep).max(0) as u64;
     Ok(Outcome {
         columns,
         rows_read: scanned.max(rows.len() as u64),
@@ -236,44 +213,21 @@ mod tests {
     #[test]
     fn bound_values_batch_rollback_and_no_attach() {
         let d1 = D1::new(Location::Memory.open("d1").unwrap()).unwrap();
-        assert_eq!(
-            d1.exec(
-                "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT); CREATE INDEX i ON t(name);"
-            )
-            .unwrap()
-            .0,
-            2
-        );
-        let o = d1
-            .query(
-                "INSERT INTO t (name) VALUES (?)",
-                &[Value::str("a'); DROP TABLE t; --")],
-            )
-            .unwrap();
+        assert_eq!(d1.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT); CREATE INDEX i ON t(name);").unwrap().0, 2);
+        let o = d1.query("INSERT INTO t (name) VALUES (?)", &[Value::str("a'); DROP TABLE t; --")]).unwrap();
         assert_eq!((o.changes, o.last_row_id), (1, 1));
-        let o = d1
-            .query("SELECT * FROM t WHERE id = ?", &[Value::Int(1)])
-            .unwrap();
+        let o = d1.query("SELECT * FROM t WHERE id = ?", &[Value::Int(1)]).unwrap();
         assert_eq!(o.columns, vec!["id", "name"]);
         assert_eq!(o.rows[0][1], Value::str("a'); DROP TABLE t; --"));
         let err = d1
             .batch(&[
-                (
-                    "INSERT INTO t (name) VALUES (?)".into(),
-                    vec![Value::str("b")],
-                ),
+                ("INSERT INTO t (name) VALUES (?)".into(), vec![Value::str("b")]),
                 ("INSERT INTO nope VALUES (1)".into(), vec![]),
             ])
             .unwrap_err();
         assert!(err.to_string().contains("no such table: nope"), "{err}");
-        assert_eq!(
-            d1.query("SELECT count(*) FROM t", &[]).unwrap().rows[0][0],
-            Value::Int(1)
-        );
-        let err = d1
-            .query("ATTACH DATABASE '/tmp/x.db' AS x", &[])
-            .unwrap_err()
-            .to_string();
+        assert_eq!(d1.query("SELECT count(*) FROM t", &[]).unwrap().rows[0][0], Value::Int(1));
+        let err = d1.query("ATTACH DATABASE '/tmp/x.db' AS x", &[]).unwrap_err().to_string();
         assert!(err.contains("too many attached"), "{err}");
         assert!(d1.query("SELECT load_extension('x')", &[]).is_err());
     }

@@ -51,10 +51,7 @@ pub struct Listing {
 
 /// Seconds since the Unix epoch.
 pub fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 impl Kv {
@@ -77,11 +74,7 @@ impl Kv {
         )?;
         let entry = stmt
             .query_row(params![namespace, key], |r| {
-                Ok(Entry {
-                    value: r.get(0)?,
-                    expiration: r.get(1)?,
-                    metadata: r.get(2)?,
-                })
+                Ok(Entry { value: r.get(0)?, expiration: r.get(1)?, metadata: r.get(2)? })
             })
             .optional()?;
         match entry {
@@ -118,13 +111,7 @@ impl Kv {
     }
 
     /// Keys starting with `prefix`, in order, after `cursor`, at most `limit` (≤ [`MAX_LIST`]).
-    pub fn list(
-        &self,
-        namespace: &str,
-        prefix: &str,
-        limit: usize,
-        cursor: Option<&str>,
-    ) -> Result<Listing> {
+    pub fn list(&self, namespace: &str, prefix: &str, limit: usize, cursor: Option<&str>) -> Result<Listing> {
         let limit = limit.clamp(1, MAX_LIST);
         let after = match cursor {
             Some(c) if !c.is_empty() => {
@@ -141,29 +128,14 @@ impl Kv {
              ORDER BY key LIMIT ?5",
         )?;
         let mut keys: Vec<Key> = stmt
-            .query_map(
-                params![namespace, prefix, after, now(), (limit + 1) as i64],
-                |r| {
-                    Ok(Key {
-                        name: r.get(0)?,
-                        expiration: r.get(1)?,
-                        metadata: r.get(2)?,
-                    })
-                },
-            )?
+            .query_map(params![namespace, prefix, after, now(), (limit + 1) as i64], |r| {
+                Ok(Key { name: r.get(0)?, expiration: r.get(1)?, metadata: r.get(2)? })
+            })?
             .collect::<rusqlite::Result<_>>()?;
         let list_complete = keys.len() <= limit;
         keys.truncate(limit);
-        let cursor = if list_complete {
-            None
-        } else {
-            keys.last().map(|k| hex::encode(k.name.as_bytes()))
-        };
-        Ok(Listing {
-            keys,
-            list_complete,
-            cursor,
-        })
+        let cursor = if list_complete { None } else { keys.last().map(|k| hex::encode(k.name.as_bytes())) };
+        Ok(Listing { keys, list_complete, cursor })
     }
 }
 
@@ -184,11 +156,7 @@ mod tests {
     use crate::serve::bindings::state::Location;
 
     fn entry(v: &str, expiration: Option<i64>) -> Entry {
-        Entry {
-            value: v.as_bytes().to_vec(),
-            expiration,
-            metadata: None,
-        }
+        Entry { value: v.as_bytes().to_vec(), expiration, metadata: None }
     }
 
     #[test]
@@ -201,17 +169,11 @@ mod tests {
         assert_eq!(kv.get("ns", "a").unwrap().unwrap().value, b"1");
         assert_eq!(kv.get("ns", "c").unwrap(), None);
         let page = kv.list("ns", "", 1, None).unwrap();
-        assert_eq!(
-            (page.keys[0].name.as_str(), page.list_complete),
-            ("a", false)
-        );
+        assert_eq!((page.keys[0].name.as_str(), page.list_complete), ("a", false));
         let page = kv.list("ns", "", 1, page.cursor.as_deref()).unwrap();
         assert_eq!(page.keys.len(), 1);
         assert_eq!(page.keys[0].name, "b");
-        assert!(
-            page.list_complete && page.cursor.is_none(),
-            "the expired key is not listed"
-        );
+        assert!(page.list_complete && page.cursor.is_none(), "the expired key is not listed");
         kv.delete("ns", "a").unwrap();
         assert_eq!(kv.get("ns", "a").unwrap(), None);
         assert!(kv.put("ns", "", &entry("", None)).is_err());

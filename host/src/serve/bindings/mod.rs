@@ -44,24 +44,13 @@ pub struct D1Config {
 impl D1Config {
     /// The file this database lives in, relative to the state directory.
     pub fn file(&self) -> String {
-        format!(
-            "d1/{}.sqlite3",
-            safe_file_name(self.database_id.as_deref().unwrap_or(&self.database_name))
-        )
+        format!("d1/{}.sqlite3", safe_file_name(self.database_id.as_deref().unwrap_or(&self.database_name)))
     }
 }
 
 /// `name` with every character but ASCII letters, digits, `-` and `_` replaced by `_`: safe as a file name.
 pub(crate) fn safe_file_name(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
 }
 
 /// The objects listed under `key` in `object` (none if it is absent); `what` names the key in errors.
@@ -74,10 +63,7 @@ pub(crate) fn config_objects<'a>(
         None => Ok(Vec::new()),
         Some(serde_json::Value::Array(items)) => items
             .iter()
-            .map(|i| {
-                i.as_object()
-                    .with_context(|| format!("`{what}` holds a non-object"))
-            })
+            .map(|i| i.as_object().with_context(|| format!("`{what}` holds a non-object")))
             .collect(),
         Some(_) => bail!("`{what}` must be a list"),
     }
@@ -130,9 +116,10 @@ impl Config {
 
     /// The KV namespace bound as `binding`.
     pub fn kv(&self, name: &str) -> Result<&KvConfig> {
-        self.kv.iter().find(|k| k.binding == name).with_context(|| {
-            format!("no KV namespace with binding {name:?} in the configuration (kv_namespaces)")
-        })
+        self.kv
+            .iter()
+            .find(|k| k.binding == name)
+            .with_context(|| format!("no KV namespace with binding {name:?} in the configuration (kv_namespaces)"))
     }
 }
 
@@ -162,22 +149,13 @@ impl Bindings {
         let mut b = Bindings::default();
         if !config.kv.is_empty() {
             b.kv_store = Some(Arc::new(kv::Kv::new(location.open("kv.sqlite3")?)?));
-            b.kv = config
-                .kv
-                .iter()
-                .map(|k| (k.binding.clone(), k.id.clone()))
-                .collect();
+            b.kv = config.kv.iter().map(|k| (k.binding.clone(), k.id.clone())).collect();
         }
         for d in &config.d1 {
-            b.d1.insert(
-                d.binding.clone(),
-                Arc::new(d1::D1::new(location.open(&d.file())?)?),
-            );
+            b.d1.insert(d.binding.clone(), Arc::new(d1::D1::new(location.open(&d.file())?)?));
         }
         if !config.producers.is_empty() || !config.consumers.is_empty() {
-            b.queues = Some(Arc::new(queues::Queues::new(
-                location.open("queues.sqlite3")?,
-            )?));
+            b.queues = Some(Arc::new(queues::Queues::new(location.open("queues.sqlite3")?)?));
             b.producers = config.producers.iter().cloned().collect();
             b.consumers = config.consumers.clone();
         }
@@ -187,13 +165,7 @@ impl Bindings {
         if let Some(a) = &config.assets {
             b.assets = Some((
                 a.binding.clone(),
-                Arc::new(assets::Assets::new(
-                    &a.directory,
-                    a.worker_first.clone(),
-                    a.not_found,
-                    a.html_handling,
-                    a.navigation_prefers_assets,
-                )?),
+                Arc::new(assets::Assets::new(&a.directory, a.worker_first.clone(), a.not_found, a.html_handling, a.navigation_prefers_assets)?),
             ));
         }
         Ok(b)
@@ -226,12 +198,8 @@ impl Bindings {
         match kind.split_once('.') {
             Some(("kv", op)) => self.kv_call(op, args).map_err(|e| ("kv", format!("{e:#}"))),
             Some(("d1", op)) => self.d1_call(op, args).map_err(|e| ("d1", format!("{e:#}"))),
-            Some(("queue", op)) => self
-                .queue_call(op, args)
-                .map_err(|e| ("error", format!("{e:#}"))),
-            Some(("assets", "fetch")) => self
-                .assets_call(args)
-                .map_err(|e| ("error", format!("{e:#}"))),
+            Some(("queue", op)) => self.queue_call(op, args).map_err(|e| ("error", format!("{e:#}"))),
+            Some(("assets", "fetch")) => self.assets_call(args).map_err(|e| ("error", format!("{e:#}"))),
             Some(("do", op)) => match &self.durable {
                 Some(d) => d.call(op, args).map_err(|e| ("value", format!("{e:#}"))),
                 None => Err(("error", "no Durable Object namespace bound".into())),
@@ -241,14 +209,9 @@ impl Bindings {
     }
 
     fn kv_call(&self, op: &str, args: &[Value]) -> Result<Value> {
-        let (Some(binding), Some(store)) = (args.first(), &self.kv_store) else {
-            bail!("no KV namespace bound")
-        };
+        let (Some(binding), Some(store)) = (args.first(), &self.kv_store) else { bail!("no KV namespace bound") };
         let binding = binding.as_str("binding")?;
-        let ns = self
-            .kv
-            .get(binding)
-            .with_context(|| format!("no KV namespace bound as {binding:?}"))?;
+        let ns = self.kv.get(binding).with_context(|| format!("no KV namespace bound as {binding:?}"))?;
         let opt_int = |v: &Value| -> Result<Option<i64>> {
             match v {
                 Value::None => Ok(None),
@@ -284,12 +247,7 @@ impl Bindings {
             }
             ("list", [prefix, limit, cursor]) => {
                 let limit = opt_int(limit)?.unwrap_or(kv::MAX_LIST as i64).max(1) as usize;
-                let page = store.list(
-                    ns,
-                    &opt_str(prefix)?.unwrap_or_default(),
-                    limit,
-                    opt_str(cursor)?.as_deref(),
-                )?;
+                let page = store.list(ns, &opt_str(prefix)?.unwrap_or_default(), limit, opt_str(cursor)?.as_deref())?;
                 Value::Tuple(vec![
                     Value::List(
                         page.keys
@@ -313,23 +271,15 @@ impl Bindings {
 
     fn d1_call(&self, op: &str, args: &[Value]) -> Result<Value> {
         let binding = args.first().context("no binding")?.as_str("binding")?;
-        let db = self
-            .d1
-            .get(binding)
-            .with_context(|| format!("no D1 database bound as {binding:?}"))?;
+        let db = self.d1.get(binding).with_context(|| format!("no D1 database bound as {binding:?}"))?;
         Ok(match (op, &args[1..]) {
-            ("query", [sql, params]) => {
-                outcome(db.query(sql.as_str("sql")?, params.as_seq("params")?)?)
-            }
+            ("query", [sql, params]) => outcome(db.query(sql.as_str("sql")?, params.as_seq("params")?)?),
             ("batch", [statements]) => {
                 let statements = statements
                     .as_seq("statements")?
                     .iter()
                     .map(|s| match s.as_seq("statement")? {
-                        [sql, params] => Ok((
-                            sql.as_str("sql")?.to_string(),
-                            params.as_seq("params")?.to_vec(),
-                        )),
+                        [sql, params] => Ok((sql.as_str("sql")?.to_string(), params.as_seq("params")?.to_vec())),
                         _ => bail!("a batch statement is not (sql, params)"),
                     })
                     .collect::<Result<Vec<_>>>()?;
@@ -348,10 +298,7 @@ impl Bindings {
         match (op, args) {
             ("send", [binding, bodies, delay]) => {
                 let binding = binding.as_str("binding")?;
-                let queue = self
-                    .producers
-                    .get(binding)
-                    .with_context(|| format!("no queue bound as {binding:?}"))?;
+                let queue = self.producers.get(binding).with_context(|| format!("no queue bound as {binding:?}"))?;
                 let bodies = bodies
                     .as_seq("bodies")?
                     .iter()
@@ -379,12 +326,8 @@ impl Bindings {
     }
 
     fn assets_call(&self, args: &[Value]) -> Result<Value> {
-        let Some((_, assets)) = &self.assets else {
-            bail!("no assets bound")
-        };
-        let [_, method, url, if_none_match, _navigate] = args else {
-            bail!("bad assets.fetch call")
-        };
+        let Some((_, assets)) = &self.assets else { bail!("no assets bound") };
+        let [_, method, url, if_none_match, _navigate] = args else { bail!("bad assets.fetch call") };
         let url = url.as_str("url")?;
         let path = match url::Url::parse(url) {
             Ok(u) => match u.query() {
@@ -400,12 +343,7 @@ impl Bindings {
         let r = assets.fetch(method.as_str("method")?, &path, inm);
         Ok(Value::Tuple(vec![
             Value::Int(r.status as i64),
-            Value::List(
-                r.headers
-                    .into_iter()
-                    .map(|(k, v)| Value::Tuple(vec![Value::Str(k), Value::Str(v)]))
-                    .collect(),
-            ),
+            Value::List(r.headers.into_iter().map(|(k, v)| Value::Tuple(vec![Value::Str(k), Value::Str(v)])).collect()),
             Value::Bytes(r.body.to_vec()),
         ]))
     }

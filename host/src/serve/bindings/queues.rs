@@ -49,10 +49,7 @@ pub struct Queues {
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 impl Queues {
@@ -69,10 +66,7 @@ impl Queues {
                  UPDATE messages SET leased = 0 WHERE leased = 1;",
             )?;
         }
-        Ok(Queues {
-            db,
-            outcomes: Mutex::new(HashMap::new()),
-        })
+        Ok(Queues { db, outcomes: Mutex::new(HashMap::new()) })
     }
 
     /// Store `bodies` (JSON) on `queue`, durably, in one transaction; `delay` seconds before they are visible.
@@ -121,10 +115,7 @@ impl Queues {
             rows.collect::<rusqlite::Result<_>>()?
         };
         for m in &leased {
-            tx.execute(
-                "UPDATE messages SET leased = 1, attempts = attempts + 1 WHERE id = ?1",
-                [m.id],
-            )?;
+            tx.execute("UPDATE messages SET leased = 1, attempts = attempts + 1 WHERE id = ?1", [m.id])?;
         }
         tx.commit()?;
         Ok(leased)
@@ -132,20 +123,14 @@ impl Queues {
 
     /// A handler's explicit outcome for message `id`: `true` ack, `false` retry.
     pub fn report(&self, id: i64, ack: bool) {
-        self.outcomes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id, ack);
+        self.outcomes.lock().unwrap_or_else(|p| p.into_inner()).insert(id, ack);
     }
 
     /// Settle a delivered batch: `succeeded` says whether its handler finished without raising.
     pub fn settle(&self, config: &ConsumerConfig, batch: &[Leased], succeeded: bool) -> Result<()> {
         let explicit: HashMap<i64, bool> = {
             let mut outcomes = self.outcomes.lock().unwrap_or_else(|p| p.into_inner());
-            batch
-                .iter()
-                .filter_map(|m| outcomes.remove(&m.id).map(|o| (m.id, o)))
-                .collect()
+            batch.iter().filter_map(|m| outcomes.remove(&m.id).map(|o| (m.id, o))).collect()
         };
         let mut conn = self.db.lock();
         let tx = conn.transaction()?;
@@ -185,22 +170,15 @@ mod tests {
             max_retries: 1,
             dead_letter_queue: Some("dead".into()),
         };
-        q.send("jobs", &[b"1".to_vec(), b"2".to_vec()], 0.0)
-            .unwrap();
+        q.send("jobs", &[b"1".to_vec(), b"2".to_vec()], 0.0).unwrap();
         assert_eq!(q.ready("jobs").unwrap().0, 2);
         let batch = q.lease("jobs", 10).unwrap();
         assert_eq!(batch.len(), 2);
-        assert!(
-            q.lease("jobs", 10).unwrap().is_empty(),
-            "leased messages are invisible"
-        );
+        assert!(q.lease("jobs", 10).unwrap().is_empty(), "leased messages are invisible");
         q.report(batch[0].id, true);
         q.settle(&config, &batch, false).unwrap();
         let again = q.lease("jobs", 10).unwrap();
-        assert_eq!(
-            (again.len(), again[0].body.as_slice(), again[0].attempts),
-            (1, &b"2"[..], 2)
-        );
+        assert_eq!((again.len(), again[0].body.as_slice(), again[0].attempts), (1, &b"2"[..], 2));
         q.settle(&config, &again, false).unwrap();
         assert_eq!(q.ready("jobs").unwrap().0, 0);
         assert_eq!(q.lease("dead", 10).unwrap()[0].body, b"2");

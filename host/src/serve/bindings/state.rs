@@ -48,34 +48,26 @@ impl Location {
             Location::Dir(dir) => {
                 let path = dir.join(name);
                 if let Some(parent) = path.parent() {
-                    std::fs::create_dir_all(parent).with_context(|| {
-                        format!("creating the state directory {}", parent.display())
-                    })?;
+                    std::fs::create_dir_all(parent)
+                        .with_context(|| format!("creating the state directory {}", parent.display()))?;
                 }
                 let conn = Connection::open(&path)
                     .with_context(|| format!("cannot open the state file {}", path.display()))?;
                 (conn, Some(path))
             }
         };
-        let shown = path
-            .as_ref()
-            .map_or(":memory:".to_string(), |p| p.display().to_string());
+        let shown = path.as_ref().map_or(":memory:".to_string(), |p| p.display().to_string());
         configure(&conn).with_context(|| {
             format!("the state file {shown} cannot be read as SQLite (corrupt, or not a database); move it away or fix it")
         })?;
-        Ok(Database {
-            path,
-            conn: Mutex::new(conn),
-        })
+        Ok(Database { path, conn: Mutex::new(conn) })
     }
 }
 
 fn configure(conn: &Connection) -> Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     // Reading the schema is what fails on a file that is not a database.
-    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
-        r.get::<_, i64>(0)
-    })?;
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))?;
     let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
     if mode != "wal" && mode != "memory" {
         anyhow::bail!("cannot switch to WAL mode (journal mode is {mode})");
@@ -112,21 +104,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let loc = Location::Dir(dir.path().to_path_buf());
         let db = loc.open("d1/x.sqlite3").unwrap();
-        let mode: String = db
-            .lock()
-            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-            .unwrap();
+        let mode: String = db.lock().query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
         assert_eq!(mode, "wal");
         std::fs::write(dir.path().join("bad.sqlite3"), vec![7u8; 4096]).unwrap();
         let err = format!("{:#}", loc.open("bad.sqlite3").err().unwrap());
         assert!(err.contains("bad.sqlite3"), "{err}");
-        assert_eq!(
-            std::fs::read(dir.path().join("bad.sqlite3")).unwrap(),
-            vec![7u8; 4096]
-        );
-        assert_eq!(
-            Location::from_flag(Some(Path::new(":memory:")), dir.path()),
-            Location::Memory
-        );
+        assert_eq!(std::fs::read(dir.path().join("bad.sqlite3")).unwrap(), vec![7u8; 4096]);
+        assert_eq!(Location::from_flag(Some(Path::new(":memory:")), dir.path()), Location::Memory);
     }
 }

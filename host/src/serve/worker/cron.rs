@@ -14,15 +14,11 @@ pub fn schedule(expr: &str, workers: Arc<PythonWorkers>) -> Result<()> {
     tokio::spawn(async move {
         loop {
             let now = chrono::Utc::now();
-            let Ok(next) = cron.find_next_occurrence(&now, false) else {
-                return;
-            };
+            let Ok(next) = cron.find_next_occurrence(&now, false) else { return };
             let wait = (next - now).to_std().unwrap_or_default();
             tokio::time::sleep(wait).await;
             match workers.scheduled(&expr).await.failed() {
-                Some((status, line)) => {
-                    super::log::line(&format!("cron `{expr}`: {status} {line}"))
-                }
+                Some((status, line)) => super::log::line(&format!("cron `{expr}`: {status} {line}")),
                 None => super::log::line(&format!("cron `{expr}`: ran the scheduled handler")),
             }
         }

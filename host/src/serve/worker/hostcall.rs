@@ -16,8 +16,8 @@ use crate::serve::bindings::durable::storage::{self, Storage};
 use crate::entrypoint::marshal::{self, Value};
 use crate::serve::bindings::Bindings;
 use crate::serve::outbound::{self, Outbound};
-use crate::vfs::{Device, Errno};
 use std::sync::Arc;
+use crate::vfs::{Device, Errno};
 use std::time::Duration;
 
 /// Where the device is mounted in every served instance.
@@ -48,24 +48,12 @@ impl HostcallDevice {
         bindings: Arc<Bindings>,
         storage: Option<Arc<Storage>>,
     ) -> HostcallDevice {
-        HostcallDevice {
-            outbound,
-            runtime,
-            timeout,
-            bindings,
-            storage,
-            request: Vec::new(),
-            reply: Vec::new(),
-            read: 0,
-        }
+        HostcallDevice { outbound, runtime, timeout, bindings, storage, request: Vec::new(), reply: Vec::new(), read: 0 }
     }
 
     fn serve(&self, frame: &[u8]) -> Value {
         let failure = |kind: &str, message: String| {
-            Value::Tuple(vec![
-                Value::Bool(false),
-                Value::Tuple(vec![Value::str(kind), Value::Str(message)]),
-            ])
+            Value::Tuple(vec![Value::Bool(false), Value::Tuple(vec![Value::str(kind), Value::Str(message)])])
         };
         if let Ok(Value::Tuple(items)) = marshal::loads(frame) {
             if let Some((Value::Str(kind), args)) = items.split_first() {
@@ -75,10 +63,7 @@ impl HostcallDevice {
                             Ok(v) => Value::Tuple(vec![Value::Bool(true), v]),
                             Err(e) => failure("storage", format!("{e:#}")),
                         },
-                        None => failure(
-                            "error",
-                            "storage exists only inside a Durable Object".into(),
-                        ),
+                        None => failure("error", "storage exists only inside a Durable Object".into()),
                     };
                 }
                 if kind != "fetch" {
@@ -93,9 +78,7 @@ impl HostcallDevice {
             Ok(r) => r,
             Err(e) => return failure("error", format!("bad host call: {e:#}")),
         };
-        match crate::serve::worker::pool::convert(
-            self.outbound.fetch_blocking(&self.runtime, request),
-        ) {
+        match crate::serve::worker::pool::convert(self.outbound.fetch_blocking(&self.runtime, request)) {
             Ok(r) => Value::Tuple(vec![
                 Value::Bool(true),
                 Value::Tuple(vec![
@@ -119,18 +102,10 @@ fn parse(frame: &[u8], default_timeout: Duration) -> anyhow::Result<outbound::Ou
     let value = marshal::loads(frame)?;
     let items = value.as_seq("host call")?;
     let (kind, method, url, headers, body, timeout, redirect) = match items {
-        [kind, method, url, headers, body, timeout] => {
-            (kind, method, url, headers, body, timeout, None)
+        [kind, method, url, headers, body, timeout] => (kind, method, url, headers, body, timeout, None),
+        [kind, method, url, headers, body, timeout, redirect] => {
+            (kind, method, url, headers, body, timeout, Some(redirect.as_str("redirect")?))
         }
-        [kind, method, url, headers, body, timeout, redirect] => (
-            kind,
-            method,
-            url,
-            headers,
-            body,
-            timeout,
-            Some(redirect.as_str("redirect")?),
-        ),
         _ => anyhow::bail!("expected (kind, method, url, headers, body, timeout[, redirect])"),
     };
     let follow_redirects = match redirect {
@@ -145,17 +120,12 @@ fn parse(frame: &[u8], default_timeout: Duration) -> anyhow::Result<outbound::Ou
         .as_seq("headers")?
         .iter()
         .map(|h| match h.as_seq("header")? {
-            [k, v] => Ok((
-                k.as_str("name")?.to_string(),
-                v.as_str("value")?.to_string(),
-            )),
+            [k, v] => Ok((k.as_str("name")?.to_string(), v.as_str("value")?.to_string())),
             _ => anyhow::bail!("a header is not a pair"),
         })
         .collect::<anyhow::Result<_>>()?;
     let timeout = match timeout {
-        Value::Float(s) if s.is_finite() && *s > 0.0 => {
-            Duration::from_secs_f64(*s).min(default_timeout)
-        }
+        Value::Float(s) if s.is_finite() && *s > 0.0 => Duration::from_secs_f64(*s).min(default_timeout),
         Value::Int(s) if *s > 0 => Duration::from_secs(*s as u64).min(default_timeout),
         _ => default_timeout,
     };

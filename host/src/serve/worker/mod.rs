@@ -28,20 +28,14 @@ pub fn handler(options: &ServeOptions) -> Result<Arc<PythonWorkers>> {
     if !project.unsupported.is_empty() {
         log::line(&format!(
             "warning: {} has keys and bindings pyworkers does not support yet, ignored: {}",
-            project
-                .config
-                .as_deref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
+            project.config.as_deref().map(|p| p.display().to_string()).unwrap_or_default(),
             project.unsupported.join(", ")
         ));
     }
     // Bindings first: an unreadable state file stops the server before any instance starts.
-    let location =
-        crate::serve::bindings::state::Location::from_flag(options.state.as_deref(), &project.dir);
+    let location = crate::serve::bindings::state::Location::from_flag(options.state.as_deref(), &project.dir);
     let bindings = Arc::new(
-        crate::serve::bindings::Bindings::open(&project.bindings, &location)
-            .context("opening the bindings' state")?,
+        crate::serve::bindings::Bindings::open(&project.bindings, &location).context("opening the bindings' state")?,
     );
     let runtime = crate::runtime::Runtime::ensure(&options.home)?
         .with_cache_cap(crate::runtime::usage::cap_from_env().map_err(anyhow::Error::msg)?);
@@ -58,22 +52,13 @@ pub fn handler(options: &ServeOptions) -> Result<Arc<PythonWorkers>> {
     let pyodide = Arc::new(Pyodide::load(&runtime, &engine)?);
     let packages = match project.bundle {
         Some(_) => None,
-        None => crate::packages::install(&project.root(), &options.home)
-            .context("installing the worker's packages")?,
+        None => crate::packages::install(&project.root(), &options.home).context("installing the worker's packages")?,
     };
     if let Some(p) = &packages {
         log::line(&format!(
             "packages: {} ({}; {} downloaded)",
-            p.packages
-                .iter()
-                .map(|p| format!("{} {}", p.name, p.version))
-                .collect::<Vec<_>>()
-                .join(", "),
-            if p.resolved {
-                "resolved, pyworkers.lock written"
-            } else {
-                "from pyworkers.lock"
-            },
+            p.packages.iter().map(|p| format!("{} {}", p.name, p.version)).collect::<Vec<_>>().join(", "),
+            if p.resolved { "resolved, pyworkers.lock written" } else { "from pyworkers.lock" },
             p.downloaded
         ));
     }
@@ -86,8 +71,7 @@ pub fn handler(options: &ServeOptions) -> Result<Arc<PythonWorkers>> {
         None => with_packages(Worker::load(&project.source, &project.module)?),
     };
     let worker = worker.with_bytecode(&pyodide)?;
-    let (restorer, made) =
-        prepare::restorer(&pyodide, &worker).context("preparing the worker's snapshot")?;
+    let (restorer, made) = prepare::restorer(&pyodide, &worker).context("preparing the worker's snapshot")?;
     let memory = restorer.data().memory_pages as u64 * 65536;
     if options.max_memory < memory {
         anyhow::bail!(
@@ -109,10 +93,7 @@ pub fn handler(options: &ServeOptions) -> Result<Arc<PythonWorkers>> {
         vars.push((k.clone(), Value::str(v.clone())));
     }
     let shared = Arc::new(Shared {
-        source: RwLock::new(Source {
-            restorer: Arc::new(restorer),
-            generation: 1,
-        }),
+        source: RwLock::new(Source { restorer: Arc::new(restorer), generation: 1 }),
         vars,
         max_memory: options.max_memory,
         max_requests: options.max_requests_per_instance,
@@ -159,18 +140,12 @@ async fn consume(
         let due = match queues.ready(&config.queue) {
             Ok((0, _)) => false,
             Ok((count, oldest)) => {
-                let now = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map(|d| d.as_millis() as i64)
-                    .unwrap_or(0);
+                let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
                 count >= config.max_batch_size as u64
                     || oldest.is_some_and(|t| now - t >= (config.max_batch_timeout * 1000.0) as i64)
             }
             Err(e) => {
-                log::line(&format!(
-                    "queue {}: cannot read its messages: {e:#}",
-                    config.queue
-                ));
+                log::line(&format!("queue {}: cannot read its messages: {e:#}", config.queue));
                 false
             }
         };
@@ -181,10 +156,7 @@ async fn consume(
             Ok(l) if !l.is_empty() => l,
             Ok(_) => continue,
             Err(e) => {
-                log::line(&format!(
-                    "queue {}: cannot lease messages: {e:#}",
-                    config.queue
-                ));
+                log::line(&format!("queue {}: cannot lease messages: {e:#}", config.queue));
                 continue;
             }
         };
@@ -192,33 +164,19 @@ async fn consume(
             queue: config.queue.clone(),
             messages: leased
                 .iter()
-                .map(|m| Message {
-                    id: m.id.to_string(),
-                    timestamp: m.timestamp,
-                    body: m.body.clone(),
-                    attempts: m.attempts,
-                })
+                .map(|m| Message { id: m.id.to_string(), timestamp: m.timestamp, body: m.body.clone(), attempts: m.attempts })
                 .collect(),
         };
-        let answer = workers
-            .submit(Work::Queue(batch), Instant::now() + workers.timeout)
-            .await;
+        let answer = workers.submit(Work::Queue(batch), Instant::now() + workers.timeout).await;
         let succeeded = match answer.failed() {
             Some((_, line)) => {
-                log::line(&format!(
-                    "queue {}: batch of {} failed, retrying: {line}",
-                    config.queue,
-                    leased.len()
-                ));
+                log::line(&format!("queue {}: batch of {} failed, retrying: {line}", config.queue, leased.len()));
                 false
             }
             _ => true,
         };
         if let Err(e) = queues.settle(&config, &leased, succeeded) {
-            log::line(&format!(
-                "queue {}: cannot settle a batch: {e:#}",
-                config.queue
-            ));
+            log::line(&format!("queue {}: cannot settle a batch: {e:#}", config.queue));
         }
     }
 }
@@ -243,35 +201,25 @@ fn watch(
     mut current: String,
     with_packages: impl Fn(Worker) -> Worker + Send + 'static,
 ) -> Result<()> {
-    std::thread::Builder::new()
-        .name("watch".into())
-        .spawn(move || loop {
-            std::thread::sleep(std::time::Duration::from_millis(300));
-            let Ok(worker) = Worker::load(&project.source, &project.module).map(&with_packages)
-            else {
-                continue;
-            };
-            if worker.sha256 == current {
-                continue;
-            }
-            current = worker.sha256.clone();
-            let start = Instant::now();
-            match prepare::restorer(&pyodide, &worker) {
-                Ok((restorer, _)) => {
-                    if let Ok(mut source) = shared.source.write() {
-                        source.restorer = Arc::new(restorer);
-                        source.generation += 1;
-                    }
-                    log::line(&format!(
-                        "worker changed: new snapshot in {:.0?}; new instances use it",
-                        start.elapsed()
-                    ));
+    std::thread::Builder::new().name("watch".into()).spawn(move || loop {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let Ok(worker) = Worker::load(&project.source, &project.module).map(&with_packages) else { continue };
+        if worker.sha256 == current {
+            continue;
+        }
+        current = worker.sha256.clone();
+        let start = Instant::now();
+        match prepare::restorer(&pyodide, &worker) {
+            Ok((restorer, _)) => {
+                if let Ok(mut source) = shared.source.write() {
+                    source.restorer = Arc::new(restorer);
+                    source.generation += 1;
                 }
-                Err(e) => log::line(&format!(
-                    "worker changed but cannot be loaded, still serving the previous one: {e:#}"
-                )),
+                log::line(&format!("worker changed: new snapshot in {:.0?}; new instances use it", start.elapsed()));
             }
-        })?;
+            Err(e) => log::line(&format!("worker changed but cannot be loaded, still serving the previous one: {e:#}")),
+        }
+    })?;
     Ok(())
 }
 
@@ -288,92 +236,47 @@ impl PythonWorkers {
     /// Run `work` in the pool; the answer, or why there is none.
     async fn submit(&self, work: Work, deadline: Instant) -> Answer {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        if self
-            .jobs
-            .send(Job {
-                work,
-                deadline,
-                reply: pool::Reply::Task(reply),
-                chain: Vec::new(),
-            })
-            .is_err()
-        {
+        if self.jobs.send(Job { work, deadline, reply: pool::Reply::Task(reply), chain: Vec::new() }).is_err() {
             return Answer::Failed(503, "the server is shutting down".into());
         }
-        answer
-            .await
-            .unwrap_or_else(|_| Answer::Failed(500, "the worker's instance went away".into()))
+        answer.await.unwrap_or_else(|_| Answer::Failed(500, "the worker's instance went away".into()))
     }
 
     /// A cron trigger firing now.
     pub async fn scheduled(&self, cron: &str) -> Answer {
-        let scheduled_time = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
-        let event = ScheduledEvent {
-            cron: cron.to_string(),
-            scheduled_time,
-        };
-        self.submit(Work::Scheduled(event), Instant::now() + self.timeout)
-            .await
+        let scheduled_time = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+        let event = ScheduledEvent { cron: cron.to_string(), scheduled_time };
+        self.submit(Work::Scheduled(event), Instant::now() + self.timeout).await
     }
 
-    async fn test_route(
-        &self,
-        req: &http::Request<Bytes>,
-        deadline: Instant,
-    ) -> Option<http::Response<Bytes>> {
+    async fn test_route(&self, req: &http::Request<Bytes>, deadline: Instant) -> Option<http::Response<Bytes>> {
         let path = req.uri().path();
         if !self.test_scheduled || !(path == "/__scheduled" || path == "/__queue") {
             return None;
         }
-        let query: Vec<(String, String)> =
-            url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
-                .into_owned()
-                .collect();
-        let param = |name: &str| {
-            query
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        };
+        let query: Vec<(String, String)> = url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+        let param = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
         let answer = if path == "/__scheduled" {
             let cron = param("cron").unwrap_or_default();
             let event = ScheduledEvent {
                 cron,
-                scheduled_time: SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map(|d| d.as_millis() as u64)
-                    .unwrap_or(0),
+                scheduled_time: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),
             };
             self.submit(Work::Scheduled(event), deadline).await
         } else {
             if req.method() != http::Method::POST {
-                return Some(text_response(
-                    http::StatusCode::METHOD_NOT_ALLOWED,
-                    "POST a JSON list of messages to /__queue?queue=NAME",
-                ));
+                return Some(text_response(http::StatusCode::METHOD_NOT_ALLOWED, "POST a JSON list of messages to /__queue?queue=NAME"));
             }
             let Some(queue) = param("queue") else {
-                return Some(text_response(
-                    http::StatusCode::BAD_REQUEST,
-                    "/__queue needs ?queue=NAME",
-                ));
+                return Some(text_response(http::StatusCode::BAD_REQUEST, "/__queue needs ?queue=NAME"));
             };
             let messages: Vec<serde_json::Value> = match serde_json::from_slice(req.body()) {
                 Ok(serde_json::Value::Array(list)) => list,
-                _ => {
-                    return Some(text_response(
-                        http::StatusCode::BAD_REQUEST,
-                        "the body must be a JSON list of messages",
-                    ))
-                }
+                _ => return Some(text_response(http::StatusCode::BAD_REQUEST, "the body must be a JSON list of messages")),
             };
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_millis() as u64)
-                .unwrap_or(0);
+            let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
             let batch = MessageBatch {
                 queue,
                 messages: messages
@@ -392,11 +295,7 @@ impl PythonWorkers {
         Some(match answer.failed() {
             None => text_response(
                 http::StatusCode::OK,
-                if path == "/__scheduled" {
-                    "Ran scheduled event"
-                } else {
-                    "Ran queue handler"
-                },
+                if path == "/__scheduled" { "Ran scheduled event" } else { "Ran queue handler" },
             ),
             Some((status, line)) => failed(status, &line),
         })
@@ -404,10 +303,7 @@ impl PythonWorkers {
 }
 
 fn failed(status: u16, line: &str) -> http::Response<Bytes> {
-    text_response(
-        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
-        line,
-    )
+    text_response(http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR), line)
 }
 
 impl Handler for PythonWorkers {
@@ -424,32 +320,20 @@ impl Handler for PythonWorkers {
             let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
             let navigate = header("sec-fetch-mode") == Some("navigate");
             let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
-            let front = assets.front(
-                req.method().as_str(),
-                target,
-                header("if-none-match"),
-                navigate,
-            );
+            let front = assets.front(req.method().as_str(), target, header("if-none-match"), navigate);
             if let crate::serve::bindings::assets::Front::Served(served) = front {
                 let mut builder = http::Response::builder().status(served.status);
                 for (k, v) in &served.headers {
                     builder = builder.header(k.as_str(), v.as_str());
                 }
-                return builder
-                    .body(served.body)
-                    .unwrap_or_else(|e| failed(500, &format!("asset response: {e}")));
+                return builder.body(served.body).unwrap_or_else(|e| failed(500, &format!("asset response: {e}")));
             }
         }
         let (parts, body) = req.into_parts();
         let headers = parts
             .headers
             .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    super::outbound::decode_header_value(v.as_bytes()),
-                )
-            })
+            .map(|(k, v)| (k.as_str().to_string(), super::outbound::decode_header_value(v.as_bytes())))
             .collect();
         let request = Request {
             method: parts.method.as_str().to_string(),
@@ -464,15 +348,10 @@ impl Handler for PythonWorkers {
                     builder = builder.header(k.as_str(), v.as_bytes());
                 }
                 builder.body(Bytes::from(r.body)).unwrap_or_else(|e| {
-                    failed(
-                        500,
-                        &format!("the worker's response is not valid HTTP: {e}"),
-                    )
+                    failed(500, &format!("the worker's response is not valid HTTP: {e}"))
                 })
             }
-            Answer::Done | Answer::Value(_) => {
-                failed(500, "the worker answered a request with no response")
-            }
+            Answer::Done | Answer::Value(_) => failed(500, "the worker answered a request with no response"),
             other => {
                 let (status, line) = other.failed().unwrap_or((500, String::new()));
                 failed(status, &line)

@@ -39,12 +39,7 @@ struct Live {
 impl Objects {
     /// At most `max_live` objects live at once; each evicted after `idle` with nothing to do.
     pub fn new(max_live: usize, idle: Duration) -> Objects {
-        Objects {
-            live: Mutex::new(HashMap::new()),
-            max_live: max_live.max(1),
-            idle,
-            serial: 0.into(),
-        }
+        Objects { live: Mutex::new(HashMap::new()), max_live: max_live.max(1), idle, serial: 0.into() }
     }
 
     /// Instance slots the engine needs for the objects: every live one, plus evicted ones still being freed.
@@ -76,18 +71,13 @@ impl Objects {
             drop(live);
             job.reply.send(Answer::Failed(
                 429,
-                format!(
-                    "too many Durable Objects are busy at once (--max-durable-objects {})",
-                    self.max_live
-                ),
+                format!("too many Durable Objects are busy at once (--max-durable-objects {})", self.max_live),
             ));
             return;
         }
         let (tx, rx) = crossbeam_channel::unbounded();
         let _ = tx.send(job);
-        let serial = self
-            .serial
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let serial = self.serial.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let key = object.key.clone();
         let name = format!("do-{}-{}", object.config.class_name, &object.id[..8]);
         let thread = ObjectThread {
@@ -99,28 +89,14 @@ impl Objects {
             serial,
             idle_since: None,
         };
-        match std::thread::Builder::new()
-            .name(name)
-            .spawn(move || thread.run())
-        {
+        match std::thread::Builder::new().name(name).spawn(move || thread.run()) {
             Ok(_) => {
-                live.insert(
-                    key,
-                    Live {
-                        tx,
-                        serial,
-                        idle: false,
-                        since: Instant::now(),
-                    },
-                );
+                live.insert(key, Live { tx, serial, idle: false, since: Instant::now() });
             }
             Err(e) => {
                 drop(live);
                 for job in rx.try_iter() {
-                    job.reply.send(Answer::Failed(
-                        500,
-                        format!("cannot start a Durable Object's thread: {e}"),
-                    ));
+                    job.reply.send(Answer::Failed(500, format!("cannot start a Durable Object's thread: {e}")));
                 }
             }
         }
@@ -129,11 +105,7 @@ impl Objects {
 
 /// Make room: evict the object idle longest. False when every live object is busy.
 fn evict_one(live: &mut HashMap<String, Live>) -> bool {
-    let victim = live
-        .iter()
-        .filter(|(_, l)| l.idle && l.tx.is_empty())
-        .min_by_key(|(_, l)| l.since)
-        .map(|(k, _)| k.clone());
+    let victim = live.iter().filter(|(_, l)| l.idle && l.tx.is_empty()).min_by_key(|(_, l)| l.since).map(|(k, _)| k.clone());
     // Dropping its sender closes the thread's channel: it exits.
     victim.is_some_and(|k| live.remove(&k).is_some())
 }
@@ -141,25 +113,13 @@ fn evict_one(live: &mut HashMap<String, Live>) -> bool {
 /// Route a call a worker made on a stub to its object; the answer goes to `reply`.
 pub fn submit(shared: &Arc<Shared>, call: ObjectCall, reply: Reply, deadline: Instant) {
     let Some(durable) = shared.bindings.durable.as_ref() else {
-        return reply.send(Answer::Failed(
-            500,
-            "no Durable Object namespace is bound".into(),
-        ));
+        return reply.send(Answer::Failed(500, "no Durable Object namespace is bound".into()));
     };
     let object = match durable.resolve(&call.binding, call.id.as_deref(), call.name.as_deref()) {
         Ok(o) => o,
         Err(e) => return reply.send(Answer::Failed(400, format!("{e:#}"))),
     };
-    shared.objects.send(
-        shared,
-        object,
-        Job {
-            work: Work::Call(call.target),
-            deadline,
-            reply,
-            chain: call.chain,
-        },
-    );
+    shared.objects.send(shared, object, Job { work: Work::Call(call.target), deadline, reply, chain: call.chain });
 }
 
 /// The thread of one live object: its calls, one at a time (re-entrant ones excepted), on its own instance.
@@ -213,8 +173,7 @@ impl ObjectThread {
                 self.idle_since = None;
                 self.driver.step(std::mem::take(&mut inbox));
             }
-            let busy =
-                self.driver.pending() > 0 || !self.queue.is_empty() || self.driver.background > 0;
+            let busy = self.driver.pending() > 0 || !self.queue.is_empty() || self.driver.background > 0;
             if busy {
                 continue;
             }
@@ -227,10 +186,7 @@ impl ObjectThread {
             match self.idle_since {
                 None => {
                     let mut live = objects.lock();
-                    if let Some(l) = live
-                        .get_mut(&self.object.key)
-                        .filter(|l| l.serial == self.serial)
-                    {
+                    if let Some(l) = live.get_mut(&self.object.key).filter(|l| l.serial == self.serial) {
                         if self.rx.is_empty() {
                             l.idle = true;
                             l.since = Instant::now();
@@ -240,9 +196,7 @@ impl ObjectThread {
                 }
                 Some(since) if since.elapsed() >= objects.idle => {
                     let mut live = objects.lock();
-                    let mine = live
-                        .get(&self.object.key)
-                        .is_some_and(|l| l.serial == self.serial && l.idle);
+                    let mine = live.get(&self.object.key).is_some_and(|l| l.serial == self.serial && l.idle);
                     if mine && self.rx.is_empty() {
                         live.remove(&self.object.key);
                         return; // Evicted: in-memory state goes with the instance, storage stays.
@@ -263,22 +217,12 @@ impl ObjectThread {
             let next = if self.driver.pending() == 0 {
                 (!self.queue.is_empty()).then_some(0)
             } else {
-                self.queue
-                    .iter()
-                    .position(|j| j.chain.contains(&self.object.key))
+                self.queue.iter().position(|j| j.chain.contains(&self.object.key))
             };
-            let Some(job) = next.and_then(|i| self.queue.remove(i)) else {
-                return;
-            };
+            let Some(job) = next.and_then(|i| self.queue.remove(i)) else { return };
             if let Err(e) = self.ensure_instance() {
-                log::line(&format!(
-                    "Durable Object {}: cannot start its instance: {e:#}",
-                    self.object.key
-                ));
-                job.reply.send(Answer::Failed(
-                    500,
-                    format!("cannot start the Durable Object: {e:#}"),
-                ));
+                log::line(&format!("Durable Object {}: cannot start its instance: {e:#}", self.object.key));
+                job.reply.send(Answer::Failed(500, format!("cannot start the Durable Object: {e:#}")));
                 continue;
             }
             inbox.push(self.driver.admit(job));
@@ -291,14 +235,10 @@ impl ObjectThread {
         if !self.queue.iter().any(|j| j.deadline <= now) {
             return;
         }
-        let (late, keep): (VecDeque<Job>, VecDeque<Job>) =
-            self.queue.drain(..).partition(|j| j.deadline <= now);
+        let (late, keep): (VecDeque<Job>, VecDeque<Job>) = self.queue.drain(..).partition(|j| j.deadline <= now);
         self.queue = keep;
         for job in late {
-            job.reply.send(Answer::Failed(
-                503,
-                "the Durable Object was busy until the call's deadline".into(),
-            ));
+            job.reply.send(Answer::Failed(503, "the Durable Object was busy until the call's deadline".into()));
         }
     }
 
@@ -309,35 +249,16 @@ impl ObjectThread {
         let storage = match &self.storage {
             Some(s) => s.clone(),
             None => {
-                let durable = self
-                    .driver
-                    .shared
-                    .bindings
-                    .durable
-                    .as_ref()
-                    .ok_or_else(|| anyhow::anyhow!("no namespaces"))?;
+                let durable = self.driver.shared.bindings.durable.as_ref().ok_or_else(|| anyhow::anyhow!("no namespaces"))?;
                 let s = durable.storage(&self.object)?;
                 self.storage = Some(s.clone());
                 s
             }
         };
-        let prefix = format!(
-            "[{} {}]",
-            self.object.config.class_name,
-            &self.object.id[..8]
-        );
-        let (entry, restorer, generation) = pool::make_as(
-            &self.driver.shared,
-            &prefix,
-            Some((self.object.descriptor(), storage)),
-        )?;
-        self.driver.set_instance(Instance {
-            entry,
-            restorer,
-            generation,
-            served: 0,
-            prefix,
-        });
+        let prefix = format!("[{} {}]", self.object.config.class_name, &self.object.id[..8]);
+        let (entry, restorer, generation) =
+            pool::make_as(&self.driver.shared, &prefix, Some((self.object.descriptor(), storage)))?;
+        self.driver.set_instance(Instance { entry, restorer, generation, served: 0, prefix });
         Ok(())
     }
 }

@@ -22,8 +22,7 @@ use super::hostcall::HostcallDevice;
 use crate::entrypoint::marshal::Value;
 use crate::entrypoint::{
     CallError, CallResult, Entrypoint, Event, HandlerError, NativeEntrypoint, ObjectCall,
-    OutboundError as GuestOutboundError, OutboundResponse as GuestOutboundResponse, Outgoing,
-    Response,
+    OutboundError as GuestOutboundError, OutboundResponse as GuestOutboundResponse, Outgoing, Response,
 };
 use crate::serve::log;
 use crate::serve::outbound::{self, Outbound};
@@ -80,19 +79,11 @@ impl Answer {
 
     /// The answer as the guest that made a Durable Object call sees it.
     fn returned(self) -> std::result::Result<CallResult, CallError> {
-        let error = |kind: &str, message: String| {
-            Err(CallError {
-                kind: kind.into(),
-                message,
-            })
-        };
+        let error = |kind: &str, message: String| Err(CallError { kind: kind.into(), message });
         match self {
             Answer::Value(v) => Ok(CallResult::Value(v)),
             Answer::Response(r) => Ok(CallResult::Response(r)),
-            Answer::Done => error(
-                "error",
-                "the Durable Object answered a call with nothing".into(),
-            ),
+            Answer::Done => error("error", "the Durable Object answered a call with nothing".into()),
             Answer::Raised(line) => error("exception", line),
             Answer::Failed(503, line) => error("timeout", line),
             Answer::Failed(_, line) => error("error", line),
@@ -188,26 +179,12 @@ pub fn start(count: usize, shared: Arc<Shared>, jobs: Receiver<Job>) -> Result<(
     let (ready_tx, ready_rx) = crossbeam_channel::bounded(0);
     let (retired_tx, retired_rx) = crossbeam_channel::unbounded();
     for index in 0..count {
-        let factory = Factory {
-            shared: shared.clone(),
-            ready: ready_tx.clone(),
-            retired: retired_rx.clone(),
-        };
-        std::thread::Builder::new()
-            .name(format!("factory-{index}"))
-            .spawn(move || factory.run())?;
+        let factory = Factory { shared: shared.clone(), ready: ready_tx.clone(), retired: retired_rx.clone() };
+        std::thread::Builder::new().name(format!("factory-{index}")).spawn(move || factory.run())?;
     }
     for index in 0..count {
-        let thread = Thread::new(
-            shared.clone(),
-            jobs.clone(),
-            ready_rx.clone(),
-            retired_tx.clone(),
-            count,
-        );
-        std::thread::Builder::new()
-            .name(format!("worker-{index}"))
-            .spawn(move || thread.run())?;
+        let thread = Thread::new(shared.clone(), jobs.clone(), ready_rx.clone(), retired_tx.clone(), count);
+        std::thread::Builder::new().name(format!("worker-{index}")).spawn(move || thread.run())?;
     }
     Ok(())
 }
@@ -281,14 +258,8 @@ impl Factory {
 /// Restore and configure one instance from the current snapshot.
 fn make(shared: &Shared) -> Result<Made> {
     let number = shared.instances_made.fetch_add(1, Ordering::Relaxed) + 1;
-    make_as(shared, &format!("[instance {number}]"), None).map(|(entry, restorer, generation)| {
-        Made {
-            entry,
-            restorer,
-            generation,
-            number,
-        }
-    })
+    make_as(shared, &format!("[instance {number}]"), None)
+        .map(|(entry, restorer, generation)| Made { entry, restorer, generation, number })
 }
 
 /// Restore one instance from the current snapshot and configure it, as `object` when it is one (its descriptor
@@ -296,16 +267,10 @@ fn make(shared: &Shared) -> Result<Made> {
 pub(super) fn make_as(
     shared: &Shared,
     prefix: &str,
-    object: Option<(
-        Value,
-        Arc<crate::serve::bindings::durable::storage::Storage>,
-    )>,
+    object: Option<(Value, Arc<crate::serve::bindings::durable::storage::Storage>)>,
 ) -> Result<(NativeEntrypoint, Arc<Restorer>, u64)> {
     let (restorer, generation) = {
-        let source = shared
-            .source
-            .read()
-            .map_err(|_| anyhow::anyhow!("source lock poisoned"))?;
+        let source = shared.source.read().map_err(|_| anyhow::anyhow!("source lock poisoned"))?;
         (source.restorer.clone(), source.generation)
     };
     let max_memory = shared.max_memory;
@@ -326,21 +291,12 @@ pub(super) fn make_as(
         let mut err = log::PrefixedLines::new(prefix.to_string());
         em.vfs.stdout = Output::Sink(Box::new(move |b| out.write(b)));
         em.vfs.stderr = Output::Sink(Box::new(move |b| err.write(b)));
-        if let Err(e) = em
-            .vfs
-            .mount_device(super::hostcall::DEVICE, Box::new(device))
-        {
+        if let Err(e) = em.vfs.mount_device(super::hostcall::DEVICE, Box::new(device)) {
             tracing::warn!("cannot mount {}: {e}", super::hostcall::DEVICE);
         }
     })?;
     Restorer::restored(&mut interp)?;
-    let entry = NativeEntrypoint::new(
-        interp,
-        &shared.vars,
-        shared.bindings.descriptors(),
-        prefix,
-        descriptor,
-    )?;
+    let entry = NativeEntrypoint::new(interp, &shared.vars, shared.bindings.descriptors(), prefix, descriptor)?;
     Ok((entry, restorer, generation))
 }
 
@@ -427,9 +383,9 @@ impl Driver {
 
     /// Whether the instance's snapshot has been replaced (`--watch`).
     pub(super) fn stale(&self) -> bool {
-        self.instance.as_ref().is_some_and(|i| {
-            i.generation != self.shared.source.read().map(|s| s.generation).unwrap_or(0)
-        })
+        self.instance
+            .as_ref()
+            .is_some_and(|i| i.generation != self.shared.source.read().map(|s| s.generation).unwrap_or(0))
     }
 
     /// Whether the instance has timed work due.
@@ -456,10 +412,7 @@ impl Driver {
             if ops.remove(&op) {
                 inbox.push(match done {
                     Done::Fetch(result) => Event::Completed { op, result },
-                    Done::Call(answer) => Event::Returned {
-                        op,
-                        result: answer.returned(),
-                    },
+                    Done::Call(answer) => Event::Returned { op, result: answer.returned() },
                 });
             }
         };
@@ -475,40 +428,22 @@ impl Driver {
     pub(super) fn admit(&mut self, job: Job) -> Event {
         let id = self.next_id;
         self.next_id += 1;
-        self.pending.insert(
-            id,
-            Pending {
-                reply: job.reply,
-                deadline: job.deadline,
-            },
-        );
+        self.pending.insert(id, Pending { reply: job.reply, deadline: job.deadline });
         match job.work {
             Work::Fetch(request) => Event::Fetch { id, request },
             Work::Scheduled(event) => Event::Scheduled { id, event },
             Work::Queue(batch) => Event::Queue { id, batch },
-            Work::Call(target) => Event::Call {
-                id,
-                target,
-                chain: job.chain,
-            },
+            Work::Call(target) => Event::Call { id, target, chain: job.chain },
         }
     }
 
     /// Answer and cancel events whose deadline passed while they waited.
     pub(super) fn expire(&mut self, inbox: &mut Vec<Event>) {
         let now = Instant::now();
-        let late: Vec<u64> = self
-            .pending
-            .iter()
-            .filter(|(_, p)| p.deadline <= now)
-            .map(|(id, _)| *id)
-            .collect();
+        let late: Vec<u64> = self.pending.iter().filter(|(_, p)| p.deadline <= now).map(|(id, _)| *id).collect();
         for id in late {
             if let Some(p) = self.pending.remove(&id) {
-                p.reply.send(Answer::Failed(
-                    503,
-                    "the worker did not answer before its deadline".into(),
-                ));
+                p.reply.send(Answer::Failed(503, "the worker did not answer before its deadline".into()));
                 inbox.push(Event::Cancel { id });
             }
         }
@@ -543,9 +478,7 @@ impl Driver {
 
     /// Deliver `inbox` to the instance and act on what it produced.
     pub(super) fn step(&mut self, inbox: Vec<Event>) {
-        let Some(instance) = self.instance.as_mut() else {
-            return;
-        };
+        let Some(instance) = self.instance.as_mut() else { return };
         // CPU deadline: the earliest of the pending events' (a step for timers alone gets the request timeout).
         let now = Instant::now();
         let deadline = self
@@ -557,10 +490,7 @@ impl Driver {
         let ticks = deadline.saturating_duration_since(now).as_nanos() / EPOCH_TICK.as_nanos() + 1;
         instance.entry.interpreter().set_deadline(ticks as u64);
         let result = instance.entry.step(inbox);
-        instance
-            .entry
-            .interpreter()
-            .set_deadline(crate::interpreter::NO_DEADLINE);
+        instance.entry.interpreter().set_deadline(crate::interpreter::NO_DEADLINE);
         let outbox = match result {
             Ok(outbox) => outbox,
             Err(e) => return self.trapped(e),
@@ -576,23 +506,14 @@ impl Driver {
                     let answer = match &error {
                         HandlerError::NotDefined(name) => Answer::Failed(
                             500,
-                            format!(
-                                "the worker defines no handler for this event (looked for {name})"
-                            ),
+                            format!("the worker defines no handler for this event (looked for {name})"),
                         ),
                         HandlerError::Exception(traceback) => {
-                            let prefix = self
-                                .instance
-                                .as_ref()
-                                .map_or("[instance]", |i| i.prefix.as_str());
+                            let prefix = self.instance.as_ref().map_or("[instance]", |i| i.prefix.as_str());
                             for l in traceback.lines() {
                                 log::line(&format!("{prefix} {l}"));
                             }
-                            let last = traceback
-                                .lines()
-                                .rev()
-                                .find(|l| !l.trim().is_empty())
-                                .unwrap_or("exception");
+                            let last = traceback.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("exception");
                             Answer::Raised(last.trim().to_string())
                         }
                     };
@@ -637,12 +558,7 @@ impl Driver {
     fn start_call(&mut self, op: u64, call: ObjectCall) {
         self.ops.insert(op);
         let deadline = Instant::now() + self.shared.timeout;
-        super::objects::submit(
-            &self.shared,
-            call,
-            Reply::Op(self.done_tx.clone(), op),
-            deadline,
-        );
+        super::objects::submit(&self.shared, call, Reply::Op(self.done_tx.clone(), op), deadline);
     }
 
     /// The instance trapped (deadline, crash, exit) or its runtime failed: throw it away, answer what it held.
@@ -651,21 +567,11 @@ impl Driver {
             .chain()
             .any(|e| e.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt));
         let (status, line) = if deadline {
-            (
-                503,
-                "the worker exceeded its deadline (--timeout); its instance was discarded"
-                    .to_string(),
-            )
+            (503, "the worker exceeded its deadline (--timeout); its instance was discarded".to_string())
         } else {
-            (
-                500,
-                "the worker's instance crashed and was discarded".to_string(),
-            )
+            (500, "the worker's instance crashed and was discarded".to_string())
         };
-        let prefix = self
-            .instance
-            .as_ref()
-            .map_or("[instance]", |i| i.prefix.as_str());
+        let prefix = self.instance.as_ref().map_or("[instance]", |i| i.prefix.as_str());
         log::line(&format!("{prefix} discarded: {error:#}"));
         for (_, p) in self.pending.drain() {
             p.reply.send(Answer::Failed(status, line.clone()));
@@ -690,11 +596,7 @@ impl Thread {
         backlog: usize,
     ) -> Thread {
         // `backlog`: most retired instances left waiting for the factory.
-        Thread {
-            driver: Driver::new(shared, Some((retired, backlog))),
-            jobs,
-            ready,
-        }
+        Thread { driver: Driver::new(shared, Some((retired, backlog))), jobs, ready }
     }
 
     fn run(mut self) {
@@ -713,9 +615,7 @@ impl Thread {
                         log::line(&format!("cannot restore an instance: {e}"));
                         // Answer one waiting job, so a broken snapshot shows up as 500s rather than hangs.
                         match self.jobs.recv_timeout(Duration::from_millis(200)) {
-                            Ok(job) => job
-                                .reply
-                                .send(Answer::Failed(500, format!("cannot start the worker: {e}"))),
+                            Ok(job) => job.reply.send(Answer::Failed(500, format!("cannot start the worker: {e}"))),
                             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
                             Err(_) => {}
                         }
@@ -757,30 +657,15 @@ impl Thread {
 
     /// Whether the instance may take another job now.
     fn accepting(&self) -> bool {
-        let Some(instance) = &self.driver.instance else {
-            return false;
-        };
+        let Some(instance) = &self.driver.instance else { return false };
         let pending = self.driver.pending();
-        let exhausted = self
-            .driver
-            .shared
-            .max_requests
-            .is_some_and(|max| instance.served + pending as u64 >= max);
-        !self.driver.stale()
-            && !exhausted
-            && self.driver.background == 0
-            && pending < MAX_CONCURRENT
+        let exhausted = self.driver.shared.max_requests.is_some_and(|max| instance.served + pending as u64 >= max);
+        !self.driver.stale() && !exhausted && self.driver.background == 0 && pending < MAX_CONCURRENT
     }
 
     /// Take a ready instance from the factory, unless its snapshot was replaced meanwhile.
     fn adopt(&mut self, made: Made) {
-        let current = self
-            .driver
-            .shared
-            .source
-            .read()
-            .map(|s| s.generation)
-            .unwrap_or(0);
+        let current = self.driver.shared.source.read().map(|s| s.generation).unwrap_or(0);
         if made.generation != current {
             return; // Dropped here: stale instances come once per --watch change.
         }
@@ -795,17 +680,11 @@ impl Thread {
 
     /// Throw the instance away when it has done its share (or its snapshot was replaced) and nothing is pending.
     fn retire_if_done(&mut self) {
-        let Some(instance) = &self.driver.instance else {
-            return;
-        };
+        let Some(instance) = &self.driver.instance else { return };
         if self.driver.pending() > 0 || self.driver.background > 0 {
             return;
         }
-        let exhausted = self
-            .driver
-            .shared
-            .max_requests
-            .is_some_and(|max| instance.served >= max);
+        let exhausted = self.driver.shared.max_requests.is_some_and(|max| instance.served >= max);
         if self.driver.stale() || exhausted {
             self.driver.discard();
         }
@@ -817,12 +696,7 @@ pub fn convert(
     result: std::result::Result<outbound::OutboundResponse, outbound::OutboundError>,
 ) -> std::result::Result<GuestOutboundResponse, GuestOutboundError> {
     match result {
-        Ok(r) => Ok(GuestOutboundResponse {
-            status: r.status,
-            headers: r.headers,
-            body: r.body.to_vec(),
-            url: r.url,
-        }),
+        Ok(r) => Ok(GuestOutboundResponse { status: r.status, headers: r.headers, body: r.body.to_vec(), url: r.url }),
         Err(e) => Err(GuestOutboundError {
             kind: match e.kind {
                 outbound::OutboundErrorKind::Denied => "denied",

@@ -41,9 +41,7 @@ pub fn restorer(pyodide: &Arc<Pyodide>, worker: &Worker) -> Result<(Restorer, bo
                 runtime.touch(&path);
                 return Ok((restorer, false));
             }
-            Err(e) => {
-                tracing::warn!(path = %path.display(), error = %format!("{e:#}"), "cached snapshot unusable; making it again")
-            }
+            Err(e) => tracing::warn!(path = %path.display(), error = %format!("{e:#}"), "cached snapshot unusable; making it again"),
         }
     }
     let start = Instant::now();
@@ -59,13 +57,7 @@ pub fn restorer(pyodide: &Arc<Pyodide>, worker: &Worker) -> Result<(Restorer, bo
         module: worker.module.clone(),
         mount: snapshot::WORKER_ROOT.into(),
     };
-    let mut data = snapshot::capture(
-        &mut interp,
-        Kind::Dedicated,
-        pyodide.sha256(),
-        Some(info),
-        HashSeed::PerSnapshot,
-    )?;
+    let mut data = snapshot::capture(&mut interp, Kind::Dedicated, pyodide.sha256(), Some(info), HashSeed::PerSnapshot)?;
     drop(interp);
     data.stdlib_bytecode_sha256 = bytecode;
     let bytes = data.encode()?;
@@ -73,11 +65,7 @@ pub fn restorer(pyodide: &Arc<Pyodide>, worker: &Worker) -> Result<(Restorer, bo
         .with_context(|| format!("creating {}", path.display()))?;
     crate::runtime::write_file_atomic(&path, &bytes)?;
     data.file_sha256 = snapshot::SnapshotData::file_checksum(&bytes).unwrap_or_default();
-    runtime.stamp(
-        &path,
-        Some(&hex::encode(sha2::Sha256::digest(&bytes))),
-        RECIPE,
-    )?;
+    runtime.stamp(&path, Some(&hex::encode(sha2::Sha256::digest(&bytes))), RECIPE)?;
     runtime.touch(&path);
     let restorer = Restorer::new(pyodide, data, vfs()?)?;
     tracing::debug!(elapsed = ?start.elapsed(), "made the worker's snapshot");

@@ -7,10 +7,7 @@
 //! `main.py`, `entry.py` or `worker.py`. This module reads files only; it runs nothing.
 
 use crate::entrypoint::marshal::Value;
-use crate::serve::bindings::{
-    self, assets::HtmlHandling, assets::NotFound, assets::WorkerFirst, config_objects as objects,
-    AssetsConfig, D1Config, KvConfig,
-};
+use crate::serve::bindings::{self, assets::HtmlHandling, assets::NotFound, assets::WorkerFirst, config_objects as objects, AssetsConfig, D1Config, KvConfig};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
@@ -80,51 +77,31 @@ pub const BINDING_KEYS: [&str; 8] = [
 ];
 
 /// Keys among [`BINDING_KEYS`] that declare a binding (the rest only qualify them).
-const DECLARING_KEYS: [&str; 5] = [
-    "kv_namespaces",
-    "d1_databases",
-    "durable_objects",
-    "queues",
-    "assets",
-];
+const DECLARING_KEYS: [&str; 5] = ["kv_namespaces", "d1_databases", "durable_objects", "queues", "assets"];
 
 impl Project {
     /// Resolve `path` (see the module docs).
     pub fn resolve(path: &Path) -> Result<Project> {
         if path.is_file() && crate::bundle::Bundle::is_bundle(path) {
             let bundle = crate::bundle::Bundle::read(path)?;
-            let dir = path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."))
-                .to_path_buf();
+            let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
             let mut bindings = bindings::Config::default();
             if let Some(recorded) = &bundle.bindings {
                 let mut recorded = recorded.clone();
                 // The assets come from the bundle, unpacked once next to it.
-                if let Some(unpacked) =
-                    bundle.unpack_assets(&dir.join(".pyworkers/bundle-assets"))?
-                {
+                if let Some(unpacked) = bundle.unpack_assets(&dir.join(".pyworkers/bundle-assets"))? {
                     if let Some(serde_json::Value::Object(assets)) = recorded.get_mut("assets") {
                         let absolute = std::path::absolute(&unpacked).unwrap_or(unpacked);
-                        assets.insert(
-                            "directory".into(),
-                            serde_json::Value::String(absolute.to_string_lossy().into()),
-                        );
+                        assets.insert("directory".into(), serde_json::Value::String(absolute.to_string_lossy().into()));
                     }
                 }
-                bindings = parse_bindings(&recorded, &dir)
-                    .with_context(|| format!("the bindings recorded in {}", path.display()))?;
+                bindings = parse_bindings(&recorded, &dir).with_context(|| format!("the bindings recorded in {}", path.display()))?;
             }
             return Ok(Project {
                 name: bundle.name.clone(),
                 source: path.to_path_buf(),
                 module: bundle.module.clone(),
-                vars: bundle
-                    .vars
-                    .iter()
-                    .map(|(k, v)| (k.clone(), Value::from_json(v)))
-                    .collect(),
+                vars: bundle.vars.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect(),
                 crons: bundle.crons.clone(),
                 unsupported: Vec::new(),
                 config: None,
@@ -145,11 +122,7 @@ impl Project {
                 crons: Vec::new(),
                 unsupported: Vec::new(),
                 config: None,
-                dir: path
-                    .parent()
-                    .filter(|p| !p.as_os_str().is_empty())
-                    .unwrap_or(Path::new("."))
-                    .to_path_buf(),
+                dir: path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf(),
                 bindings: bindings::Config::default(),
                 vars_json: Vec::new(),
                 bundle: None,
@@ -157,16 +130,9 @@ impl Project {
             });
         }
         if !path.is_dir() {
-            bail!(
-                "{} does not exist: give a .py file, a worker directory, or a project directory",
-                path.display()
-            );
+            bail!("{} does not exist: give a .py file, a worker directory, or a project directory", path.display());
         }
-        if let Some(config) = CONFIG_FILES
-            .iter()
-            .map(|f| path.join(f))
-            .find(|p| p.is_file())
-        {
+        if let Some(config) = CONFIG_FILES.iter().map(|f| path.join(f)).find(|p| p.is_file()) {
             return Self::from_config(path, &config);
         }
         let module = ENTRY_MODULES
@@ -201,26 +167,18 @@ impl Project {
         match &self.config {
             Some(config) => config.parent().unwrap_or(Path::new(".")).to_path_buf(),
             None if self.source.is_dir() => self.source.clone(),
-            None => self
-                .source
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."))
-                .to_path_buf(),
+            None => self.source.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf(),
         }
     }
 
     fn from_config(dir: &Path, config: &Path) -> Result<Project> {
-        let text = std::fs::read_to_string(config)
-            .with_context(|| format!("reading {}", config.display()))?;
+        let text = std::fs::read_to_string(config).with_context(|| format!("reading {}", config.display()))?;
         let json: serde_json::Value = if config.extension().is_some_and(|e| e == "toml") {
-            let toml: toml::Value = toml::from_str(&text)
-                .with_context(|| format!("{} is not valid TOML", config.display()))?;
+            let toml: toml::Value =
+                toml::from_str(&text).with_context(|| format!("{} is not valid TOML", config.display()))?;
             serde_json::to_value(toml)?
         } else {
-            json5::from_str(&text).with_context(|| {
-                format!("{} is not valid JSON (with comments)", config.display())
-            })?
+            json5::from_str(&text).with_context(|| format!("{} is not valid JSON (with comments)", config.display()))?
         };
         let object = json
             .as_object()
@@ -228,41 +186,24 @@ impl Project {
         let main = object
             .get("main")
             .and_then(|m| m.as_str())
-            .with_context(|| {
-                format!(
-                    "{} has no `main` (the worker's entry file, e.g. \"src/entry.py\")",
-                    config.display()
-                )
-            })?;
+            .with_context(|| format!("{} has no `main` (the worker's entry file, e.g. \"src/entry.py\")", config.display()))?;
         let entry = dir.join(main);
         if !entry.is_file() {
-            bail!(
-                "{}: `main` is {main}, which does not exist",
-                config.display()
-            );
+            bail!("{}: `main` is {main}, which does not exist", config.display());
         }
         let module = module_of(&entry)?;
         let source = entry.parent().unwrap_or(dir).to_path_buf();
         let vars_json: Vec<(String, serde_json::Value)> = match object.get("vars") {
             None => Vec::new(),
-            Some(serde_json::Value::Object(vars)) => {
-                vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
-            }
+            Some(serde_json::Value::Object(vars)) => vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             Some(_) => bail!("{}: `vars` must be an object", config.display()),
         };
-        let vars = vars_json
-            .iter()
-            .map(|(k, v)| (k.clone(), Value::from_json(v)))
-            .collect();
+        let vars = vars_json.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect();
         let crons = match object.get("triggers").and_then(|t| t.get("crons")) {
             None => Vec::new(),
             Some(serde_json::Value::Array(list)) => list
                 .iter()
-                .map(|c| {
-                    c.as_str()
-                        .map(str::to_string)
-                        .context("`triggers.crons` holds a non-string")
-                })
+                .map(|c| c.as_str().map(str::to_string).context("`triggers.crons` holds a non-string"))
                 .collect::<Result<_>>()?,
             Some(_) => bail!("{}: `triggers.crons` must be a list", config.display()),
         };
@@ -279,45 +220,28 @@ impl Project {
             .unwrap_or_else(|| dir_name(dir));
         Ok(Project {
             name,
-            source: if source.as_os_str().is_empty() {
-                dir.to_path_buf()
-            } else {
-                source
-            },
+            source: if source.as_os_str().is_empty() { dir.to_path_buf() } else { source },
             module,
             vars,
             crons,
             unsupported,
             config: Some(config.to_path_buf()),
             dir: dir.to_path_buf(),
-            bindings: parse_bindings(object, dir)
-                .with_context(|| format!("in {}", config.display()))?,
+            bindings: parse_bindings(object, dir).with_context(|| format!("in {}", config.display()))?,
             vars_json,
             bundle: None,
-            bindings_json: DECLARING_KEYS
-                .iter()
-                .any(|k| object.contains_key(*k))
-                .then(|| {
-                    BINDING_KEYS
-                        .iter()
-                        .filter_map(|k| object.get(*k).map(|v| (k.to_string(), v.clone())))
-                        .collect()
-                }),
+            bindings_json: DECLARING_KEYS.iter().any(|k| object.contains_key(*k)).then(|| {
+                BINDING_KEYS.iter().filter_map(|k| object.get(*k).map(|v| (k.to_string(), v.clone()))).collect()
+            }),
         })
     }
 }
 
 /// `kv_namespaces`, `d1_databases`, `queues`, `durable_objects` (+ `migrations`) and `assets`, as Wrangler spells
 /// them.
-fn parse_bindings(
-    object: &serde_json::Map<String, serde_json::Value>,
-    dir: &Path,
-) -> Result<bindings::Config> {
+fn parse_bindings(object: &serde_json::Map<String, serde_json::Value>, dir: &Path) -> Result<bindings::Config> {
     let list = |key: &str| objects(object, key, key);
-    let text = |o: &serde_json::Map<String, serde_json::Value>,
-                key: &str,
-                what: &str|
-     -> Result<Option<String>> {
+    let text = |o: &serde_json::Map<String, serde_json::Value>, key: &str, what: &str| -> Result<Option<String>> {
         match o.get(key) {
             None => Ok(None),
             Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
@@ -326,18 +250,14 @@ fn parse_bindings(
     };
     let mut config = bindings::Config::default();
     for o in list("kv_namespaces")? {
-        let binding = text(o, "binding", "kv_namespaces")?
-            .context("a `kv_namespaces` entry has no `binding`")?;
+        let binding = text(o, "binding", "kv_namespaces")?.context("a `kv_namespaces` entry has no `binding`")?;
         let id = text(o, "id", "kv_namespaces")?.unwrap_or_else(|| binding.clone());
         config.kv.push(KvConfig { binding, id });
     }
     for o in list("d1_databases")? {
-        let binding = text(o, "binding", "d1_databases")?
-            .context("a `d1_databases` entry has no `binding`")?;
-        let database_name =
-            text(o, "database_name", "d1_databases")?.unwrap_or_else(|| binding.clone());
-        let migrations =
-            text(o, "migrations_dir", "d1_databases")?.unwrap_or_else(|| "migrations".into());
+        let binding = text(o, "binding", "d1_databases")?.context("a `d1_databases` entry has no `binding`")?;
+        let database_name = text(o, "database_name", "d1_databases")?.unwrap_or_else(|| binding.clone());
+        let migrations = text(o, "migrations_dir", "d1_databases")?.unwrap_or_else(|| "migrations".into());
         config.d1.push(D1Config {
             binding,
             database_name,
@@ -349,40 +269,31 @@ fn parse_bindings(
         let q = q.as_object().context("`queues` must be an object")?;
         let entries = |key: &str| objects(q, key, &format!("queues.{key}"));
         for p in entries("producers")? {
-            let binding = text(p, "binding", "queues.producers")?
-                .context("a queue producer has no `binding`")?;
-            let queue =
-                text(p, "queue", "queues.producers")?.context("a queue producer has no `queue`")?;
+            let binding = text(p, "binding", "queues.producers")?.context("a queue producer has no `binding`")?;
+            let queue = text(p, "queue", "queues.producers")?.context("a queue producer has no `queue`")?;
             config.producers.push((binding, queue));
         }
         for c in entries("consumers")? {
             let number = |key: &str, default: f64| -> Result<f64> {
                 match c.get(key) {
                     None => Ok(default),
-                    Some(v) => v
-                        .as_f64()
-                        .filter(|n| *n >= 0.0)
-                        .with_context(|| format!("`queues.consumers.{key}` must be a number ≥ 0")),
+                    Some(v) => v.as_f64().filter(|n| *n >= 0.0).with_context(|| format!("`queues.consumers.{key}` must be a number ≥ 0")),
                 }
             };
-            config
-                .consumers
-                .push(crate::serve::bindings::queues::ConsumerConfig {
-                    queue: text(c, "queue", "queues.consumers")?
-                        .context("a queue consumer has no `queue`")?,
-                    max_batch_size: number("max_batch_size", 10.0)?.clamp(1.0, 100.0) as u32,
-                    max_batch_timeout: number("max_batch_timeout", 5.0)?,
-                    max_retries: number("max_retries", 3.0)? as u32,
-                    dead_letter_queue: text(c, "dead_letter_queue", "queues.consumers")?,
-                });
+            config.consumers.push(crate::serve::bindings::queues::ConsumerConfig {
+                queue: text(c, "queue", "queues.consumers")?.context("a queue consumer has no `queue`")?,
+                max_batch_size: number("max_batch_size", 10.0)?.clamp(1.0, 100.0) as u32,
+                max_batch_timeout: number("max_batch_timeout", 5.0)?,
+                max_retries: number("max_retries", 3.0)? as u32,
+                dead_letter_queue: text(c, "dead_letter_queue", "queues.consumers")?,
+            });
         }
     }
     (config.durable, config.warnings) = bindings::durable::parse(object)?;
     if let Some(a) = object.get("assets") {
         let o = a.as_object().context("`assets` must be an object")?;
         let directory = text(o, "directory", "assets")?.context("`assets` has no `directory`")?;
-        let (html_handling, warning) =
-            HtmlHandling::parse(text(o, "html_handling", "assets")?.as_deref())?;
+        let (html_handling, warning) = HtmlHandling::parse(text(o, "html_handling", "assets")?.as_deref())?;
         config.warnings.extend(warning);
         config.assets = Some(AssetsConfig {
             directory: dir.join(directory),
@@ -407,10 +318,7 @@ fn navigation_prefers_assets(object: &serde_json::Map<String, serde_json::Value>
     if flags.contains(&"assets_navigation_prefers_asset_serving") {
         return true;
     }
-    let date = object
-        .get("compatibility_date")
-        .and_then(|d| d.as_str())
-        .unwrap_or("2021-11-02");
+    let date = object.get("compatibility_date").and_then(|d| d.as_str()).unwrap_or("2021-11-02");
     date >= "2025-04-01" && !flags.contains(&"assets_navigation_has_no_effect")
 }
 
@@ -459,17 +367,8 @@ mod tests {
         assert_eq!(p.vars[0], ("GREETING".into(), Value::str("hi")));
         assert_eq!(p.crons, vec!["*/5 * * * *".to_string()]);
         assert_eq!(p.unsupported, vec!["r2_buckets".to_string()]);
-        assert_eq!(
-            p.bindings.kv,
-            vec![KvConfig {
-                binding: "KV".into(),
-                id: "x".into()
-            }]
-        );
-        assert_eq!(
-            p.bindings.d1[0].migrations_dir,
-            dir.path().join("migrations")
-        );
+        assert_eq!(p.bindings.kv, vec![KvConfig { binding: "KV".into(), id: "x".into() }]);
+        assert_eq!(p.bindings.d1[0].migrations_dir, dir.path().join("migrations"));
         assert_eq!(p.bindings.d1[0].file(), "d1/app.sqlite3");
     }
 
@@ -479,11 +378,7 @@ mod tests {
         std::fs::write(dir.path().join("worker.py"), "").unwrap();
         let p = Project::resolve(dir.path()).unwrap();
         assert_eq!(p.module, "worker");
-        std::fs::write(
-            dir.path().join("wrangler.toml"),
-            "main = \"worker.py\"\n[vars]\nA = \"b\"\n",
-        )
-        .unwrap();
+        std::fs::write(dir.path().join("wrangler.toml"), "main = \"worker.py\"\n[vars]\nA = \"b\"\n").unwrap();
         let p = Project::resolve(dir.path()).unwrap();
         assert_eq!(p.vars, vec![("A".into(), Value::str("b"))]);
         let p = Project::resolve(&dir.path().join("worker.py")).unwrap();

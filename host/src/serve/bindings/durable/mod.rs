@@ -94,21 +94,13 @@ pub fn parse(config: &Map<String, Json>) -> Result<(Vec<DurableConfig>, Vec<Stri
             None => Ok(Vec::new()),
             Some(Json::Array(list)) => list
                 .iter()
-                .map(|v| {
-                    v.as_str()
-                        .map(str::to_string)
-                        .with_context(|| format!("`migrations[].{key}` holds a non-string"))
-                })
+                .map(|v| v.as_str().map(str::to_string).with_context(|| format!("`migrations[].{key}` holds a non-string")))
                 .collect(),
             Some(_) => bail!("`migrations[].{key}` must be a list of class names"),
         }
     };
     for m in super::config_objects(config, "migrations", "migrations")? {
-        let tag = m
-            .get("tag")
-            .and_then(Json::as_str)
-            .unwrap_or("(no tag)")
-            .to_string();
+        let tag = m.get("tag").and_then(Json::as_str).unwrap_or("(no tag)").to_string();
         if m.contains_key("transferred_classes") {
             bail!("migration {tag}: `transferred_classes` (moving a class from another worker) is not supported");
         }
@@ -122,15 +114,10 @@ pub fn parse(config: &Map<String, Json>) -> Result<(Vec<DurableConfig>, Vec<Stri
             }
         }
         for r in super::config_objects(m, "renamed_classes", "migrations[].renamed_classes")? {
-            let (Some(from), Some(to)) = (
-                r.get("from").and_then(Json::as_str),
-                r.get("to").and_then(Json::as_str),
-            ) else {
+            let (Some(from), Some(to)) = (r.get("from").and_then(Json::as_str), r.get("to").and_then(Json::as_str)) else {
                 bail!("migration {tag}: a `renamed_classes` entry needs `from` and `to`");
             };
-            let entry = classes.remove(from).with_context(|| {
-                format!("migration {tag}: renames {from}, which no earlier migration made")
-            })?;
+            let entry = classes.remove(from).with_context(|| format!("migration {tag}: renames {from}, which no earlier migration made"))?;
             classes.insert(to.to_string(), entry);
         }
         for class in names(m, "deleted_classes")? {
@@ -138,19 +125,14 @@ pub fn parse(config: &Map<String, Json>) -> Result<(Vec<DurableConfig>, Vec<Stri
             deleted.insert(class, tag.clone());
         }
     }
-    let Some(durable) = config.get("durable_objects") else {
-        return Ok((Vec::new(), Vec::new()));
-    };
-    let durable = durable
-        .as_object()
-        .context("`durable_objects` must be an object")?;
+    let Some(durable) = config.get("durable_objects") else { return Ok((Vec::new(), Vec::new())) };
+    let durable = durable.as_object().context("`durable_objects` must be an object")?;
     let mut warnings = Vec::new();
     let mut out = Vec::new();
     for b in super::config_objects(durable, "bindings", "durable_objects.bindings")? {
         let text = |key: &str| b.get(key).and_then(Json::as_str).map(str::to_string);
         let binding = text("name").context("a `durable_objects.bindings` entry has no `name`")?;
-        let class_name = text("class_name")
-            .with_context(|| format!("Durable Object binding {binding} has no `class_name`"))?;
+        let class_name = text("class_name").with_context(|| format!("Durable Object binding {binding} has no `class_name`"))?;
         if let Some(script) = text("script_name") {
             bail!("Durable Object binding {binding}: `script_name` ({script}: a class of another worker) is not supported");
         }
@@ -163,12 +145,7 @@ pub fn parse(config: &Map<String, Json>) -> Result<(Vec<DurableConfig>, Vec<Stri
             ));
             (class_name.clone(), true)
         });
-        out.push(DurableConfig {
-            binding,
-            class_name,
-            namespace,
-            sqlite,
-        });
+        out.push(DurableConfig { binding, class_name, namespace, sqlite });
     }
     Ok((out, warnings))
 }
@@ -195,10 +172,7 @@ fn id_of(namespace: &str, body: &[u8]) -> String {
 
 /// The id `idFromName(name)` gives in `namespace`.
 pub fn id_from_name(namespace: &str, name: &str) -> String {
-    id_of(
-        namespace,
-        &digest(&[NAME_TAG, namespace.as_bytes(), b"\0", name.as_bytes()]),
-    )
+    id_of(namespace, &digest(&[NAME_TAG, namespace.as_bytes(), b"\0", name.as_bytes()]))
 }
 
 /// A new id (`newUniqueId`) in `namespace`.
@@ -239,19 +213,10 @@ impl ObjectRef {
     /// What the guest is configured with: `{"class", "binding", "id", "name", "key", "sqlite"}`.
     pub fn descriptor(&self) -> Value {
         Value::Dict(vec![
-            (
-                Value::str("class"),
-                Value::str(self.config.class_name.clone()),
-            ),
-            (
-                Value::str("binding"),
-                Value::str(self.config.binding.clone()),
-            ),
+            (Value::str("class"), Value::str(self.config.class_name.clone())),
+            (Value::str("binding"), Value::str(self.config.binding.clone())),
             (Value::str("id"), Value::str(self.id.clone())),
-            (
-                Value::str("name"),
-                self.name.clone().map_or(Value::None, Value::Str),
-            ),
+            (Value::str("name"), self.name.clone().map_or(Value::None, Value::Str)),
             (Value::str("key"), Value::str(self.key.clone())),
             (Value::str("sqlite"), Value::Bool(self.config.sqlite)),
         ])
@@ -270,10 +235,7 @@ impl Durable {
     /// The namespaces of `config`, their objects' storage under `location`.
     pub fn new(config: &[DurableConfig], location: &Location) -> Durable {
         Durable {
-            namespaces: config
-                .iter()
-                .map(|c| (c.binding.clone(), c.clone()))
-                .collect(),
+            namespaces: config.iter().map(|c| (c.binding.clone(), c.clone())).collect(),
             location: location.clone(),
             memory: Mutex::new(HashMap::new()),
         }
@@ -285,18 +247,11 @@ impl Durable {
     }
 
     fn namespace(&self, binding: &str) -> Result<&DurableConfig> {
-        self.namespaces
-            .get(binding)
-            .with_context(|| format!("no Durable Object namespace bound as {binding:?}"))
+        self.namespaces.get(binding).with_context(|| format!("no Durable Object namespace bound as {binding:?}"))
     }
 
     /// The object a stub of `binding` names: by `id` (checked against the namespace) or by `name`.
-    pub fn resolve(
-        &self,
-        binding: &str,
-        id: Option<&str>,
-        name: Option<&str>,
-    ) -> Result<ObjectRef> {
+    pub fn resolve(&self, binding: &str, id: Option<&str>, name: Option<&str>) -> Result<ObjectRef> {
         let config = self.namespace(binding)?;
         let id = match (id, name) {
             (Some(id), _) => check_id(&config.namespace, id)?,
@@ -313,16 +268,9 @@ impl Durable {
 
     /// Open (or create) `object`'s storage.
     pub fn storage(&self, object: &ObjectRef) -> Result<Arc<Storage>> {
-        let file = format!(
-            "do/{}/{}.sqlite3",
-            super::safe_file_name(&object.config.namespace),
-            object.id
-        );
+        let file = format!("do/{}/{}.sqlite3", super::safe_file_name(&object.config.namespace), object.id);
         let open = || -> Result<Arc<Storage>> {
-            Ok(Arc::new(Storage::new(
-                self.location.open(&file)?,
-                object.config.sqlite,
-            )?))
+            Ok(Arc::new(Storage::new(self.location.open(&file)?, object.config.sqlite)?))
         };
         match self.location {
             Location::Dir(_) => open(),
@@ -362,15 +310,8 @@ mod tests {
         assert_eq!(a, id_from_name("Room", "lobby"));
         assert_ne!(a, id_from_name("Room", "kitchen"));
         assert_ne!(a, id_from_name("Other", "lobby"));
-        assert_eq!(
-            check_id("Room", &a.to_uppercase()).unwrap(),
-            a,
-            "a named id is a valid id"
-        );
-        assert!(check_id("Other", &a)
-            .unwrap_err()
-            .to_string()
-            .contains("not an id of this namespace"));
+        assert_eq!(check_id("Room", &a.to_uppercase()).unwrap(), a, "a named id is a valid id");
+        assert!(check_id("Other", &a).unwrap_err().to_string().contains("not an id of this namespace"));
         assert!(check_id("Room", "abc").is_err());
         let u = unique_id("Room");
         assert_ne!(u, unique_id("Room"));
@@ -394,26 +335,15 @@ mod tests {
         let (bindings, warnings) = parse(config.as_object().unwrap()).unwrap();
         assert_eq!(
             bindings[0],
-            DurableConfig {
-                binding: "A".into(),
-                class_name: "Chat".into(),
-                namespace: "Room".into(),
-                sqlite: true
-            }
+            DurableConfig { binding: "A".into(), class_name: "Chat".into(), namespace: "Room".into(), sqlite: true }
         );
         assert!(!bindings[1].sqlite);
-        assert!(
-            bindings[2].sqlite && warnings.len() == 1 && warnings[0].contains("Loose"),
-            "{warnings:?}"
-        );
+        assert!(bindings[2].sqlite && warnings.len() == 1 && warnings[0].contains("Loose"), "{warnings:?}");
         let deleted: Json = json5::from_str(
             r#"{ durable_objects: { bindings: [{ name: "A", class_name: "Gone" }] },
                  migrations: [{ tag: "v1", new_classes: ["Gone"] }, { tag: "v2", deleted_classes: ["Gone"] }] }"#,
         )
         .unwrap();
-        assert!(parse(deleted.as_object().unwrap())
-            .unwrap_err()
-            .to_string()
-            .contains("deleted by migration v2"));
+        assert!(parse(deleted.as_object().unwrap()).unwrap_err().to_string().contains("deleted by migration v2"));
     }
 }

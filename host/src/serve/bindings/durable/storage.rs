@@ -71,12 +71,7 @@ impl Storage {
                 }
             }));
         }
-        Ok(Storage {
-            db,
-            sqlite,
-            user_sql,
-            depth: AtomicU32::new(0),
-        })
+        Ok(Storage { db, sqlite, user_sql, depth: AtomicU32::new(0) })
     }
 
     fn max_value(&self) -> usize {
@@ -96,10 +91,7 @@ impl Storage {
             .map(|k| {
                 let mut rows = stmt.query([k])?;
                 Ok(match rows.next()? {
-                    Some(r) => Some(Stored {
-                        data: r.get(0)?,
-                        kind: r.get(1)?,
-                    }),
+                    Some(r) => Some(Stored { data: r.get(0)?, kind: r.get(1)? }),
                     None => None,
                 })
             })
@@ -112,11 +104,7 @@ impl Storage {
         for (key, value) in entries {
             check_key(key)?;
             if value.data.len() > self.max_value() {
-                bail!(
-                    "the value of {key:?} is {} bytes; the limit is {}",
-                    value.data.len(),
-                    self.max_value()
-                );
+                bail!("the value of {key:?} is {} bytes; the limit is {}", value.data.len(), self.max_value());
             }
         }
         let conn = self.db.lock();
@@ -160,10 +148,7 @@ impl Storage {
                 .collect::<rusqlite::Result<_>>()?;
             for (kind, name) in tables {
                 let kind = if kind == "view" { "VIEW" } else { "TABLE" };
-                conn.execute_batch(&format!(
-                    "DROP {kind} IF EXISTS \"{}\"",
-                    name.replace('"', "\"\"")
-                ))?;
+                conn.execute_batch(&format!("DROP {kind} IF EXISTS \"{}\"", name.replace('"', "\"\"")))?;
             }
             Ok(())
         })
@@ -192,13 +177,7 @@ impl Storage {
         let limit = limit.map_or(-1, |l| l.min(i64::MAX as u64) as i64);
         let mut stmt = conn.prepare_cached(sql)?;
         let rows = stmt.query_map(rusqlite::params![prefix, start, end, limit], |r| {
-            Ok((
-                r.get(0)?,
-                Stored {
-                    data: r.get(1)?,
-                    kind: r.get(2)?,
-                },
-            ))
+            Ok((r.get(0)?, Stored { data: r.get(1)?, kind: r.get(2)? }))
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -211,9 +190,7 @@ impl Storage {
         }
         let conn = self.db.lock();
         let statements: Vec<&str> = d1::statements(sql).collect();
-        let Some((last, before)) = statements.split_last() else {
-            bail!("no SQL statement to run")
-        };
+        let Some((last, before)) = statements.split_last() else { bail!("no SQL statement to run") };
         atomically(&conn, || {
             // Only the worker's statements are policed, not the savepoint around them.
             self.user_sql.store(true, Ordering::Relaxed);
@@ -249,9 +226,7 @@ impl Storage {
                 self.depth.store(depth - 1, Ordering::Relaxed);
             }
             "rollback" => {
-                conn.execute_batch(&format!(
-                    "ROLLBACK TO pyworkers_{depth}; RELEASE pyworkers_{depth}"
-                ))?;
+                conn.execute_batch(&format!("ROLLBACK TO pyworkers_{depth}; RELEASE pyworkers_{depth}"))?;
                 self.depth.store(depth - 1, Ordering::Relaxed);
             }
             other => bail!("unknown transaction operation {other:?}"),
@@ -297,9 +272,7 @@ fn authorize(action: AuthAction<'_>) -> Authorization {
                 Authorization::Deny
             }
         }
-        AuthAction::Function { function_name }
-            if function_name.eq_ignore_ascii_case("load_extension") =>
-        {
+        AuthAction::Function { function_name } if function_name.eq_ignore_ascii_case("load_extension") => {
             Authorization::Deny
         }
         AuthAction::Read { table_name, .. }
@@ -336,10 +309,7 @@ fn check_key(key: &str) -> Result<()> {
 /// Serve one storage frame (`"storage.get"`, ...) for the object whose storage this is: `op` after the dot.
 pub fn call(storage: &Storage, op: &str, args: &[Value]) -> Result<Value> {
     let keys = |v: &Value| -> Result<Vec<String>> {
-        v.as_seq("keys")?
-            .iter()
-            .map(|k| Ok(k.as_str("key")?.to_string()))
-            .collect()
+        v.as_seq("keys")?.iter().map(|k| Ok(k.as_str("key")?.to_string())).collect()
     };
     let opt_str = |v: &Value| -> Result<Option<String>> {
         Ok(match v {
@@ -349,13 +319,7 @@ pub fn call(storage: &Storage, op: &str, args: &[Value]) -> Result<Value> {
     };
     let stored = |s: Stored| Value::Tuple(vec![Value::Int(s.kind), Value::Bytes(s.data)]);
     Ok::<_, anyhow::Error>(match (op, args) {
-        ("get", [k]) => Value::List(
-            storage
-                .get(&keys(k)?)?
-                .into_iter()
-                .map(|v| v.map_or(Value::None, stored))
-                .collect(),
-        ),
+        ("get", [k]) => Value::List(storage.get(&keys(k)?)?.into_iter().map(|v| v.map_or(Value::None, stored)).collect()),
         ("put", [entries]) => {
             let entries = entries
                 .as_seq("entries")?
@@ -363,10 +327,7 @@ pub fn call(storage: &Storage, op: &str, args: &[Value]) -> Result<Value> {
                 .map(|e| match e.as_seq("entry")? {
                     [k, kind, data] => Ok((
                         k.as_str("key")?.to_string(),
-                        Stored {
-                            kind: kind.as_int("kind")?,
-                            data: data.as_bytes("value")?.to_vec(),
-                        },
+                        Stored { kind: kind.as_int("kind")?, data: data.as_bytes("value")?.to_vec() },
                     )),
                     _ => bail!("a storage entry is not (key, kind, value)"),
                 })
@@ -393,13 +354,7 @@ pub fn call(storage: &Storage, op: &str, args: &[Value]) -> Result<Value> {
             )?;
             Value::List(
                 rows.into_iter()
-                    .map(|(k, s)| {
-                        Value::Tuple(vec![
-                            Value::Str(k),
-                            Value::Int(s.kind),
-                            Value::Bytes(s.data),
-                        ])
-                    })
+                    .map(|(k, s)| Value::Tuple(vec![Value::Str(k), Value::Int(s.kind), Value::Bytes(s.data)]))
                     .collect(),
             )
         }
@@ -428,68 +383,33 @@ mod tests {
     use crate::serve::bindings::state::Location;
 
     fn json(text: &str) -> Stored {
-        Stored {
-            kind: 0,
-            data: text.as_bytes().to_vec(),
-        }
+        Stored { kind: 0, data: text.as_bytes().to_vec() }
     }
 
     #[test]
     fn kv_list_ranges_and_delete_all() {
         let s = Storage::new(Location::Memory.open("o").unwrap(), true).unwrap();
-        s.put(&[
-            ("b".into(), json("2")),
-            ("a".into(), json("1")),
-            ("c".into(), json("3")),
-            ("ab".into(), json("4")),
-        ])
-        .unwrap();
-        assert_eq!(
-            s.get(&["a".into(), "zz".into()]).unwrap(),
-            vec![Some(json("1")), None]
-        );
-        let keys =
-            |rows: Vec<(String, Stored)>| rows.into_iter().map(|(k, _)| k).collect::<Vec<_>>();
-        assert_eq!(
-            keys(s.list(None, None, None, None, false).unwrap()),
-            ["a", "ab", "b", "c"]
-        );
-        assert_eq!(
-            keys(s.list(Some("a"), None, None, None, false).unwrap()),
-            ["a", "ab"]
-        );
-        assert_eq!(
-            keys(s.list(None, Some("ab"), Some("c"), None, false).unwrap()),
-            ["ab", "b"]
-        );
-        assert_eq!(
-            keys(s.list(None, None, None, Some(2), true).unwrap()),
-            ["c", "b"]
-        );
-        assert_eq!(s.delete(&["a".into(), "nope".into()]).unwrap(), 1);
-        s.sql("CREATE TABLE t (x); INSERT INTO t VALUES (1)", &[])
+        s.put(&[("b".into(), json("2")), ("a".into(), json("1")), ("c".into(), json("3")), ("ab".into(), json("4"))])
             .unwrap();
+        assert_eq!(s.get(&["a".into(), "zz".into()]).unwrap(), vec![Some(json("1")), None]);
+        let keys = |rows: Vec<(String, Stored)>| rows.into_iter().map(|(k, _)| k).collect::<Vec<_>>();
+        assert_eq!(keys(s.list(None, None, None, None, false).unwrap()), ["a", "ab", "b", "c"]);
+        assert_eq!(keys(s.list(Some("a"), None, None, None, false).unwrap()), ["a", "ab"]);
+        assert_eq!(keys(s.list(None, Some("ab"), Some("c"), None, false).unwrap()), ["ab", "b"]);
+        assert_eq!(keys(s.list(None, None, None, Some(2), true).unwrap()), ["c", "b"]);
+        assert_eq!(s.delete(&["a".into(), "nope".into()]).unwrap(), 1);
+        s.sql("CREATE TABLE t (x); INSERT INTO t VALUES (1)", &[]).unwrap();
         s.delete_all().unwrap();
         assert!(s.list(None, None, None, None, false).unwrap().is_empty());
-        assert!(
-            s.sql("SELECT * FROM t", &[]).is_err(),
-            "delete_all drops the object's tables"
-        );
+        assert!(s.sql("SELECT * FROM t", &[]).is_err(), "delete_all drops the object's tables");
     }
 
     #[test]
     fn sql_is_policed_and_transactions_nest() {
         let s = Storage::new(Location::Memory.open("o").unwrap(), true).unwrap();
-        let o = s
-            .sql(
-                "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t (v) VALUES (?)",
-                &[Value::str("x")],
-            )
-            .unwrap();
+        let o = s.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t (v) VALUES (?)", &[Value::str("x")]).unwrap();
         assert_eq!(o.changes, 1);
-        let o = s
-            .sql("SELECT v FROM t WHERE id = ?", &[Value::Int(1)])
-            .unwrap();
+        let o = s.sql("SELECT v FROM t WHERE id = ?", &[Value::Int(1)]).unwrap();
         assert_eq!((o.rows[0][0].clone(), o.rows_read), (Value::str("x"), 1));
         for refused in [
             "SELECT * FROM _cf_KV",
@@ -512,15 +432,8 @@ mod tests {
         s.transaction("rollback").unwrap();
         s.transaction("commit").unwrap();
         assert_eq!(s.get(&["k".into()]).unwrap()[0], Some(json("1")));
-        assert_eq!(
-            s.sql("SELECT count(*) FROM t", &[]).unwrap().rows[0][0],
-            Value::Int(2)
-        );
+        assert_eq!(s.sql("SELECT count(*) FROM t", &[]).unwrap().rows[0][0], Value::Int(2));
         let kv = Storage::new(Location::Memory.open("o").unwrap(), false).unwrap();
-        assert!(kv
-            .sql("SELECT 1", &[])
-            .unwrap_err()
-            .to_string()
-            .contains("new_sqlite_classes"));
+        assert!(kv.sql("SELECT 1", &[]).unwrap_err().to_string().contains("new_sqlite_classes"));
     }
 }
