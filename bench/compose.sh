@@ -52,10 +52,10 @@ cargo build -q --release --target wasm32-wasip2 --manifest-path guest-adapters/C
     --target-dir target/guest-adapters
 composed=target/compose/composed.wasm
 mkdir -p target/compose
-record "$WAC" plug "$guests/composed_worker.wasm" --plug "$adapters/tarfs_component.wasm" \
-    --plug "$adapters/entropy_component.wasm" -o "$composed"
-"$WAC" plug "$guests/composed_worker.wasm" --plug "$adapters/tarfs_component.wasm" \
-    --plug "$adapters/entropy_component.wasm" -o "$composed"
+plug=("$WAC" plug "$guests/composed_worker.wasm" --plug "$adapters/tarfs_component.wasm"
+    --plug "$adapters/entropy_component.wasm" -o "$composed")
+record "${plug[@]}"
+"${plug[@]}"
 size() { printf '%s KiB' "$(($(stat -c %s "$1") / 1024))"; }
 
 pyworkers=("$PYWORKERS_BIN" serve)
@@ -115,19 +115,6 @@ measure native-reuse "hello world" "${reuse[@]}" -- "${pyworkers[@]}" "$HELLO" "
 reuse_native=$CELL
 
 note "== process start -> first 200 (median of $starts)"
-starts_cell() { # NAME CMD... — set CELL to the median and range of $starts start-ups, in ms
-    local name=$1 i l times=()
-    shift
-    record "$@"
-    l=$(load)
-    for ((i = 1; i <= starts; i++)); do
-        start_to_200 "$name-$i" "$@"
-        times+=("$MS")
-    done
-    local sorted
-    sorted=$(printf '%s\n' "${times[@]}" | sort -n | tr '\n' ' ')
-    CELL=$(printf '%s ms (runs: %s; load %s)' "$(printf '%s\n' "${times[@]}" | median)" "${sorted% }" "$l")
-}
 starts_cell py-start "${pyworkers[@]}" "$composed" --addr 127.0.0.1:@PORT@
 start_py=$CELL
 starts_cell wt-start "${wasmtime[@]}" --addr 127.0.0.1:@PORT@ "$composed"

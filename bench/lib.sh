@@ -107,3 +107,17 @@ start_to_200() {
 }
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+starts_cell() { # NAME CMD... — set CELL to the median and range of $starts (the caller's) start-ups, in ms
+    local name=$1 i l times=()
+    shift
+    record "$@"
+    l=$(load)
+    for ((i = 1; i <= starts; i++)); do
+        start_to_200 "$name-$i" "$@"
+        times+=("$MS")
+    done
+    local sorted
+    sorted=$(printf '%s\n' "${times[@]}" | sort -n | tr '\n' ' ')
+    CELL=$(printf '%s ms (runs: %s; load %s)' "$(printf '%s\n' "${times[@]}" | median)" "${sorted% }" "$l")
+}

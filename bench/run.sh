@@ -93,19 +93,6 @@ reuse_wt=$(cell_latency "$l")
 stop
 
 note "== process start -> first 200 (median of $starts)"
-starts_cell() { # NAME CMD... — set CELL to the median and range of $starts start-ups, in ms
-    local name=$1 i l times=()
-    shift
-    record "$@"
-    l=$(load)
-    for ((i = 1; i <= starts; i++)); do
-        start_to_200 "$name-$i" "$@"
-        times+=("$MS")
-    done
-    local sorted
-    sorted=$(printf '%s\n' "${times[@]}" | sort -n | tr '\n' ' ')
-    CELL=$(printf '%s ms (runs: %s; load %s)' "$(printf '%s\n' "${times[@]}" | median)" "${sorted% }" "$l")
-}
 starts_cell pyworkers-start "${pyworkers[@]}" "$HELLO" --addr 127.0.0.1:@PORT@
 start_py=$CELL
 starts_cell wasmtime-start "${wasmtime[@]}" --addr 127.0.0.1:@PORT@ "$PEER_HELLO"

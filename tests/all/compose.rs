@@ -212,7 +212,8 @@ fn answers(url: impl Fn(&str) -> String) -> Vec<(String, u16, String)> {
         .collect()
 }
 
-fn random(url: &str) -> String {
+/// The body of a GET that must answer 200.
+fn ok_text(url: &str) -> String {
     let (status, body) = get(url);
     assert_eq!(status, 200, "{}", text(&body));
     text(&body)
@@ -297,7 +298,7 @@ fn composed_component_answers_the_same_under_pyworkers_and_wasmtime_serve() {
 
     // Randomness comes from the plugged-in `entropy`, live after the reseed, fresh on every request.
     for url in [ours.url("/random?n=16"), stock.url("/random?n=16")] {
-        let (a, b) = (random(&url), random(&url));
+        let (a, b) = (ok_text(&url), ok_text(&url));
         assert!(
             a.starts_with("mode=live bytes=") && a.len() == "mode=live bytes=\n".len() + 32,
             "{a}"
@@ -313,9 +314,9 @@ fn swapping_the_entropy_component_changes_what_the_worker_sees_and_nothing_else(
     let ours = Server::serve(composed_zeros(), &[]);
     let stock = Wasmtime::serve(composed_zeros());
     let zeros = format!("mode=live bytes={}\n", "00".repeat(32));
-    assert_eq!(random(&ours.url("/random?n=32")), zeros);
-    assert_eq!(random(&stock.url("/random?n=32")), zeros);
-    assert_ne!(random(&real.url("/random?n=32")), zeros);
+    assert_eq!(ok_text(&ours.url("/random?n=32")), zeros);
+    assert_eq!(ok_text(&stock.url("/random?n=32")), zeros);
+    assert_ne!(ok_text(&real.url("/random?n=32")), zeros);
     // Everything that does not touch randomness is unchanged.
     let expected = answers(|p| real.url(p));
     assert_eq!(answers(|p| ours.url(p)), expected);
@@ -324,7 +325,7 @@ fn swapping_the_entropy_component_changes_what_the_worker_sees_and_nothing_else(
 
 /// `/count` `n` times in a row: how many requests the instance that answered each had served.
 fn counts(url: &str, n: usize) -> Vec<String> {
-    (0..n).map(|_| random(url).trim().to_string()).collect()
+    (0..n).map(|_| ok_text(url).trim().to_string()).collect()
 }
 
 #[test]

@@ -1,8 +1,9 @@
 //! Serving a plain `wasi:http/proxy` component, as `wasmtime serve` does: compiled once (and cached), linked
 //! once into a `ProxyPre`, then a fresh `Store` and instance for every request, so no request ever sees another's
 //! state; or, with `--max-requests-per-instance N`, an instance that answered cleanly serves up to N requests, one
-//! at a time (`wasmtime serve --max-instance-reuse-count N`). An instance that trapped is never reused. Limits: the request deadline by epoch interruption, the memory cap by a `ResourceLimiter`, `--instances`
-//! instances at a time, outbound `wasi:http/outgoing-handler` calls through the `--allow-host` policy. The guest's
+//! at a time (`wasmtime serve --max-instance-reuse-count N`). An instance that trapped is never reused. Limits:
+//! the request deadline by epoch interruption, the memory cap by a `ResourceLimiter`, `--instances` instances at a
+//! time, outbound `wasi:http/outgoing-handler` calls through the `--allow-host` policy. The guest's
 //! stdout and stderr go to the server log, prefixed `[NAME#REQUEST]`.
 //!
 //! This handler never fails: a trap, an exhausted deadline or memory cap, or a guest that never answers becomes a
