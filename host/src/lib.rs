@@ -18,10 +18,9 @@ pub mod serve;
 pub mod snapshot;
 pub mod stdlib;
 pub mod tarfs;
-pub mod vfs;
+pub use pyworkers_vfs as vfs;
 
-/// Where the runtime's own Python packages (`_pyworkers`, later `workers`) are mounted in the guest.
-pub const PYWORKERS_LIB: &str = "/lib/pyworkers";
+pub use pyworkers_vfs::layout::PYWORKERS_LIB;
 
 /// This build's identity as snapshots record it: the crate version plus a digest of the runtime's own Python, which
 /// a snapshot's memory holds, so a build whose embedded Python differs never restores another build's snapshot.

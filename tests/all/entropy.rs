@@ -124,7 +124,7 @@ fn stdlib() -> pyworkers::tarfs::SharedBytes {
 
 /// An interpreter whose every random byte, from CPython's start-up on, comes from `entropy`.
 fn boot(entropy: Entropy) -> Interpreter {
-    let vfs = pyworkers::vfs::layout::standard(stdlib(), None).unwrap();
+    let vfs = pyworkers::vfs::layout::standard(stdlib(), None, pyworkers::PYWORKERS_LIB_TAR).unwrap();
     let mut em = EmContext::new(vfs);
     em.entropy = entropy;
     Interpreter::boot(crate::support::pyodide(), em, &BootOptions::default()).unwrap()

@@ -18,7 +18,7 @@ fn tmp_vfs(limit: usize) -> Vfs {
 
 /// The standard layout over a stand-in stdlib zip (a blob: its bytes are never parsed here).
 fn standard() -> Vfs {
-    layout::standard(Arc::new(&b"not really a zip"[..]), None).unwrap()
+    layout::standard(Arc::new(&b"not really a zip"[..]), None, pyworkers::PYWORKERS_LIB_TAR).unwrap()
 }
 
 fn write_file(vfs: &mut Vfs, path: &str, data: &[u8]) {

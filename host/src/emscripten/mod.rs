@@ -1,26 +1,22 @@
 //! The Emscripten ABI in Rust: every import of `pyodide.asm.wasm`, answered without JavaScript.
 //!
-//! This layer is a thin, table-like translation: raw pointers and errno conventions in, typed calls on the
-//! services (`vfs`, entropy, clocks) out. It holds no policy. Imports with no meaning here — the JavaScript
+//! The imports themselves are plain functions in the `pyworkers-emscripten` crate (shared with the Pyodide
+//! component, which compiles them to wasm32); this module binds them to wasmtime linker definitions over the
+//! instance's memory and adds what needs the engine: calls back into the guest, traps, dynamic linking. It holds
+//! no policy. Imports with no meaning here — the JavaScript
 //! bridge, sockets — fail cleanly: an errno, or a Python exception that names the missing
 //! capability. Nothing here panics on guest input, and all state lives in the `Store`'s data.
 
-mod clock;
 pub mod dylink;
-mod layout;
-mod memory;
 mod process;
 mod syscalls;
 mod table;
-#[cfg(test)]
-mod tests;
 mod time;
 pub mod trampoline;
 mod unsupported;
 mod wasi;
 
-pub use clock::Clock;
-pub use memory::GuestMemory;
+pub use pyworkers_emscripten::{layout, Clock, Context, GuestMemory, SliceMemory};
 
 use crate::vfs::Vfs;
 use wasmtime::Result;
@@ -53,24 +49,11 @@ pub struct Exports {
     pub free: wasmtime::TypedFunc<i32, ()>,
 }
 
-/// Everything the Emscripten imports read or change.
+/// Everything the Emscripten imports read or change: the engine-independent [`Context`] (which it dereferences
+/// to, so `em.vfs` and the like read as before) plus the instance's exports and its side modules.
 pub struct EmContext {
-    /// The file system.
-    pub vfs: Vfs,
-    /// `KEY=value` strings for `environ_get`.
-    pub environ: Vec<String>,
-    /// What `_emscripten_get_progname` reports.
-    pub program: String,
-    /// The guest's clocks.
-    pub clock: Clock,
-    /// Every random byte the guest sees (`random_get`, hence `getentropy` and `os.urandom`) comes from here.
-    pub entropy: crate::entropy::Entropy,
-    /// Largest linear memory the guest may grow to, in bytes.
-    pub heap_max: u64,
-    /// The file-mode creation mask.
-    pub umask: u32,
-    /// Set once CPython is initialised: only then may a host function raise a Python exception.
-    pub python_ready: bool,
+    /// The state the shared imports see.
+    pub core: Context,
     /// Instance exports; `None` only while instantiating.
     pub exports: Option<Exports>,
     /// The side modules loaded with `dlopen`.
@@ -78,25 +61,26 @@ pub struct EmContext {
 }
 
 impl EmContext {
-    /// The monotonic clock, in nanoseconds.
-    pub fn monotonic_ns(&mut self) -> u64 {
-        self.clock.monotonic_ns()
-    }
-
     /// A context over `vfs` with an empty environment and OS randomness.
     pub fn new(vfs: Vfs) -> EmContext {
         EmContext {
-            vfs,
-            environ: Vec::new(),
-            program: "python".into(),
-            clock: Clock::live(0),
-            entropy: crate::entropy::Entropy::live(),
-            heap_max: 2 << 30,
-            umask: 0o022,
-            python_ready: false,
+            core: Context::new(vfs),
             exports: None,
             dylink: dylink::Dylink::default(),
         }
+    }
+}
+
+impl std::ops::Deref for EmContext {
+    type Target = Context;
+    fn deref(&self) -> &Context {
+        &self.core
+    }
+}
+
+impl std::ops::DerefMut for EmContext {
+    fn deref_mut(&mut self) -> &mut Context {
+        &mut self.core
     }
 }
 
@@ -154,11 +138,11 @@ pub fn exports<T>(
 /// Run `f` over the guest's memory and the context together.
 fn with_memory<T: EmscriptenView, R>(
     caller: &mut Caller<'_, T>,
-    f: impl FnOnce(&mut GuestMemory<'_>, &mut EmContext) -> R,
+    f: impl FnOnce(&mut SliceMemory<'_>, &mut EmContext) -> R,
 ) -> Option<R> {
     let memory = caller.data_mut().em().exports.as_ref()?.memory;
     let (bytes, data) = memory.data_and_store_mut(caller);
-    Some(f(&mut GuestMemory::new(bytes), data.em()))
+    Some(f(&mut SliceMemory::new(bytes), data.em()))
 }
 
 /// Look up export `name` of the calling instance.
@@ -177,7 +161,7 @@ fn malloc_str<T: EmscriptenView>(caller: &mut Caller<'_, T>, s: &str) -> Result<
     let ptr = exports.malloc.call(&mut *caller, s.len() as i32 + 1)?;
     if ptr != 0 {
         let mem = exports.memory.data_mut(&mut *caller);
-        let mut mem = GuestMemory::new(mem);
+        let mut mem = SliceMemory::new(mem);
         if mem.write_cstr(ptr as u32, s, s.len() + 1).is_err() {
             return Ok(0);
         }

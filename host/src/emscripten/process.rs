@@ -1,46 +1,11 @@
-//! Process-level imports: exit and abort, heap growth, program name, signals, logging, and the Pyodide runtime
-//! hooks that have a meaning without JavaScript.
+//! Process-level imports as linker definitions: exit and abort unwind as traps, heap growth grows the instance's
+//! memory within [`pyworkers_emscripten::process::heap_growth`]'s plan, and the hooks that call back into the
+//! guest (`__call_sighandler`, `_Py_emscripten_runtime`) reach its exports.
 
 use super::table::imports;
-use super::{malloc_str, with_memory, EmContext, EmscriptenView, GuestExit, GuestMemory, ENV};
+use super::{malloc_str, with_memory, EmscriptenView, GuestExit, GuestMemory, ENV};
+use pyworkers_emscripten::process::*;
 use wasmtime::{Caller, Linker};
-
-/// Bytes in one wasm page.
-const PAGE: u64 = 65536;
-
-/// Pages to add to a memory of `current` bytes so it holds `requested`: first the preferred step (at least 20%
-/// more, as Emscripten grows, so repeated small growths stay cheap), then the least that fits, for when the
-/// preferred step cannot be had. `None` if `requested` is over `max`.
-pub fn heap_growth(current: u64, requested: u64, max: u64) -> Option<(u64, u64)> {
-    if requested > max {
-        return None;
-    }
-    let have = current / PAGE;
-    let target = requested.max(current.saturating_add(current / 5).min(max));
-    Some((
-        target.div_ceil(PAGE).saturating_sub(have),
-        requested.div_ceil(PAGE).saturating_sub(have),
-    ))
-}
-
-/// `_emscripten_get_progname(buf, len)`: the program name, truncated to fit.
-pub fn get_progname(m: &mut GuestMemory<'_>, cx: &mut EmContext, buf: u32, len: i32) {
-    let len = usize::try_from(len).unwrap_or(0);
-    // The import returns nothing: a bad buffer just stays unwritten.
-    let _ = m.write_cstr(buf, &cx.program, len);
-}
-
-/// `emscripten_log_impl_js(message)`: one line on standard error.
-pub fn log(m: &mut GuestMemory<'_>, cx: &mut EmContext, message: u32) {
-    let line = m.cstr_lossy(message) + "\n";
-    // Logging has no way to report its own failure.
-    let _ = cx.vfs.write(2, line.as_bytes(), None);
-}
-
-/// `_emscripten_log_formatted(flags, message)`: the flags choose a JS console method; here all go to stderr.
-pub fn log_formatted(m: &mut GuestMemory<'_>, cx: &mut EmContext, _flags: i32, message: u32) {
-    log(m, cx, message)
-}
 
 pub(super) fn add_to_linker<T: EmscriptenView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
     linker.func_wrap(ENV, "exit", |code: i32| -> wasmtime::Result<()> {
@@ -90,11 +55,7 @@ pub(super) fn add_to_linker<T: EmscriptenView>(linker: &mut Linker<T>) -> wasmti
     linker.func_wrap(ENV, "emscripten_get_heap_max", |mut c: Caller<'_, T>| {
         c.data_mut().em().heap_max.min(u32::MAX as u64) as u32
     })?;
-    imports! { linker, T, ENV, -> (), no_memory: ();
-        "_emscripten_get_progname" => get_progname[buf: u32, len: i32];
-        "_emscripten_log_formatted" => log_formatted[flags: i32, message: u32];
-        "emscripten_log_impl_js" => log[message: u32];
-    }
+    pyworkers_emscripten::log_imports!(imports! { linker, T, });
     linker.func_wrap(
         ENV,
         "_Py_emscripten_runtime",

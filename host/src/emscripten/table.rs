@@ -1,8 +1,10 @@
-//! How an import table becomes linker definitions: each entry names an import, the plain function that serves it
-//! and the function's guest-facing parameters. The generated closure only borrows the memory and the context and
-//! calls the function; it must never hold logic of its own.
+//! How an import table of `pyworkers-emscripten` (`syscall_imports!` and the others) becomes linker definitions:
+//! each entry names an import, the plain function that serves it and the function's guest-facing parameters. The
+//! generated closure only borrows the memory and the context and calls the function; it must never hold logic of
+//! its own.
 
-/// Define each `"name" => function(param: type, ...)` of a table in `$linker`, for store data `$t`.
+/// The binder the tables are passed to: define each `"name" => function(param: type, ...)` in `$linker`, for
+/// store data `$t`, as `pyworkers_emscripten::syscall_imports!(imports! { linker, T, })`.
 ///
 /// Every function is called as `function(&mut GuestMemory, &mut EmContext, params...) -> $ret`. `$no_memory` is
 /// what the import answers if it is called before the instance's memory is known (only possible while

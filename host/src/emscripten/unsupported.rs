@@ -3,7 +3,7 @@
 //! can report: an errno, a failure code, or a Python `RuntimeError` naming what is missing. Never a trap on a path
 //! Python code can reach, never a host panic.
 
-use super::{caller_func, malloc_str, EmscriptenView, ENV};
+use super::{caller_func, malloc_str, EmscriptenView, GuestMemory, ENV};
 use crate::vfs::Errno;
 use wasmtime::{Caller, FuncType, Linker, Val, ValType};
 
@@ -104,7 +104,7 @@ pub(super) fn raise_runtime_error<T: EmscriptenView>(
         wasmtime::bail!("{msg}")
     };
     let exc_obj = {
-        let mem = super::GuestMemory::new(exports.memory.data_mut(&mut *caller));
+        let mem = super::SliceMemory::new(exports.memory.data_mut(&mut *caller));
         mem.read_u32(exc_var as u32)
             .map_err(|_| wasmtime::format_err!("{msg}"))?
     };

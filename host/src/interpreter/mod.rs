@@ -10,7 +10,7 @@ mod pyodide;
 pub use config::BootOptions;
 pub use pyodide::Pyodide;
 
-use crate::emscripten::{EmContext, EmscriptenView, GuestExit};
+use crate::emscripten::{EmContext, EmscriptenView, GuestExit, GuestMemory};
 use anyhow::{bail, Context, Result};
 use wasmtime::{Engine, Instance, Store, Val};
 
@@ -214,7 +214,7 @@ impl Interpreter {
     /// A NUL-terminated string in guest memory.
     pub(crate) fn read_str(&mut self, ptr: i32) -> Result<String> {
         let memory = self.memory()?;
-        let mem = crate::emscripten::GuestMemory::new(memory.data_mut(&mut self.store));
+        let mem = crate::emscripten::SliceMemory::new(memory.data_mut(&mut self.store));
         Ok(mem.cstr_lossy(ptr as u32))
     }
 

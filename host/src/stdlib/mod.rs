@@ -37,7 +37,7 @@ pub fn vfs_with(pyodide: &Pyodide, bytecode: Option<Arc<Archive>>) -> Result<Vfs
     let runtime = pyodide.runtime();
     // Mapped, not read: a start touches only the zip's directory and the few members not in the bytecode.
     let stdlib = runtime.map_stdlib_zip().context("reading the standard library")?;
-    layout::standard(stdlib, bytecode)
+    layout::standard(stdlib, bytecode, crate::PYWORKERS_LIB_TAR)
 }
 
 /// Compile the standard library in a fresh interpreter, without the cache. The same inputs give the same bytes.

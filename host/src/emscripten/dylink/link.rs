@@ -4,7 +4,7 @@
 //! then `__wasm_apply_data_relocs` and `__wasm_call_ctors`.
 
 use super::{dso, Dylink, Failure, Metadata};
-use crate::emscripten::{EmscriptenView, GuestExit, GuestMemory};
+use crate::emscripten::{EmscriptenView, GuestExit, GuestMemory, SliceMemory};
 use std::collections::HashMap;
 use wasmtime::{
     Extern, StoreContextMut, ExternType, Func, Global, GlobalType, Instance, Mutability, Ref, Val, ValType,
@@ -159,7 +159,7 @@ pub(super) fn load<T: EmscriptenView>(
     };
     if let Some(h) = handle {
         let mem = exports.memory.data_mut(&mut *store);
-        let mut mem = GuestMemory::new(mem);
+        let mut mem = SliceMemory::new(mem);
         let _ = mem.write_u8(h.wrapping_add(dso::MEM_ALLOCATED), 1);
         let _ = mem.write_u32(h.wrapping_add(dso::MEM_ADDR), memory_base);
         let _ = mem.write_u32(h.wrapping_add(dso::MEM_SIZE), meta.memory_size);

@@ -17,7 +17,7 @@ pub use metadata::Metadata;
 pub use replay::{record, replay, Library, LibraryRecord, Record};
 
 
-use super::{caller_func, malloc_str, EmscriptenView};
+use super::{caller_func, malloc_str, EmscriptenView, GuestMemory};
 use std::collections::HashMap;
 use std::sync::Arc;
 use wasmtime::{AsContextMut, Caller, Engine, Extern, Linker, Module, Val};
@@ -141,12 +141,12 @@ fn dlopen<T: EmscriptenView>(caller: &mut Caller<'_, T>, handle: u32) -> wasmtim
         let Some(exports) = caller.data_mut().em().exports.clone() else {
             wasmtime::bail!("dlopen before instantiation")
         };
-        let mem = super::GuestMemory::new(exports.memory.data_mut(&mut *caller));
+        let mem = super::SliceMemory::new(exports.memory.data_mut(&mut *caller));
         let flags = mem.read_u32(handle.wrapping_add(dso::FLAGS)).unwrap_or(0) as i32;
         let data = mem.read_u32(handle.wrapping_add(dso::FILE_DATA)).unwrap_or(0);
         let size = mem.read_u32(handle.wrapping_add(dso::FILE_DATA_SIZE)).unwrap_or(0);
         let file = if data != 0 && size != 0 {
-            mem.slice(data, size).ok().map(|s| s.to_vec())
+            mem.bytes(data, size).ok().map(|s| s.into_owned())
         } else {
             None
         };
@@ -168,7 +168,7 @@ fn dlsym<T: EmscriptenView>(caller: &mut Caller<'_, T>, handle: u32, symbol: u32
     let Some(exports) = caller.data_mut().em().exports.clone() else {
         wasmtime::bail!("dlsym before instantiation")
     };
-    let name = super::GuestMemory::new(exports.memory.data_mut(&mut *caller)).cstr_lossy(symbol);
+    let name = super::SliceMemory::new(exports.memory.data_mut(&mut *caller)).cstr_lossy(symbol);
     let dl = &caller.data_mut().em().dylink;
     let (found, lib, owner) = match dl.handles.get(&handle) {
         Some(&i) => (dl.loaded[i].exports.get(&name).cloned(), dl.loaded[i].placement.name.clone(), Some(i)),

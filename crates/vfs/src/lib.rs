@@ -1,4 +1,4 @@
-//! The guest's file system: a mount table of read-only [`tarfs`](crate::tarfs) archives, single read-only files,
+//! The guest's file system: a mount table of read-only [`tarfs`](pyworkers_tarfs) archives, single read-only files,
 //! character devices and writable [`MemFs`] trees, plus the fd table and the current directory.
 //!
 //! Everything the guest can name resolves inside this table; host files reach the guest only as archives or
@@ -10,7 +10,7 @@
 //! `ops` (the [`Vfs`] and its operations), `stdio` (the standard streams), [`layout`] (the standard layout).
 //!
 //! ```
-//! use pyworkers::vfs::{oflags, Fs, MemFs, Vfs, AT_FDCWD};
+//! use pyworkers_vfs::{oflags, Fs, MemFs, Vfs, AT_FDCWD};
 //!
 //! let mut vfs = Vfs::new();
 //! vfs.mount("/tmp", Fs::Mem(MemFs::new(1 << 20)), true).unwrap();

@@ -68,9 +68,9 @@ impl fmt::Display for Errno {
 
 impl std::error::Error for Errno {}
 
-impl From<crate::tarfs::ErrorCode> for Errno {
-    fn from(e: crate::tarfs::ErrorCode) -> Errno {
-        use crate::tarfs::ErrorCode as E;
+impl From<pyworkers_tarfs::ErrorCode> for Errno {
+    fn from(e: pyworkers_tarfs::ErrorCode) -> Errno {
+        use pyworkers_tarfs::ErrorCode as E;
         match e {
             E::NotFound => Errno::NOENT,
             E::NotADirectory => Errno::NOTDIR,

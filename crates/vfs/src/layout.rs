@@ -11,7 +11,7 @@
 //! The standard mounts are *reserved*: a user's `--mount` may not replace, enter or cover them.
 
 use super::{Fs, MemFs, Vfs};
-use crate::tarfs::Archive;
+use pyworkers_tarfs::Archive;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -29,10 +29,19 @@ pub const STDLIB_ZIP: &str = "/lib/python314.zip";
 /// lists it before [`STDLIB_ZIP`], so its `.pyc` files win and its `.py` files serve tracebacks.
 pub const STDLIB_BYTECODE: &str = "/lib/python3.14";
 
-/// The standard layout over `stdlib_zip`, with `stdlib_bytecode` (if any) mounted at [`STDLIB_BYTECODE`].
-pub fn standard(stdlib_zip: crate::tarfs::SharedBytes, stdlib_bytecode: Option<Arc<Archive>>) -> Result<Vfs> {
+/// Where the runtime's own Python packages (`_pyworkers`, later `workers`) are mounted.
+pub const PYWORKERS_LIB: &str = "/lib/pyworkers";
+
+/// The standard layout over `stdlib_zip`, with `stdlib_bytecode` (if any) mounted at [`STDLIB_BYTECODE`] and the
+/// runtime's own Python, the tar archive `runtime_lib`, at [`PYWORKERS_LIB`]. The caller passes the archive
+/// because it is built into whoever embeds the file system (the host binary, or a component).
+pub fn standard(
+    stdlib_zip: pyworkers_tarfs::SharedBytes,
+    stdlib_bytecode: Option<Arc<Archive>>,
+    runtime_lib: &'static [u8],
+) -> Result<Vfs> {
     let mut vfs = Vfs::new();
-    let lib = Archive::open(crate::PYWORKERS_LIB_TAR)
+    let lib = Archive::open(runtime_lib)
         .map_err(|e| anyhow::anyhow!("embedded Python library: {e:?}"))?;
     let what = "building the file system";
     vfs.mount_reserved(STDLIB_ZIP, Fs::Blob(stdlib_zip), false)
@@ -41,7 +50,7 @@ pub fn standard(stdlib_zip: crate::tarfs::SharedBytes, stdlib_bytecode: Option<A
         vfs.mount_reserved(STDLIB_BYTECODE, Fs::Tar(archive), false)
             .context(what)?;
     }
-    vfs.mount_reserved(crate::PYWORKERS_LIB, Fs::Tar(Arc::new(lib)), false)
+    vfs.mount_reserved(PYWORKERS_LIB, Fs::Tar(Arc::new(lib)), false)
         .context(what)?;
     vfs.mount_reserved("/tmp", Fs::Mem(MemFs::new(MEMFS_LIMIT)), true)
         .context(what)?;

@@ -1,10 +1,7 @@
-//! The imports as plain functions: a `Vec<u8>` for the guest's memory, an [`EmContext`] over a small `Vfs`, no
-//! wasm. Layout offsets are asserted against the offsets Emscripten's JS (`pyodide.asm.mjs` 314.0.7) writes.
-
-use super::layout::{Dirent, Fdstat, Iovec, Pollfd, Statfs, Timespec, Tm};
-use super::memory::offset;
-use super::{process, syscalls, time, wasi, EmContext, GuestMemory};
-use crate::vfs::{oflags, Errno, Fs, MemFs, Vfs};
+use crate::layout::{Dirent, Fdstat, Iovec, Pollfd, Statfs, Timespec, Tm};
+use crate::memory::offset;
+use crate::{process, syscalls, time, wasi, Context, GuestMemory};
+use pyworkers_vfs::{oflags, Errno, Fs, MemFs, Vfs};
 use std::mem::{offset_of, size_of};
 
 /// Bytes of guest memory each test gets.
@@ -29,7 +26,7 @@ fn pos(e: Errno) -> i32 {
 /// A guest with a writable `/tmp`.
 struct Guest {
     mem: Vec<u8>,
-    cx: EmContext,
+    cx: Context,
 }
 
 impl Guest {
@@ -39,13 +36,13 @@ impl Guest {
             .unwrap();
         Guest {
             mem: vec![0; MEM],
-            cx: EmContext::new(vfs),
+            cx: Context::new(vfs),
         }
     }
 
     /// Call `f` as the linker would: over the memory and the context.
-    fn call<R>(&mut self, f: impl FnOnce(&mut GuestMemory<'_>, &mut EmContext) -> R) -> R {
-        f(&mut GuestMemory::new(&mut self.mem), &mut self.cx)
+    fn call<R>(&mut self, f: impl FnOnce(&mut Memory<'_>, &mut Context) -> R) -> R {
+        f(&mut Memory::new(&mut self.mem), &mut self.cx)
     }
 
     /// `s` NUL-terminated at `at`.
@@ -107,7 +104,7 @@ impl Guest {
 
 #[test]
 fn stat_layout_is_emscriptens_write_stat() {
-    use super::layout::Stat;
+    use crate::layout::Stat;
     // SYSCALLS.writeStat: HEAPU32[buf]=dev, [+4]=mode, [+8]=nlink, [+12]=uid, [+16]=gid, [+20]=rdev,
     // HEAP64[+24]=size, HEAP32[+32]=4096, [+36]=blocks, atime at +40/+48, mtime +56/+64, ctime +72/+80,
     // HEAP64[+88]=ino.
@@ -742,11 +739,11 @@ fn offsets_are_checked() {
     assert_eq!(offset(u32::MAX, 1), Err(Errno::FAULT));
     assert_eq!(offset(0, u64::MAX), Err(Errno::FAULT));
     assert_eq!(
-        super::memory::element::<Dirent>(0, u64::MAX / 2),
+        crate::memory::element::<Dirent>(0, u64::MAX / 2),
         Err(Errno::FAULT)
     );
     let mut mem = vec![0u8; 16];
-    let mut m = GuestMemory::new(&mut mem);
+    let mut m = Memory::new(&mut mem);
     assert_eq!(m.read::<Iovec>(8), Ok(Iovec::default()));
     assert_eq!(m.read::<Iovec>(9), Err(Errno::FAULT));
     assert_eq!(m.write(u32::MAX, &Iovec::default()), Err(Errno::FAULT));

@@ -10,7 +10,7 @@ use super::device::{Device, DeviceMount};
 use super::errno::Errno;
 use super::memfs::{self, MemData, MemFs, MemNodeId};
 use super::{path, Vfs};
-use crate::tarfs::{self, Archive};
+use pyworkers_tarfs::{self as tarfs, Archive};
 use std::sync::Arc;
 
 /// What a mount serves.

@@ -2,7 +2,7 @@
 
 use super::backend::{mode, Backend, DirEnt, FileStat, NodeKind};
 use super::errno::{Errno, Result};
-use crate::tarfs::SharedBytes;
+use pyworkers_tarfs::SharedBytes;
 
 /// The only node of a blob.
 const NODE: u64 = 1;

@@ -1,8 +1,8 @@
-//! A read-only [`tarfs`](crate::tarfs) archive as a mount backend.
+//! A read-only [`tarfs`](pyworkers_tarfs) archive as a mount backend.
 
 use super::backend::{Backend, DirEnt, FileStat, NodeKind};
 use super::errno::{Errno, Result};
-use crate::tarfs::{Archive, EntryKind, NodeId};
+use pyworkers_tarfs::{Archive, EntryKind, NodeId};
 use std::sync::Arc;
 
 fn kind_of(kind: EntryKind) -> NodeKind {

@@ -52,7 +52,7 @@ impl Clock {
     /// Wall-clock milliseconds since the epoch.
     pub fn realtime_ms(&mut self) -> f64 {
         match self {
-            Clock::Live { .. } => crate::vfs::now_ms(),
+            Clock::Live { .. } => pyworkers_vfs::now_ms(),
             Clock::Deterministic { .. } => {
                 DETERMINISTIC_EPOCH_MS + self.monotonic_ns() as f64 / 1e6
             }
