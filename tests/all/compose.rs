@@ -8,37 +8,13 @@
 //! other binaries.
 
 use crate::serve::{get, text, Server};
+use crate::support::{repo, tool};
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
-
-// ---- the tools -----------------------------------------------------------------------------------------------
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The pinned tool `name`: `$PYWORKERS_<NAME>`, else `target/tools/bin/NAME` (installed on first use).
-fn tool(name: &str) -> PathBuf {
-    if let Some(path) = std::env::var_os(format!("PYWORKERS_{}", name.to_uppercase())) {
-        return PathBuf::from(path);
-    }
-    static INSTALLED: Mutex<()> = Mutex::new(());
-    let _once = INSTALLED.lock().unwrap_or_else(|e| e.into_inner());
-    let path = repo().join("target/tools/bin").join(name);
-    if !path.exists() {
-        eprintln!("compose: {} missing; running tests/tools/install (builds wac-cli and wasmtime-cli once)", path.display());
-        let status = Command::new("bash")
-            .arg(repo().join("tests/tools/install"))
-            .status()
-            .expect("running tests/tools/install");
-        assert!(status.success(), "tests/tools/install failed");
-    }
-    path
-}
 
 // ---- the components ------------------------------------------------------------------------------------------
 

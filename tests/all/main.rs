@@ -14,6 +14,7 @@ mod schema;
 mod sdk;
 mod serve;
 mod serve_python;
+mod shim;
 mod snapshot;
 mod support;
 mod tarfs;

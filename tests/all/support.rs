@@ -1,6 +1,6 @@
 //! Shared helpers: the built `pyworkers` binary, run against one cache prepared once per test process.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
@@ -70,31 +70,71 @@ pub fn pyodide() -> &'static std::sync::Arc<pyworkers::interpreter::Pyodide> {
 /// A Rust guest built (release, wasm32-wasip2) from `manifest` (relative to the repository root) once per test
 /// process; returns the `.wasm` named `artifact`. Cargo's own caching under `target/` makes a repeated build cheap.
 pub fn wasm_guest(manifest: &str, artifact: &str) -> PathBuf {
+    cargo_wasm(manifest, "wasm32-wasip2", None).join(artifact)
+}
+
+/// A core wasm module (not a component): package `package` of `manifest` built (release, wasm32-wasip1) once per
+/// test process; returns the `.wasm` named `artifact`.
+pub fn wasm_module(manifest: &str, package: &str, artifact: &str) -> PathBuf {
+    cargo_wasm(manifest, "wasm32-wasip1", Some(package)).join(artifact)
+}
+
+/// Build `manifest` (or one `package` of it) for `target`; returns the directory the artifacts are in.
+fn cargo_wasm(manifest: &str, target: &str, package: Option<&str>) -> PathBuf {
     use std::collections::HashMap;
-    use std::path::Path;
     use std::sync::Mutex;
     static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
     let mut built = BUILT.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
-    let target_dir = built.entry(manifest.to_string()).or_insert_with(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let target_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("guests");
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let out = Command::new(cargo)
-            .args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
-            .arg(root.join(manifest))
-            .arg("--target-dir")
-            .arg(&target_dir)
-            // The outer build's flags (e.g. for the host) must not leak into the guest's.
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .output()
-            .expect("running cargo to build a guest");
-        assert!(
-            out.status.success(),
-            "building {manifest} failed (is the target installed? `rustup target add wasm32-wasip2`):\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        target_dir
-    });
-    target_dir.join("wasm32-wasip2/release").join(artifact)
+    let key = format!("{manifest} {target} {package:?}");
+    built
+        .entry(key)
+        .or_insert_with(|| {
+            let target_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("guests");
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let mut command = Command::new(cargo);
+            command.args(["build", "--release", "--target", target, "--manifest-path"]).arg(repo().join(manifest));
+            if let Some(package) = package {
+                command.args(["-p", package]);
+            }
+            let out = command
+                .arg("--target-dir")
+                .arg(&target_dir)
+                // The outer build's flags (e.g. for the host) must not leak into the guest's.
+                .env_remove("RUSTFLAGS")
+                .env_remove("CARGO_ENCODED_RUSTFLAGS")
+                .output()
+                .expect("running cargo to build a guest");
+            assert!(
+                out.status.success(),
+                "building {manifest} for {target} failed (is the target installed? `rustup target add {target}`):\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            target_dir.join(target).join("release")
+        })
+        .clone()
+}
+
+/// The repository's root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The pinned third-party tool `name` (`tests/tools/install`: the real `wac` CLI, stock `wasmtime`):
+/// `$PYWORKERS_<NAME>`, else `target/tools/bin/NAME` (installed on first use).
+pub fn tool(name: &str) -> PathBuf {
+    if let Some(path) = std::env::var_os(format!("PYWORKERS_{}", name.to_uppercase())) {
+        return PathBuf::from(path);
+    }
+    static INSTALLED: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _once = INSTALLED.lock().unwrap_or_else(|e| e.into_inner());
+    let path = repo().join("target/tools/bin").join(name);
+    if !path.exists() {
+        eprintln!("tests: {} missing; running tests/tools/install (builds wac-cli and wasmtime-cli once)", path.display());
+        let status = Command::new("bash")
+            .arg(repo().join("tests/tools/install"))
+            .status()
+            .expect("running tests/tools/install");
+        assert!(status.success(), "tests/tools/install failed");
+    }
+    path
 }

@@ -1,0 +1,340 @@
+//! The Pyodide component's Emscripten shim (`guest-adapters/emscripten-shim`): the shared ABI and VFS compiled to
+//! a core wasm module that reaches another instance's memory through a multi-memory bridge. One scenario of
+//! imports runs twice — through the shim in wasmtime and natively over the same crate's functions — and the two
+//! transcripts (every answer, every byte read back) must be identical, besides the absolute answers POSIX
+//! requires.
+
+use pyworkers::emscripten::{Context, SliceMemory};
+use pyworkers::vfs::{Errno, Fs, MemFs, Vfs};
+use std::collections::HashMap;
+use wasmtime::{Engine, Instance, Linker, Memory, MemoryType, Module, Store, Val, ValType};
+use wasmtime_wasi::p1::WasiP1Ctx;
+
+/// The bridge as the component will hold it: both memories imported, three functions that copy between them.
+const BRIDGE: &str = r#"
+(module
+  (import "state" "guest" (memory $guest 0))
+  (import "state" "shim" (memory $shim 0))
+  (func (export "guest_pages") (result i32) (memory.size $guest))
+  (func (export "copy_in") (param $local i32) (param $guest i32) (param $len i32)
+    (memory.copy $shim $guest (local.get $local) (local.get $guest) (local.get $len)))
+  (func (export "copy_out") (param $guest i32) (param $local i32) (param $len i32)
+    (memory.copy $guest $shim (local.get $guest) (local.get $local) (local.get $len))))
+"#;
+
+const PAGE: u64 = 65536;
+const AT_FDCWD: i64 = -100;
+const O_RDONLY: i64 = 0;
+const O_RDWR: i64 = 0o2;
+const O_CREAT: i64 = 0o100;
+const O_DIRECTORY: i64 = 0o200000;
+
+fn errno(e: Errno) -> i64 {
+    i64::from(e.0)
+}
+
+/// One way of reaching the ABI: call an import by `MODULE.NAME`, and reach the guest's memory.
+trait Abi {
+    fn call(&mut self, name: &str, args: &[i64]) -> i64;
+    fn write(&mut self, ptr: u64, bytes: &[u8]);
+    fn read(&mut self, ptr: u64, len: usize) -> Vec<u8>;
+    fn size(&mut self) -> u64;
+    fn grow(&mut self, pages: u64);
+}
+
+// ---- through the shim ----------------------------------------------------------------------------------------
+
+struct Shim {
+    store: Store<WasiP1Ctx>,
+    instance: Instance,
+    guest: Memory,
+}
+
+impl Shim {
+    /// State (two memories), bridge, shim: instantiated in that order, so nothing is circular.
+    fn new(guest_pages: u64) -> Shim {
+        let path = crate::support::wasm_module("guest-adapters/Cargo.toml", "emscripten-shim", "emscripten_shim.wasm");
+        let engine = Engine::default();
+        let module = Module::from_file(&engine, &path).unwrap();
+        let own = module
+            .imports()
+            .find(|i| (i.module(), i.name()) == ("env", "memory"))
+            .and_then(|i| i.ty().memory().cloned())
+            .expect("the shim imports its memory as env.memory");
+        let mut store = Store::new(&engine, wasmtime_wasi::WasiCtxBuilder::new().build_p1());
+        let guest = Memory::new(&mut store, MemoryType::new(guest_pages as u32, None)).unwrap();
+        let local = Memory::new(&mut store, MemoryType::new(own.minimum() as u32, None)).unwrap();
+        let bridge = Module::new(&engine, BRIDGE).unwrap();
+        let bridge = Instance::new(&mut store, &bridge, &[guest.into(), local.into()]).unwrap();
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |t| t).unwrap();
+        linker.define(&store, "env", "memory", local).unwrap();
+        linker.instance(&mut store, "bridge", bridge).unwrap();
+        let instance = linker.instantiate(&mut store, &module).unwrap();
+        Shim { store, instance, guest }
+    }
+}
+
+impl Abi for Shim {
+    fn call(&mut self, name: &str, args: &[i64]) -> i64 {
+        let f = self.instance.get_func(&mut self.store, name).unwrap_or_else(|| panic!("the shim does not export {name}"));
+        let ty = f.ty(&self.store);
+        assert_eq!(ty.params().len(), args.len(), "{name}: arity");
+        let params: Vec<Val> = ty
+            .params()
+            .zip(args)
+            .map(|(t, &a)| match t {
+                ValType::I32 => Val::I32(a as i32),
+                ValType::I64 => Val::I64(a),
+                other => panic!("{name}: parameter type {other:?}"),
+            })
+            .collect();
+        let mut results = vec![Val::I32(0); ty.results().len()];
+        f.call(&mut self.store, &params, &mut results).unwrap_or_else(|e| panic!("{name} trapped: {e:?}"));
+        match results.first() {
+            Some(Val::I32(v)) => i64::from(*v),
+            Some(Val::I64(v)) => *v,
+            None => 0,
+            Some(other) => panic!("{name}: result {other:?}"),
+        }
+    }
+    fn write(&mut self, ptr: u64, bytes: &[u8]) {
+        self.guest.write(&mut self.store, ptr as usize, bytes).unwrap();
+    }
+    fn read(&mut self, ptr: u64, len: usize) -> Vec<u8> {
+        let mut out = vec![0; len];
+        self.guest.read(&self.store, ptr as usize, &mut out).unwrap();
+        out
+    }
+    fn size(&mut self) -> u64 {
+        self.guest.data_size(&self.store) as u64
+    }
+    fn grow(&mut self, pages: u64) {
+        self.guest.grow(&mut self.store, pages).unwrap();
+    }
+}
+
+// ---- natively, over the same functions -----------------------------------------------------------------------
+
+type NativeFn = fn(&mut SliceMemory<'_>, &mut Context, &[i64]) -> i64;
+
+/// What an import returns, widened for the transcript.
+trait Answer {
+    fn widen(self) -> i64;
+}
+impl Answer for i32 {
+    fn widen(self) -> i64 {
+        i64::from(self)
+    }
+}
+impl Answer for i64 {
+    fn widen(self) -> i64 {
+        self
+    }
+}
+impl Answer for () {
+    fn widen(self) -> i64 {
+        0
+    }
+}
+
+/// The test's binder for the shared tables: `MODULE.NAME` → a function over a native memory and context.
+macro_rules! native {
+    (
+        $map:ident, $module:literal, -> $ret:ty, no_memory: $no_memory:expr;
+        $( $name:literal => $f:path [ $( $arg:ident : $ty:ty ),* $(,)? ] ; )*
+    ) => {
+        $(
+            $map.insert(
+                concat!($module, ".", $name),
+                (|m: &mut SliceMemory<'_>, cx: &mut Context, args: &[i64]| -> i64 {
+                    let mut args = args.iter().copied();
+                    $( let $arg = args.next().expect(concat!($name, ": too few arguments")) as $ty; )*
+                    assert!(args.next().is_none(), concat!($name, ": too many arguments"));
+                    Answer::widen($f(m, cx, $( $arg ),*))
+                }) as NativeFn,
+            );
+        )*
+    };
+}
+
+struct Native {
+    memory: Vec<u8>,
+    cx: Option<Context>,
+    imports: HashMap<&'static str, NativeFn>,
+}
+
+impl Native {
+    fn new(guest_pages: u64) -> Native {
+        let mut imports = HashMap::new();
+        pyworkers_emscripten::all_imports!(native! { imports, });
+        Native { memory: vec![0; (guest_pages * PAGE) as usize], cx: None, imports }
+    }
+}
+
+impl Abi for Native {
+    fn call(&mut self, name: &str, args: &[i64]) -> i64 {
+        if name == "shim_init" {
+            // The shim's initial file system, built the same way.
+            let mut vfs = Vfs::new();
+            vfs.mount("/tmp", Fs::Mem(MemFs::new(args[0] as usize)), true).unwrap();
+            self.cx = Some(Context::new(vfs));
+            return 0;
+        }
+        let f = self.imports.get(name).unwrap_or_else(|| panic!("no table entry {name}"));
+        f(&mut SliceMemory::new(&mut self.memory), self.cx.as_mut().expect("initialised"), args)
+    }
+    fn write(&mut self, ptr: u64, bytes: &[u8]) {
+        self.memory[ptr as usize..ptr as usize + bytes.len()].copy_from_slice(bytes);
+    }
+    fn read(&mut self, ptr: u64, len: usize) -> Vec<u8> {
+        self.memory[ptr as usize..ptr as usize + len].to_vec()
+    }
+    fn size(&mut self) -> u64 {
+        self.memory.len() as u64
+    }
+    fn grow(&mut self, pages: u64) {
+        self.memory.resize(self.memory.len() + (pages * PAGE) as usize, 0);
+    }
+}
+
+// ---- the scenario --------------------------------------------------------------------------------------------
+
+/// Records every answer and every byte read back, and checks what POSIX fixes.
+struct Run<'a> {
+    abi: &'a mut dyn Abi,
+    transcript: Vec<String>,
+}
+
+impl Run<'_> {
+    fn call(&mut self, name: &str, args: &[i64]) -> i64 {
+        let answer = self.abi.call(name, args);
+        self.transcript.push(format!("{name}{args:?} = {answer}"));
+        answer
+    }
+    fn cstr(&mut self, ptr: u64, s: &str) -> i64 {
+        self.abi.write(ptr, s.as_bytes());
+        self.abi.write(ptr + s.len() as u64, &[0]);
+        ptr as i64
+    }
+    fn read(&mut self, ptr: u64, len: usize) -> Vec<u8> {
+        let bytes = self.abi.read(ptr, len);
+        self.transcript.push(format!("read {ptr}+{len} = {bytes:?}"));
+        bytes
+    }
+    fn u32_at(&mut self, ptr: u64) -> u32 {
+        u32::from_le_bytes(self.read(ptr, 4).try_into().unwrap())
+    }
+    fn iovec(&mut self, at: u64, buffers: &[(u64, u32)]) -> i64 {
+        for (i, &(ptr, len)) in buffers.iter().enumerate() {
+            let mut iov = (ptr as u32).to_le_bytes().to_vec();
+            iov.extend_from_slice(&len.to_le_bytes());
+            self.abi.write(at + 8 * i as u64, &iov);
+        }
+        at as i64
+    }
+}
+
+fn scenario(abi: &mut dyn Abi) -> Vec<String> {
+    let mut r = Run { abi, transcript: Vec::new() };
+    let neg = |e: Errno| -errno(e);
+    assert_eq!(r.call("shim_init", &[1 << 20]), 0);
+
+    // Directories, the working directory, and getcwd's two error answers.
+    let dir = r.cstr(1024, "/tmp/dir");
+    assert_eq!(r.call("env.__syscall_mkdirat", &[AT_FDCWD, dir, 0o755]), 0);
+    assert_eq!(r.call("env.__syscall_mkdirat", &[AT_FDCWD, dir, 0o755]), neg(Errno::EXIST));
+    assert_eq!(r.call("env.__syscall_chdir", &[dir]), 0);
+    assert_eq!(r.call("env.__syscall_getcwd", &[2048, 64]), 9);
+    assert_eq!(r.read(2048, 9), b"/tmp/dir\0");
+    assert_eq!(r.call("env.__syscall_getcwd", &[2048, 4]), neg(Errno::RANGE));
+
+    // A file created relative to the cwd, written from two iovecs (70,000 bytes: many bridge pages), read back.
+    let name = r.cstr(1100, "f.txt");
+    r.abi.write(1200, &0o644u32.to_le_bytes());
+    let fd = r.call("env.__syscall_openat", &[AT_FDCWD, name, O_CREAT | O_RDWR, 1200]);
+    assert!(fd >= 3, "openat: {fd}");
+    let data: Vec<u8> = (0..70_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    r.abi.write(10_000, &data);
+    let iov = r.iovec(3000, &[(10_000, 40_000), (50_000, 30_000)]);
+    assert_eq!(r.call("wasi_snapshot_preview1.fd_write", &[fd, iov, 2, 3100]), 0);
+    assert_eq!(r.u32_at(3100), 70_000);
+    assert_eq!(r.call("wasi_snapshot_preview1.fd_seek", &[fd, 0, 0, 3200]), 0);
+    assert_eq!(r.read(3200, 8), [0; 8]);
+
+    // A read into a buffer that runs off the end of memory is refused before any I/O: nothing consumed.
+    let end = r.abi.size();
+    let bad = r.iovec(3300, &[(end - 10, 100)]);
+    assert_eq!(r.call("wasi_snapshot_preview1.fd_read", &[fd, bad, 1, 3400]), errno(Errno::FAULT));
+    let good = r.iovec(3300, &[(100_000, 70_000)]);
+    assert_eq!(r.call("wasi_snapshot_preview1.fd_read", &[fd, good, 1, 3400]), 0);
+    assert_eq!(r.u32_at(3400), 70_000);
+    assert!(r.abi.read(100_000, 70_000) == data, "the bytes read back differ from those written");
+
+    // Bad pointers are EFAULT, never a trap; a string with no NUL before the end of memory is refused too.
+    assert_eq!(r.call("env.__syscall_mkdirat", &[AT_FDCWD, end as i64 + 10, 0o755]), neg(Errno::FAULT));
+    r.abi.write(end - 3, b"abc");
+    assert!(r.call("env.__syscall_mkdirat", &[AT_FDCWD, end as i64 - 3, 0o755]) < 0);
+    assert_eq!(r.call("env.__syscall_getcwd", &[end as i64 - 2, 64]), neg(Errno::FAULT));
+
+    // The memory grows under the shim: a path on the new page is reachable at once.
+    r.abi.grow(1);
+    let grown = r.cstr(end, "/tmp/grown");
+    assert_eq!(r.call("env.__syscall_mkdirat", &[AT_FDCWD, grown, 0o700]), 0);
+
+    // Directory listing, close, unlink, access.
+    let dirfd = r.call("env.__syscall_openat", &[AT_FDCWD, dir, O_RDONLY | O_DIRECTORY, 0]);
+    assert!(dirfd > fd, "openat(dir): {dirfd}");
+    let n = r.call("env.__syscall_getdents64", &[dirfd, 5000, 4096]);
+    assert!(n > 0, "getdents64: {n}");
+    let listing = r.read(5000, n as usize);
+    assert!(listing.windows(6).any(|w| w == b"f.txt\0"), "f.txt not listed");
+    assert_eq!(r.call("wasi_snapshot_preview1.fd_close", &[fd]), 0);
+    assert_eq!(r.call("wasi_snapshot_preview1.fd_close", &[fd]), errno(Errno::BADF));
+    assert_eq!(r.call("env.__syscall_unlinkat", &[AT_FDCWD, name, 0]), 0);
+    assert_eq!(r.call("env.__syscall_faccessat", &[AT_FDCWD, name, 0, 0]), neg(Errno::NOENT));
+
+    // The environment (empty), calendar conversion, clocks and randomness (their values differ run to run).
+    assert_eq!(r.call("wasi_snapshot_preview1.environ_sizes_get", &[6200, 6204]), 0);
+    r.read(6200, 8);
+    r.call("env._localtime_js", &[86_400 * 365, 7000]);
+    r.read(7000, 36);
+    assert_eq!(r.call("wasi_snapshot_preview1.clock_time_get", &[0, 1, 6100]), 0);
+    let now = u64::from_le_bytes(r.abi.read(6100, 8).try_into().unwrap());
+    assert!(now > 1_700_000_000 * 1_000_000_000, "realtime clock: {now}");
+    assert_eq!(r.call("wasi_snapshot_preview1.random_get", &[6400, 32]), 0);
+    assert_ne!(r.abi.read(6400, 32), [0; 32]);
+    r.transcript
+}
+
+#[test]
+fn the_shim_answers_through_the_bridge_exactly_as_the_host_does() {
+    let shim = scenario(&mut Shim::new(3));
+    let native = scenario(&mut Native::new(3));
+    assert!(shim.len() >= 30, "{shim:#?}");
+    for (i, (s, n)) in shim.iter().zip(&native).enumerate() {
+        assert_eq!(s, n, "step {i}: the shim and the host disagree");
+    }
+    assert_eq!(shim.len(), native.len());
+}
+
+#[test]
+fn the_shim_exports_every_table_entry_and_answers_efault_before_init() {
+    let mut shim = Shim::new(1);
+    let mut names = Vec::new();
+    macro_rules! names {
+        ($names:ident, $module:literal, -> $ret:ty, no_memory: $no_memory:expr;
+         $( $name:literal => $f:path [ $( $arg:ident : $ty:ty ),* $(,)? ] ; )*) => {
+            $( $names.push(concat!($module, ".", $name)); )*
+        };
+    }
+    pyworkers_emscripten::all_imports!(names! { names, });
+    assert!(names.len() > 50, "{names:?}");
+    for name in &names {
+        assert!(shim.instance.get_func(&mut shim.store, name).is_some(), "the shim does not export {name}");
+    }
+    // Before `shim_init` there is no context: each family's fallback answer, not a trap.
+    assert_eq!(shim.call("env.__syscall_getcwd", &[0, 64]), -errno(Errno::FAULT));
+    assert_eq!(shim.call("wasi_snapshot_preview1.fd_close", &[0]), errno(Errno::FAULT));
+    assert_eq!(shim.call("env._mktime_js", &[0]), -1);
+}
