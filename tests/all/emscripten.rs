@@ -1,8 +1,45 @@
 //! The Emscripten ABI as the real guest sees it, end to end through `pyworkers run`. The imports themselves are
-//! unit-tested without wasm in `host/src/emscripten/tests.rs`; these check the guest's libc and CPython read what
-//! the host writes.
+//! unit-tested without wasm in `crates/emscripten/src/tests.rs`; these check the guest's libc and CPython read what
+//! the host writes, and that the same unit suite passes compiled *to* wasm, as the Pyodide component will hold it.
 
-use crate::support::run_code;
+use crate::support::{repo, run_code, tool};
+use std::path::Path;
+use std::process::Command;
+
+/// The engine-free ABI and VFS crates' own test suites, built for `wasm32-wasip2` and run by stock `wasmtime`:
+/// the code the Pyodide component is to compile gives the same answers inside a wasm guest as natively.
+#[test]
+fn abi_and_vfs_suites_pass_compiled_to_wasm() {
+    let wasmtime = tool("wasmtime");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .args(["test", "--release", "--target", "wasm32-wasip2", "-p", "pyworkers-emscripten", "-p", "pyworkers-vfs"])
+        .arg("--manifest-path")
+        .arg(repo().join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(Path::new(env!("CARGO_TARGET_TMPDIR")).join("wasm32-abi"))
+        .env("CARGO_TARGET_WASM32_WASIP2_RUNNER", &wasmtime)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .output()
+        .expect("running cargo test for wasm32-wasip2");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the wasm32 suites failed:\n{stdout}\n{stderr}");
+    // Both crates' wasm test binaries ran (cargo cannot execute a `.wasm` itself: only the runner can).
+    for krate in ["pyworkers_emscripten-", "pyworkers_vfs-"] {
+        assert!(
+            stderr.lines().any(|l| l.contains("Running") && l.contains(krate) && l.contains(".wasm")),
+            "{krate}*.wasm was not run:\n{stderr}"
+        );
+    }
+    let passed: Vec<usize> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("test result: ok. "))
+        .map(|l| l.split(' ').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(passed.iter().sum::<usize>() >= 30, "too few tests ran: {passed:?}\n{stdout}");
+}
 
 #[test]
 fn import_ctypes_is_an_import_error_that_says_why() {
