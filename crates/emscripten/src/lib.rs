@@ -63,9 +63,4 @@ impl Context {
             python_ready: false,
         }
     }
-
-    /// The monotonic clock, in nanoseconds.
-    pub fn monotonic_ns(&mut self) -> u64 {
-        self.clock.monotonic_ns()
-    }
 }

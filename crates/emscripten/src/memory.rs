@@ -41,6 +41,28 @@ fn size32<T>() -> Result<u32> {
     u32::try_from(std::mem::size_of::<T>()).map_err(|_| Errno::FAULT)
 }
 
+/// The bytes at `ptr` up to the first NUL, within `limit` bytes and the memory's end, and whether a NUL ended
+/// them. Read in pages, so a short string near the end of memory costs one small copy.
+fn scan_to_nul<M: GuestMemory + ?Sized>(m: &M, ptr: u32, limit: usize) -> Result<(Vec<u8>, bool)> {
+    if u64::from(ptr) > m.size() {
+        return Err(Errno::FAULT);
+    }
+    let end = m.size().min(u64::from(ptr) + limit as u64);
+    let mut out = Vec::new();
+    let mut at = u64::from(ptr);
+    while at < end {
+        let mut chunk = vec![0; (end - at).min(4096) as usize];
+        m.read_into(at as u32, &mut chunk)?;
+        if let Some(nul) = chunk.iter().position(|&b| b == 0) {
+            out.extend_from_slice(&chunk[..nul]);
+            return Ok((out, true));
+        }
+        out.extend_from_slice(&chunk);
+        at += chunk.len() as u64;
+    }
+    Ok((out, false))
+}
+
 /// The guest's linear memory, as the syscall layer reaches it for one call.
 pub trait GuestMemory {
     /// The memory's current size in bytes.
@@ -87,38 +109,16 @@ pub trait GuestMemory {
     }
 
     /// The bytes before the first NUL at `ptr`, searched for within `limit` bytes (and the memory's end); `None`
-    /// if there is none there. Read in pages so a short string near the end of memory costs one small copy.
+    /// if there is none there.
     fn cbytes(&self, ptr: u32, limit: usize) -> Result<Option<Vec<u8>>> {
-        let end = self.size().min(u64::from(ptr) + limit as u64);
-        if u64::from(ptr) > self.size() {
-            return Err(Errno::FAULT);
-        }
-        let mut out = Vec::new();
-        let mut at = u64::from(ptr);
-        while at < end {
-            let mut chunk = vec![0; (end - at).min(4096) as usize];
-            self.read_into(at as u32, &mut chunk)?;
-            if let Some(nul) = chunk.iter().position(|&b| b == 0) {
-                out.extend_from_slice(&chunk[..nul]);
-                return Ok(Some(out));
-            }
-            out.extend_from_slice(&chunk);
-            at += chunk.len() as u64;
-        }
-        Ok(None)
+        let (bytes, terminated) = scan_to_nul(self, ptr, limit)?;
+        Ok(terminated.then_some(bytes))
     }
 
-    /// A NUL-terminated string of any length (for messages): lossy, at most 64 KiB, empty at a bad pointer.
+    /// A NUL-terminated string of any length (for messages): lossy, at most 64 KiB, empty at a bad pointer. With no
+    /// NUL within the limit or before the end, everything up to there.
     fn cstr_lossy(&self, ptr: u32) -> String {
-        let bytes = match self.cbytes(ptr, 64 * 1024) {
-            Ok(Some(b)) => b,
-            // No NUL within the limit or before the end: everything up to there, as the slice version reads.
-            Ok(None) => {
-                let len = (self.size().saturating_sub(u64::from(ptr))).min(64 * 1024) as u32;
-                self.bytes(ptr, len).map(Cow::into_owned).unwrap_or_default()
-            }
-            Err(_) => Vec::new(),
-        };
+        let bytes = scan_to_nul(self, ptr, 64 * 1024).map(|(b, _)| b).unwrap_or_default();
         String::from_utf8_lossy(&bytes).into_owned()
     }
 

@@ -228,7 +228,7 @@ fn host_state(
         cwd: em.vfs.cwd().to_string(),
         environ: em.environ.clone(),
         program: em.program.clone(),
-        monotonic_ns: em.monotonic_ns(),
+        monotonic_ns: em.clock.monotonic_ns(),
         entropy: em.entropy.state(),
         umask: em.umask,
         memfs,
