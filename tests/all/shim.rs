@@ -338,3 +338,157 @@ fn the_shim_exports_every_table_entry_and_answers_efault_before_init() {
     assert_eq!(shim.call("wasi_snapshot_preview1.fd_close", &[0]), errno(Errno::FAULT));
     assert_eq!(shim.call("env._mktime_js", &[0]), -1);
 }
+
+// ---- Pyodide's real CPython over the shim ----------------------------------------------------------------------
+
+/// What the shim's own `std` wrote to its fds 1 and 2 (its WASI preview 1 imports, answered below).
+type Printed = std::sync::Arc<std::sync::Mutex<Vec<u8>>>;
+
+/// The shim's own WASI preview 1 imports, over its memory `local`: what a component gets from the preview 1
+/// adapter. `fd_write` to fds 1 and 2 lands in `printed`.
+fn shim_wasi(
+    store: &mut Store<pyworkers::interpreter::Host>,
+    name: &str,
+    local: Memory,
+    printed: Printed,
+) -> wasmtime::Func {
+    use pyworkers::interpreter::Host;
+    use wasmtime::{Caller, Func};
+    const EBADF: i32 = 8;
+    let put = move |caller: &mut Caller<'_, Host>, ptr: i32, bytes: &[u8]| {
+        local.write(caller, ptr as u32 as usize, bytes).map_err(wasmtime::Error::from)
+    };
+    let start = std::time::Instant::now();
+    match name {
+        "random_get" => Func::wrap(store, move |mut c: Caller<'_, Host>, buf: i32, len: i32| {
+            // The shim's `HashMap` seeds and the guest's `os.urandom`: any bytes do for this test.
+            let bytes: Vec<u8> = (0..len as u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+            put(&mut c, buf, &bytes).map(|()| 0)
+        }),
+        "environ_get" => Func::wrap(store, |_: i32, _: i32| 0),
+        "environ_sizes_get" => Func::wrap(store, move |mut c: Caller<'_, Host>, count: i32, size: i32| {
+            put(&mut c, count, &[0; 4])?;
+            put(&mut c, size, &[0; 4]).map(|()| 0)
+        }),
+        "clock_time_get" => Func::wrap(store, move |mut c: Caller<'_, Host>, id: i32, _: i64, out: i32| {
+            let ns = match id {
+                0 => std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64,
+                _ => start.elapsed().as_nanos() as u64,
+            };
+            put(&mut c, out, &ns.to_le_bytes()).map(|()| 0)
+        }),
+        "fd_fdstat_get" => Func::wrap(store, |_: i32, _: i32| EBADF),
+        "fd_read" => Func::wrap(store, move |mut c: Caller<'_, Host>, _: i32, _: i32, _: i32, nread: i32| {
+            put(&mut c, nread, &[0; 4]).map(|()| 0)
+        }),
+        "fd_write" => Func::wrap(store, move |mut c: Caller<'_, Host>, fd: i32, iovs: i32, n: i32, nwritten: i32| {
+            if fd != 1 && fd != 2 {
+                return Ok(EBADF);
+            }
+            let mem = local.data(&c);
+            let word = |at: usize| u32::from_le_bytes(mem[at..at + 4].try_into().unwrap()) as usize;
+            let mut total = 0u32;
+            for i in 0..n as usize {
+                let iov = iovs as u32 as usize + 8 * i;
+                let (ptr, len) = (word(iov), word(iov + 4));
+                printed.lock().unwrap().extend_from_slice(&mem[ptr..ptr + len]);
+                total += len as u32;
+            }
+            put(&mut c, nwritten, &total.to_le_bytes()).map(|()| 0)
+        }),
+        "proc_exit" => Func::wrap(store, |code: i32| -> wasmtime::Result<()> {
+            Err(wasmtime::format_err!("the shim exited with status {code}"))
+        }),
+        other => panic!("the shim imports wasi_snapshot_preview1.{other}, which this test does not answer"),
+    }
+}
+
+/// Pyodide's unmodified code module, instantiated in the component's order — its state, then the bridge and the
+/// shim over the state's memory, then the code with every import of the shared tables (`__syscall_*`, the WASI fd
+/// calls, clocks, `environ_*`, ...) taken from the shim's exports — boots CPython from the stdlib the shim mounted
+/// and runs Python that imports modules, writes and reads a file and prints. The native side's file system is
+/// empty, so every file CPython opens was opened by the shim, through the bridge. What the native host still
+/// answers here: the imports that call back into Pyodide (the trampoline, `dlopen`) and the unsupported ones.
+#[test]
+fn pyodide_boots_and_runs_python_with_its_abi_answered_by_the_shim() {
+    use pyworkers::emscripten::EmContext;
+    use pyworkers::interpreter::{BootOptions, Host, Interpreter, Outcome};
+    let pyodide = crate::support::pyodide();
+    let path = crate::support::wasm_module("guest-adapters/Cargo.toml", "emscripten-shim", "emscripten_shim.wasm");
+    let shim = Module::from_file(pyodide.engine(), &path).unwrap();
+    let bridge = Module::new(pyodide.engine(), BRIDGE).unwrap();
+    let runtime = pyodide.runtime();
+    let zip = std::fs::read(runtime.stdlib_zip_path()).unwrap();
+    let bytecode = runtime.ensure_stdlib_bytecode(|| pyworkers::stdlib::build(pyodide)).unwrap();
+    let bytecode = std::fs::read(bytecode).unwrap();
+    let printed = Printed::default();
+    let mut answered = 0;
+
+    type Answers = Vec<((String, String), wasmtime::Extern)>;
+    let mut overrides = |store: &mut Store<Host>, state: &Instance| -> anyhow::Result<Answers> {
+        let guest = state.get_memory(&mut *store, "memory").expect("the state exports Pyodide's memory");
+        let own = shim
+            .imports()
+            .find(|i| (i.module(), i.name()) == ("env", "memory"))
+            .and_then(|i| i.ty().memory().cloned())
+            .unwrap();
+        let local = Memory::new(&mut *store, MemoryType::new(own.minimum() as u32, None))?;
+        let bridge = Instance::new(&mut *store, &bridge, &[guest.into(), local.into()])?;
+        let mut imports = Vec::new();
+        for import in shim.imports() {
+            imports.push(match import.module() {
+                "env" => local.into(),
+                "bridge" => bridge.get_export(&mut *store, import.name()).unwrap(),
+                "wasi_snapshot_preview1" => shim_wasi(store, import.name(), local, printed.clone()).into(),
+                m => panic!("unexpected shim import module {m}"),
+            });
+        }
+        let instance = Instance::new(&mut *store, &shim, &imports)?;
+        // The loader's job, done by hand: copy each archive into the shim and mount the standard layout.
+        let mut place = |bytes: &[u8]| -> anyhow::Result<(i32, i32)> {
+            let alloc = instance.get_typed_func::<i32, i32>(&mut *store, "shim_alloc")?;
+            let ptr = alloc.call(&mut *store, bytes.len() as i32)?;
+            local.write(&mut *store, ptr as u32 as usize, bytes)?;
+            Ok((ptr, bytes.len() as i32))
+        };
+        let (z, zl) = place(&zip)?;
+        let (b, bl) = place(&bytecode)?;
+        let (l, ll) = place(pyworkers::PYWORKERS_LIB_TAR)?;
+        let load = instance
+            .get_typed_func::<(i32, i32, i32, i32, i32, i32), i32>(&mut *store, "shim_load_standard")?;
+        assert_eq!(load.call(&mut *store, (z, zl, b, bl, l, ll))?, 0, "shim_load_standard");
+        let exports: Vec<_> = instance
+            .exports(&mut *store)
+            .filter_map(|e| {
+                let (module, name) = e.name().split_once('.')?;
+                let module = module.to_string();
+                let name = name.to_string();
+                Some(((module, name), e.into_extern()))
+            })
+            .collect();
+        answered = exports.len();
+        Ok(exports)
+    };
+
+    // The native side gets an empty file system: nothing CPython reads can come from it.
+    let em = EmContext::new(pyworkers::vfs::Vfs::new());
+    let mut interp = Interpreter::boot_with(pyodide, em, &BootOptions::default(), Some(&mut overrides))
+        .unwrap_or_else(|e| {
+            let printed = String::from_utf8_lossy(&printed.lock().unwrap()).into_owned();
+            panic!("boot over the shim: {e:#}\nthe shim printed:\n{printed}")
+        });
+    assert!(answered >= 50, "the shim answered only {answered} imports");
+    let code = "import json, re, datetime, os\n\
+                open('/tmp/probe.txt', 'w').write('written through the shim')\n\
+                print(json.dumps({'read': open('/tmp/probe.txt').read(), 'cwd': os.getcwd(), \
+                'listing': sorted(os.listdir('/tmp')), 'match': re.sub(r'\\d+', '#', 'a1b22'), \
+                'year': datetime.date(2026, 12, 4).year}, sort_keys=True))\n\
+                import sys; sys.stdout.flush()";
+    let outcome = interp.run_source(code).unwrap();
+    let printed = String::from_utf8_lossy(&printed.lock().unwrap()).into_owned();
+    assert_eq!(outcome, Outcome::Completed, "the shim printed:\n{printed}");
+    assert_eq!(
+        printed.trim_end(),
+        r##"{"cwd": "/home/pyworkers", "listing": ["probe.txt"], "match": "a#b#", "read": "written through the shim", "year": 2026}"##,
+    );
+}

@@ -11,13 +11,17 @@
 //! (multi-memory). Its own memory is imported too (`build.rs`), so whoever assembles the component creates both
 //! memories first and nothing is circular.
 //!
-//! Not here yet: the loader (the stdlib through `tarfs`, the worker, the seed through `entropy`) and the imports
-//! that call back into Pyodide (`malloc`, signal handlers, `dlopen`). Until the loader exists, [`shim_init`]
-//! starts an empty read-only root with a writable in-memory `/tmp`.
+//! Two ways to start a context: [`shim_init`] (an empty read-only root with a writable in-memory `/tmp`, for
+//! testing the ABI alone) and [`shim_load_standard`] (the standard layout CPython boots from, over archives the
+//! instantiator copied into [`shim_alloc`]ed memory). Not here yet: the component's loader proper (the same
+//! archives fetched through `tarfs`, the worker, the seed through `entropy`) and the imports that call back into
+//! Pyodide (`malloc`, signal handlers, `dlopen`), which the native host still answers in the boot test.
 
 use pyworkers_emscripten::{Context, GuestMemory};
-use pyworkers_vfs::{Errno, Fs, MemFs, Result, Vfs};
+use pyworkers_tarfs::Archive;
+use pyworkers_vfs::{layout, Errno, Fs, MemFs, Result, Vfs};
 use std::cell::RefCell;
+use std::sync::Arc;
 
 /// The bridge's functions, which see both memories.
 mod bridge {
@@ -72,6 +76,57 @@ pub extern "C" fn shim_init(tmp_limit: u32) -> i32 {
         return i32::from(Errno::INVAL.0);
     }
     CONTEXT.with(|cx| *cx.borrow_mut() = Some(Context::new(vfs)));
+    0
+}
+
+/// `len` zeroed bytes of this module's memory for the instantiator to copy an archive into; 0 if `len` is 0.
+/// Never freed: what the file system mounts from it lives as long as the instance.
+#[no_mangle]
+pub extern "C" fn shim_alloc(len: u32) -> *mut u8 {
+    if len == 0 {
+        return std::ptr::null_mut();
+    }
+    Box::leak(vec![0u8; len as usize].into_boxed_slice()).as_mut_ptr()
+}
+
+/// Replace the context with the standard layout (`pyworkers_vfs::layout::standard`, the host's own) and its
+/// environment: the stdlib zip, the stdlib bytecode tar (`bytecode_len` 0 for none) and the runtime's Python tar,
+/// each a range [`shim_alloc`] returned. 0 on success, else `EINVAL` (an archive that does not open).
+///
+/// # Safety
+/// Each non-empty range must lie inside one block from [`shim_alloc`], which is never freed, so the file system
+/// may keep borrowing it.
+#[no_mangle]
+pub unsafe extern "C" fn shim_load_standard(
+    zip: *const u8,
+    zip_len: u32,
+    bytecode: *const u8,
+    bytecode_len: u32,
+    lib: *const u8,
+    lib_len: u32,
+) -> i32 {
+    // SAFETY: the caller's contract: leaked blocks of at least these lengths.
+    let block = |ptr: *const u8, len: u32| -> &'static [u8] {
+        if len == 0 {
+            &[]
+        } else {
+            unsafe { std::slice::from_raw_parts(ptr, len as usize) }
+        }
+    };
+    let (zip, bytecode, lib) = (block(zip, zip_len), block(bytecode, bytecode_len), block(lib, lib_len));
+    let bytecode = match bytecode_len {
+        0 => None,
+        _ => match Archive::open_shared(Arc::new(bytecode)) {
+            Ok(archive) => Some(Arc::new(archive)),
+            Err(_) => return i32::from(Errno::INVAL.0),
+        },
+    };
+    let Ok(vfs) = layout::standard(Arc::new(zip), bytecode, lib) else {
+        return i32::from(Errno::INVAL.0);
+    };
+    let mut cx = Context::new(vfs);
+    cx.environ = layout::environment();
+    CONTEXT.with(|c| *c.borrow_mut() = Some(cx));
     0
 }
 

@@ -8,7 +8,7 @@ mod config;
 mod pyodide;
 
 pub use config::BootOptions;
-pub use pyodide::Pyodide;
+pub use pyodide::{Overrides, Pyodide};
 
 use crate::emscripten::{EmContext, EmscriptenView, GuestExit, GuestMemory};
 use anyhow::{bail, Context, Result};
@@ -110,7 +110,17 @@ impl Outcome {
 impl Interpreter {
     /// Instantiate Pyodide in its initial state and initialise CPython over `em`'s file system.
     pub fn boot(pyodide: &Pyodide, em: EmContext, options: &BootOptions) -> Result<Interpreter> {
-        let mut interp = Interpreter::instantiate(pyodide, pyodide.initial(), em)?;
+        Interpreter::boot_with(pyodide, em, options, None)
+    }
+
+    /// [`Interpreter::boot`] with some imports answered by other instances in the same store ([`Overrides`]).
+    pub fn boot_with(
+        pyodide: &Pyodide,
+        em: EmContext,
+        options: &BootOptions,
+        overrides: Option<Overrides<'_>>,
+    ) -> Result<Interpreter> {
+        let mut interp = Interpreter::instantiate_with(pyodide, pyodide.initial(), em, overrides)?;
         interp
             .call("__wasm_call_ctors", &[])
             .map_err(anyhow::Error::from)
@@ -127,9 +137,18 @@ impl Interpreter {
         state: &wasmtime::InstancePre<Host>,
         em: EmContext,
     ) -> Result<Interpreter> {
+        Interpreter::instantiate_with(pyodide, state, em, None)
+    }
+
+    fn instantiate_with(
+        pyodide: &Pyodide,
+        state: &wasmtime::InstancePre<Host>,
+        em: EmContext,
+        overrides: Option<Overrides<'_>>,
+    ) -> Result<Interpreter> {
         let mut store = Store::new(pyodide.engine(), Host { em });
         store.set_epoch_deadline(NO_DEADLINE);
-        let (state, instance, trampoline_index) = pyodide.instantiate(&mut store, state)?;
+        let (state, instance, trampoline_index) = pyodide.instantiate(&mut store, state, overrides)?;
         Ok(Interpreter {
             store,
             instance,

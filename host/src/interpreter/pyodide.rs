@@ -18,6 +18,13 @@ enum Slot {
     State(String),
 }
 
+/// Imports answered by other instances in the same store instead of this module's linker, keyed by (module,
+/// name). Called once the state instance exists, so what it instantiates can import the state's memory: this is
+/// how the Pyodide component's shim (`guest-adapters/emscripten-shim`) is tried natively, in the component's own
+/// instantiation order (state, then shim, then code).
+pub type Overrides<'a> =
+    &'a mut dyn FnMut(&mut Store<Host>, &Instance) -> Result<Vec<((String, String), Extern)>>;
+
 /// Compiles the side modules an instance `dlopen`s through the runtime's compiled cache.
 struct SideModules(Runtime);
 
@@ -138,15 +145,23 @@ impl Pyodide {
         &self,
         store: &mut Store<Host>,
         state: &InstancePre<Host>,
+        overrides: Option<Overrides<'_>>,
     ) -> Result<(Instance, Instance, u32)> {
         let state = state
             .instantiate(&mut *store)
             .map_err(anyhow::Error::from)
             .context("instantiating Pyodide's state")?;
+        let overrides: std::collections::HashMap<(String, String), Extern> = match overrides {
+            Some(f) => f(&mut *store, &state)?.into_iter().collect(),
+            None => Default::default(),
+        };
         let mut imports: Vec<Extern> = Vec::with_capacity(self.slots.len());
         for slot in &self.slots {
             let item = match slot {
-                Slot::Host(module, name) => self.linker.get(&mut *store, module, name).ok(),
+                Slot::Host(module, name) => match overrides.get(&(module.clone(), name.clone())) {
+                    Some(item) => Some(item.clone()),
+                    None => self.linker.get(&mut *store, module, name).ok(),
+                },
                 Slot::State(name) => state.get_export(&mut *store, name),
             };
             imports.push(item.with_context(|| match slot {
