@@ -94,6 +94,7 @@ impl Abi for Shim {
         match results.first() {
             Some(Val::I32(v)) => i64::from(*v),
             Some(Val::I64(v)) => *v,
+            Some(Val::F64(bits)) => *bits as i64,
             None => 0,
             Some(other) => panic!("{name}: result {other:?}"),
         }
@@ -130,6 +131,11 @@ impl Answer for i32 {
 impl Answer for i64 {
     fn widen(self) -> i64 {
         self
+    }
+}
+impl Answer for f64 {
+    fn widen(self) -> i64 {
+        self.to_bits() as i64
     }
 }
 impl Answer for () {
@@ -337,6 +343,11 @@ fn the_shim_exports_every_table_entry_and_answers_efault_before_init() {
     assert_eq!(shim.call("env.__syscall_getcwd", &[0, 64]), -errno(Errno::FAULT));
     assert_eq!(shim.call("wasi_snapshot_preview1.fd_close", &[0]), errno(Errno::FAULT));
     assert_eq!(shim.call("env._mktime_js", &[0]), -1);
+    assert_eq!(shim.call("env.emscripten_get_now", &[]), 0.0f64.to_bits() as i64);
+    shim.call("shim_init", &[4096]);
+    let (a, b) = (shim.call("env.emscripten_get_now", &[]), shim.call("env.emscripten_get_now", &[]));
+    assert!(f64::from_bits(a as u64) <= f64::from_bits(b as u64), "the monotonic clock went back");
+    assert!(f64::from_bits(shim.call("env.emscripten_date_now", &[]) as u64) > 1.7e12, "Date.now() before 2023");
 }
 
 // ---- Pyodide's real CPython over the shim ----------------------------------------------------------------------

@@ -98,6 +98,18 @@ macro_rules! mktime_imports {
     };
 }
 
+/// The clock imports that answer in milliseconds (the guest's `Date.now()` and `performance.now()`), from the
+/// context's clock, so they and `clock_time_get` always agree.
+#[macro_export]
+macro_rules! clock_imports {
+    ($bind:ident ! { $($head:tt)* }) => {
+        $bind! { $($head)* "env", -> f64, no_memory: 0.0;
+            "emscripten_date_now" => $crate::time::date_now[];
+            "emscripten_get_now" => $crate::time::get_now[];
+        }
+    };
+}
+
 /// The program-name and logging imports.
 #[macro_export]
 macro_rules! log_imports {
@@ -118,6 +130,7 @@ macro_rules! all_imports {
         $crate::wasi_imports!($bind! { $($head)* });
         $crate::calendar_imports!($bind! { $($head)* });
         $crate::mktime_imports!($bind! { $($head)* });
+        $crate::clock_imports!($bind! { $($head)* });
         $crate::log_imports!($bind! { $($head)* });
     };
 }

@@ -119,3 +119,13 @@ mod tests {
         }
     }
 }
+
+/// `emscripten_date_now()`: wall-clock time in milliseconds since the epoch.
+pub fn date_now(_: &mut impl GuestMemory, cx: &mut Context) -> f64 {
+    cx.clock.realtime_ms()
+}
+
+/// `emscripten_get_now()`: monotonic time in milliseconds (fractional), the clock `time.monotonic` reads.
+pub fn get_now(_: &mut impl GuestMemory, cx: &mut Context) -> f64 {
+    cx.clock.monotonic_ns() as f64 / 1e6
+}

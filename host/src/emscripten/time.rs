@@ -2,17 +2,12 @@
 
 use super::table::imports;
 use super::{EmscriptenView, ENV};
-use wasmtime::{Caller, Linker};
+use wasmtime::Linker;
 
 pub(super) fn add_to_linker<T: EmscriptenView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
     pyworkers_emscripten::calendar_imports!(imports! { linker, T, });
     pyworkers_emscripten::mktime_imports!(imports! { linker, T, });
-    linker.func_wrap(ENV, "emscripten_date_now", |mut c: Caller<'_, T>| {
-        c.data_mut().em().clock.realtime_ms()
-    })?;
-    linker.func_wrap(ENV, "emscripten_get_now", |mut c: Caller<'_, T>| {
-        c.data_mut().em().clock.monotonic_ns() as f64 / 1e6
-    })?;
+    pyworkers_emscripten::clock_imports!(imports! { linker, T, });
     // Interval timers would need a signal delivered into running wasm; they are accepted and never fire.
     linker.func_wrap(ENV, "_setitimer_js", |_which: i32, _ms: f64| 0i32)?;
     Ok(())
