@@ -10,12 +10,14 @@ use std::collections::HashMap;
 use wasmtime::{Engine, Instance, Linker, Memory, MemoryType, Module, Store, Val, ValType};
 use wasmtime_wasi::p1::WasiP1Ctx;
 
-/// The bridge as the component will hold it: both memories imported, three functions that copy between them.
+/// The bridge as the component will hold it: both memories imported, functions that copy between them and one
+/// that grows Pyodide's.
 const BRIDGE: &str = r#"
 (module
   (import "state" "guest" (memory $guest 0))
   (import "state" "shim" (memory $shim 0))
   (func (export "guest_pages") (result i32) (memory.size $guest))
+  (func (export "grow") (param $pages i32) (result i32) (memory.grow $guest (local.get $pages)))
   (func (export "copy_in") (param $local i32) (param $guest i32) (param $len i32)
     (memory.copy $shim $guest (local.get $local) (local.get $guest) (local.get $len)))
   (func (export "copy_out") (param $guest i32) (param $local i32) (param $len i32)
@@ -418,8 +420,9 @@ fn shim_wasi(
 /// shim over the state's memory, then the code with every import of the shared tables (`__syscall_*`, the WASI fd
 /// calls, clocks, `environ_*`, ...) taken from the shim's exports — boots CPython from the stdlib the shim mounted
 /// and runs Python that imports modules, writes and reads a file and prints. The native side's file system is
-/// empty, so every file CPython opens was opened by the shim, through the bridge. What the native host still
-/// answers here: the imports that call back into Pyodide (the trampoline, `dlopen`) and the unsupported ones.
+/// empty, so every file CPython opens was opened by the shim, through the bridge; heap growth goes through the
+/// shim too. What the native host still answers here: the imports that call back into Pyodide (the trampoline,
+/// `dlopen`, signal handlers) and the JavaScript bridge's, which fail cleanly.
 #[test]
 fn pyodide_boots_and_runs_python_with_its_abi_answered_by_the_shim() {
     use pyworkers::emscripten::EmContext;
@@ -481,25 +484,32 @@ fn pyodide_boots_and_runs_python_with_its_abi_answered_by_the_shim() {
         Ok(exports)
     };
 
-    // The native side gets an empty file system: nothing CPython reads can come from it.
-    let em = EmContext::new(pyworkers::vfs::Vfs::new());
+    // The native side gets an empty file system and no room to grow the heap: nothing CPython reads, and none of
+    // the memory it grows into, can come from it.
+    let mut em = EmContext::new(pyworkers::vfs::Vfs::new());
+    em.heap_max = 0;
     let mut interp = Interpreter::boot_with(pyodide, em, &BootOptions::default(), Some(&mut overrides))
         .unwrap_or_else(|e| {
             let printed = String::from_utf8_lossy(&printed.lock().unwrap()).into_owned();
             panic!("boot over the shim: {e:#}\nthe shim printed:\n{printed}")
         });
     assert!(answered >= 50, "the shim answered only {answered} imports");
+    let before = interp.memory().unwrap().data_size(interp.store_mut());
+    // 96 MiB more than any boot holds: Python's allocator must grow the heap, through the shim and the bridge.
     let code = "import json, re, datetime, os\n\
+                big = bytearray(96 << 20); big[-1] = 7\n\
                 open('/tmp/probe.txt', 'w').write('written through the shim')\n\
                 print(json.dumps({'read': open('/tmp/probe.txt').read(), 'cwd': os.getcwd(), \
                 'listing': sorted(os.listdir('/tmp')), 'match': re.sub(r'\\d+', '#', 'a1b22'), \
-                'year': datetime.date(2026, 12, 4).year}, sort_keys=True))\n\
+                'year': datetime.date(2026, 12, 4).year, 'big': big[-1]}, sort_keys=True))\n\
                 import sys; sys.stdout.flush()";
     let outcome = interp.run_source(code).unwrap();
     let printed = String::from_utf8_lossy(&printed.lock().unwrap()).into_owned();
     assert_eq!(outcome, Outcome::Completed, "the shim printed:\n{printed}");
+    let after = interp.memory().unwrap().data_size(interp.store_mut());
+    assert!(after >= before + (96 << 20), "the heap did not grow: {before} -> {after} bytes");
     assert_eq!(
         printed.trim_end(),
-        r##"{"cwd": "/home/pyworkers", "listing": ["probe.txt"], "match": "a#b#", "read": "written through the shim", "year": 2026}"##,
+        r##"{"big": 7, "cwd": "/home/pyworkers", "listing": ["probe.txt"], "match": "a#b#", "read": "written through the shim", "year": 2026}"##,
     );
 }

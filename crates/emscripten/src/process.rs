@@ -21,6 +21,22 @@ pub fn heap_growth(current: u64, requested: u64, max: u64) -> Option<(u64, u64)>
     ))
 }
 
+/// `emscripten_resize_heap(requested)` for a memory of `current` bytes: the preferred step of [`heap_growth`],
+/// else the least that fits, each tried with `grow(pages)` (true if the memory grew). 1 if it grew, 0 if not.
+/// The engine's half — how a memory grows — is the caller's: wasmtime's `Memory::grow` on the host, a bridge
+/// call in the component.
+pub fn resize_heap(current: u64, requested: u32, max: u64, mut grow: impl FnMut(u64) -> bool) -> i32 {
+    let Some((preferred, least)) = heap_growth(current, u64::from(requested), max) else {
+        return 0;
+    };
+    i32::from(grow(preferred) || grow(least))
+}
+
+/// `emscripten_get_heap_max()`: the cap [`resize_heap`] grows within, as the guest's 32-bit size.
+pub fn heap_max(cx: &Context) -> u32 {
+    cx.heap_max.min(u64::from(u32::MAX)) as u32
+}
+
 /// `_emscripten_get_progname(buf, len)`: the program name, truncated to fit.
 pub fn get_progname(m: &mut impl GuestMemory, cx: &mut Context, buf: u32, len: i32) {
     let len = usize::try_from(len).unwrap_or(0);

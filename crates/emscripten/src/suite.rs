@@ -734,6 +734,21 @@ fn heap_growth_never_underflows_or_passes_the_cap() {
 }
 
 #[test]
+fn resize_heap_tries_the_preferred_step_then_the_least() {
+    const PAGE: u64 = 65536;
+    let mut asked = Vec::new();
+    // The preferred step refused (as an engine at its limit refuses), the least granted.
+    let grew = process::resize_heap(100 * PAGE, 101 * PAGE as u32, 2 << 30, |pages| {
+        asked.push(pages);
+        pages == 1
+    });
+    assert_eq!((grew, asked), (1, vec![20, 1]));
+    // Over the cap nothing is asked for; every step refused is 0.
+    assert_eq!(process::resize_heap(PAGE, 3 * PAGE as u32, 2 * PAGE, |_| panic!("asked")), 0);
+    assert_eq!(process::resize_heap(PAGE, 2 * PAGE as u32, 4 * PAGE, |_| false), 0);
+}
+
+#[test]
 fn offsets_are_checked() {
     assert_eq!(offset(u32::MAX - 1, 1), Ok(u32::MAX));
     assert_eq!(offset(u32::MAX, 1), Err(Errno::FAULT));

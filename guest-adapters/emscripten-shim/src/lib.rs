@@ -33,6 +33,8 @@ mod bridge {
         pub fn copy_in(local: *mut u8, guest: u32, len: usize);
         /// Copy `len` bytes from this module's memory at `local` to Pyodide's at `guest`.
         pub fn copy_out(guest: u32, local: *const u8, len: usize);
+        /// Grow Pyodide's memory by `pages`: the old size in pages, or -1 (`memory.grow`).
+        pub fn grow(pages: u32) -> i32;
     }
 }
 
@@ -158,3 +160,25 @@ macro_rules! export {
 }
 
 pyworkers_emscripten::all_imports!(export! {});
+
+// Heap growth needs the engine's half (growing the memory), which only the bridge has, so these two are bound
+// here rather than through the tables; the policy is the shared one the host uses.
+
+/// `emscripten_resize_heap(requested)`: grow Pyodide's memory through the bridge (`process::resize_heap`).
+#[export_name = "env.emscripten_resize_heap"]
+extern "C" fn resize_heap(requested: u32) -> i32 {
+    with_context(|m, cx| {
+        let grow = |pages: u64| {
+            // SAFETY: the bridge function takes no pointers.
+            u32::try_from(pages).is_ok_and(|pages| unsafe { bridge::grow(pages) } >= 0)
+        };
+        pyworkers_emscripten::process::resize_heap(m.size(), requested, cx.heap_max, grow)
+    })
+    .unwrap_or(0)
+}
+
+/// `emscripten_get_heap_max()`.
+#[export_name = "env.emscripten_get_heap_max"]
+extern "C" fn get_heap_max() -> u32 {
+    with_context(|_, cx| pyworkers_emscripten::process::heap_max(cx)).unwrap_or(0)
+}

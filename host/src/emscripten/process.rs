@@ -43,17 +43,11 @@ pub(super) fn add_to_linker<T: EmscriptenView>(linker: &mut Linker<T>) -> wasmti
                 return 0;
             };
             let current = exports.memory.data_size(&c) as u64;
-            let Some((preferred, least)) = heap_growth(current, u64::from(requested), max) else {
-                return 0;
-            };
-            i32::from(
-                exports.memory.grow(&mut c, preferred).is_ok()
-                    || exports.memory.grow(&mut c, least).is_ok(),
-            )
+            resize_heap(current, requested, max, |pages| exports.memory.grow(&mut c, pages).is_ok())
         },
     )?;
     linker.func_wrap(ENV, "emscripten_get_heap_max", |mut c: Caller<'_, T>| {
-        c.data_mut().em().heap_max.min(u32::MAX as u64) as u32
+        heap_max(c.data_mut().em())
     })?;
     pyworkers_emscripten::log_imports!(imports! { linker, T, });
     linker.func_wrap(
