@@ -19,6 +19,7 @@ pub mod syscalls;
 #[cfg(test)]
 mod tests;
 pub mod time;
+pub mod unsupported;
 pub mod wasi;
 
 pub use clock::Clock;

@@ -749,6 +749,27 @@ fn resize_heap_tries_the_preferred_step_then_the_least() {
 }
 
 #[test]
+fn unsupported_imports_fail_the_way_their_callers_report() {
+    use crate::unsupported::{classify, Failure};
+    // Sockets: ENOSYS, so Python raises OSError; the resolver: EAI_FAIL.
+    assert_eq!(classify("__syscall_socket").code(), -i32::from(Errno::NOSYS.0));
+    assert_eq!(classify("getaddrinfo"), Failure::Code(-4));
+    // No JavaScript objects exist, and no JavaScript socket wants a call.
+    assert_eq!(classify("JsvFunction_Check"), Failure::No);
+    assert_eq!(classify("_maybe_connect_async"), Failure::No);
+    assert_eq!(classify("_emscripten_dlopen_js"), Failure::Dl);
+    // Everything else raises in Python, naming the import and what is missing.
+    let bridge = classify("JsProxy_GetAttr_js");
+    assert_eq!(bridge.code(), 0);
+    assert_eq!(
+        bridge.message("JsProxy_GetAttr_js").unwrap(),
+        "pyworkers has no JavaScript bridge: `JsProxy_GetAttr_js` is not available"
+    );
+    assert!(classify("ffi_call_js").message("ffi_call_js").unwrap().contains("libffi closures"));
+    assert_eq!(classify("getaddrinfo").message("getaddrinfo"), None);
+}
+
+#[test]
 fn offsets_are_checked() {
     assert_eq!(offset(u32::MAX - 1, 1), Ok(u32::MAX));
     assert_eq!(offset(u32::MAX, 1), Err(Errno::FAULT));

@@ -1,40 +1,11 @@
-//! Imports for capabilities pyworkers does not have: the JavaScript bridge (there is no JS engine), sockets and
-//! name resolution (no network), asynchronous `dlopen` (JS promises), libffi closures. Each fails the way its caller
-//! can report: an errno, a failure code, or a Python `RuntimeError` naming what is missing. Never a trap on a path
-//! Python code can reach, never a host panic.
+//! Imports for capabilities pyworkers does not have, carried out as linker functions typed after each import. The
+//! decision — which errno, code or Python exception — is the shared policy
+//! ([`pyworkers_emscripten::unsupported`]), so the Pyodide component fails the same way; this module only
+//! performs it (setting `dlerror`, raising in Python). Never a host panic.
 
 use super::{caller_func, malloc_str, EmscriptenView, GuestMemory, ENV};
-use crate::vfs::Errno;
+use pyworkers_emscripten::unsupported::{classify, Failure, ASYNC_DLOPEN};
 use wasmtime::{Caller, FuncType, Linker, Val, ValType};
-
-/// How an unsupported import answers.
-enum Failure {
-    /// Return `-errno` (syscalls).
-    Errno(Errno),
-    /// Return this code (resolver functions' `EAI_*`).
-    Code(i32),
-    /// "No"/NULL: there are no JavaScript objects, so every `*_Check` is false and no JS socket takes over a call.
-    No,
-    /// Record a `dlerror()` message and return NULL.
-    Dl,
-    /// Raise `RuntimeError` in Python and return a zero/NULL result.
-    Raise(&'static str),
-}
-
-fn classify(name: &str) -> Failure {
-    match name {
-        n if n.starts_with("__syscall_") => Failure::Errno(Errno::NOSYS),
-        "getaddrinfo" | "getnameinfo" => Failure::Code(-4), // EAI_FAIL
-        "getprotobyname" | "_emscripten_lookup_name" => Failure::Code(0),
-        n if n.ends_with("_Check") || n == "is_comlink_proxy" => Failure::No,
-        "_emscripten_dlopen_js" | "_dlsym_catchup_js" => Failure::Dl,
-        // "Does a JavaScript socket want this call?" No: the caller goes on with the ordinary syscall.
-        n if n.starts_with("_maybe_") => Failure::No,
-        n if n.starts_with("ffi_") => Failure::Raise("libffi closures (ctypes callbacks)"),
-        n if n.starts_with("emscripten_promise") => Failure::Raise("JavaScript promises"),
-        _ => Failure::Raise("the JavaScript bridge"),
-    }
-}
 
 /// Define `module.name` with type `ty` as a clean failure.
 pub(super) fn define<T: EmscriptenView>(
@@ -50,23 +21,13 @@ pub(super) fn define<T: EmscriptenView>(
         name,
         ty.clone(),
         move |mut caller, _params, results| {
-            let code = match &failure {
-                Failure::Errno(e) => -(e.0 as i32),
-                Failure::Code(c) => *c,
-                Failure::No => 0,
-                Failure::Dl => {
-                    super::dylink::set_dlerror(
-                        &mut caller,
-                        "pyworkers has no asynchronous dlopen (it needs JavaScript promises); use dlopen",
-                    )?;
-                    0
-                }
-                Failure::Raise(what) => {
-                    let msg = format!("pyworkers has no {what}: `{fname}` is not available");
-                    raise_runtime_error(&mut caller, &msg)?;
-                    0
-                }
-            };
+            if failure == Failure::Dl {
+                super::dylink::set_dlerror(&mut caller, ASYNC_DLOPEN)?;
+            }
+            if let Some(msg) = failure.message(&fname) {
+                raise_runtime_error(&mut caller, &msg)?;
+            }
+            let code = failure.code();
             for (slot, ty) in results.iter_mut().zip(ty.results()) {
                 *slot = match ty {
                     ValType::I32 => Val::I32(code),
