@@ -158,10 +158,12 @@ impl Pyodide {
         let mut imports: Vec<Extern> = Vec::with_capacity(self.slots.len());
         for slot in &self.slots {
             let item = match slot {
-                Slot::Host(module, name) => match overrides.get(&(module.clone(), name.clone())) {
-                    Some(item) => Some(item.clone()),
-                    None => self.linker.get(&mut *store, module, name).ok(),
-                },
+                // The usual case has no overrides: no key is built on the path every restored instance takes.
+                Slot::Host(module, name) => match overrides.is_empty() {
+                    true => None,
+                    false => overrides.get(&(module.clone(), name.clone())).cloned(),
+                }
+                .or_else(|| self.linker.get(&mut *store, module, name).ok()),
                 Slot::State(name) => state.get_export(&mut *store, name),
             };
             imports.push(item.with_context(|| match slot {
