@@ -52,22 +52,33 @@ struct Shim {
     guest: Memory,
 }
 
+/// The shim's own memory (its declared minimum, growable) and the bridge over it and `guest`: what the component
+/// instantiates before the shim, so nothing is circular.
+fn memory_and_bridge<T: 'static>(
+    store: &mut Store<T>,
+    shim: &Module,
+    guest: Memory,
+) -> wasmtime::Result<(Memory, Instance)> {
+    let own = shim
+        .imports()
+        .find(|i| (i.module(), i.name()) == ("env", "memory"))
+        .and_then(|i| i.ty().memory().cloned())
+        .expect("the shim imports its memory as env.memory");
+    let local = Memory::new(&mut *store, MemoryType::new(own.minimum() as u32, None))?;
+    let bridge = Module::new(store.engine(), BRIDGE)?;
+    let bridge = Instance::new(&mut *store, &bridge, &[guest.into(), local.into()])?;
+    Ok((local, bridge))
+}
+
 impl Shim {
     /// State (two memories), bridge, shim: instantiated in that order, so nothing is circular.
     fn new(guest_pages: u64) -> Shim {
         let path = crate::support::wasm_module("guest-adapters/Cargo.toml", "emscripten-shim", "emscripten_shim.wasm");
         let engine = Engine::default();
         let module = Module::from_file(&engine, &path).unwrap();
-        let own = module
-            .imports()
-            .find(|i| (i.module(), i.name()) == ("env", "memory"))
-            .and_then(|i| i.ty().memory().cloned())
-            .expect("the shim imports its memory as env.memory");
         let mut store = Store::new(&engine, wasmtime_wasi::WasiCtxBuilder::new().build_p1());
         let guest = Memory::new(&mut store, MemoryType::new(guest_pages as u32, None)).unwrap();
-        let local = Memory::new(&mut store, MemoryType::new(own.minimum() as u32, None)).unwrap();
-        let bridge = Module::new(&engine, BRIDGE).unwrap();
-        let bridge = Instance::new(&mut store, &bridge, &[guest.into(), local.into()]).unwrap();
+        let (local, bridge) = memory_and_bridge(&mut store, &module, guest).unwrap();
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |t| t).unwrap();
         linker.define(&store, "env", "memory", local).unwrap();
@@ -430,7 +441,6 @@ fn pyodide_boots_and_runs_python_with_its_abi_answered_by_the_shim() {
     let pyodide = crate::support::pyodide();
     let path = crate::support::wasm_module("guest-adapters/Cargo.toml", "emscripten-shim", "emscripten_shim.wasm");
     let shim = Module::from_file(pyodide.engine(), &path).unwrap();
-    let bridge = Module::new(pyodide.engine(), BRIDGE).unwrap();
     let runtime = pyodide.runtime();
     let zip = std::fs::read(runtime.stdlib_zip_path()).unwrap();
     let bytecode = runtime.ensure_stdlib_bytecode(|| pyworkers::stdlib::build(pyodide)).unwrap();
@@ -441,13 +451,7 @@ fn pyodide_boots_and_runs_python_with_its_abi_answered_by_the_shim() {
     type Answers = Vec<((String, String), wasmtime::Extern)>;
     let mut overrides = |store: &mut Store<Host>, state: &Instance| -> anyhow::Result<Answers> {
         let guest = state.get_memory(&mut *store, "memory").expect("the state exports Pyodide's memory");
-        let own = shim
-            .imports()
-            .find(|i| (i.module(), i.name()) == ("env", "memory"))
-            .and_then(|i| i.ty().memory().cloned())
-            .unwrap();
-        let local = Memory::new(&mut *store, MemoryType::new(own.minimum() as u32, None))?;
-        let bridge = Instance::new(&mut *store, &bridge, &[guest.into(), local.into()])?;
+        let (local, bridge) = memory_and_bridge(store, &shim, guest)?;
         let mut imports = Vec::new();
         for import in shim.imports() {
             imports.push(match import.module() {
