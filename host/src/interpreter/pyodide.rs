@@ -158,12 +158,14 @@ impl Pyodide {
         let mut imports: Vec<Extern> = Vec::with_capacity(self.slots.len());
         for slot in &self.slots {
             let item = match slot {
-                // The usual case has no overrides: no key is built on the path every restored instance takes.
-                Slot::Host(module, name) => match overrides.is_empty() {
-                    true => None,
-                    false => overrides.get(&(module.clone(), name.clone())).cloned(),
+                Slot::Host(module, name) => {
+                    // No key is built when there are no overrides: the path every restored instance takes.
+                    let overridden = match overrides.is_empty() {
+                        true => None,
+                        false => overrides.get(&(module.clone(), name.clone())).cloned(),
+                    };
+                    overridden.or_else(|| self.linker.get(&mut *store, module, name).ok())
                 }
-                .or_else(|| self.linker.get(&mut *store, module, name).ok()),
                 Slot::State(name) => state.get_export(&mut *store, name),
             };
             imports.push(item.with_context(|| match slot {
