@@ -767,6 +767,12 @@ fn unsupported_imports_fail_the_way_their_callers_report() {
     );
     assert!(classify("ffi_call_js").message("ffi_call_js").unwrap().contains("libffi closures"));
     assert_eq!(classify("getaddrinfo").message("getaddrinfo"), None);
+    // What has nothing to do without JavaScript answers a constant, never a Python exception.
+    assert_eq!(classify("__syscall_getuid32_js"), Failure::Code(0));
+    assert_eq!(classify("_mmap_js").code(), -i32::from(Errno::NODEV.0));
+    for name in ["_munmap_js", "_setitimer_js", "_try_fcntl64", "emscripten_runtime_keepalive_push", "__hiwire_deduplicate_get", "_Py_CheckEmscriptenSignals_Helper"] {
+        assert_eq!((name, classify(name).code(), classify(name).message(name)), (name, 0, None));
+    }
 }
 
 #[test]

@@ -60,8 +60,6 @@ pub(super) fn add_to_linker<T: EmscriptenView>(linker: &mut Linker<T>) -> wasmti
             )
         },
     )?;
-    // Signals are never delivered asynchronously: there is nothing to check.
-    linker.func_wrap(ENV, "_Py_CheckEmscriptenSignals_Helper", || 0i32)?;
     linker.func_wrap(
         ENV,
         "__call_sighandler",
@@ -79,44 +77,11 @@ pub(super) fn add_to_linker<T: EmscriptenView>(linker: &mut Linker<T>) -> wasmti
             Ok(())
         },
     )?;
-    for name in [
-        "emscripten_runtime_keepalive_push",
-        "emscripten_runtime_keepalive_pop",
-        "_emscripten_runtime_keepalive_clear",
-        "emscripten_debugger",
-    ] {
-        linker.func_wrap(ENV, name, || {})?;
-    }
     // There is no shell: `system(NULL)` says so, and any command fails with ENOSYS.
     linker.func_wrap(
         ENV,
         "_emscripten_system",
         |cmd: i32| if cmd == 0 { 0 } else { -52 },
-    )?;
-    // Pyodide's JS-object deduplication map: called from a constructor, and empty without JavaScript.
-    linker.func_wrap(
-        ENV,
-        "__hiwire_deduplicate_new",
-        || -> Option<wasmtime::Rooted<wasmtime::ExternRef>> { None },
-    )?;
-    linker.func_wrap(
-        ENV,
-        "__hiwire_deduplicate_get",
-        |_: Option<wasmtime::Rooted<wasmtime::ExternRef>>,
-         _: Option<wasmtime::Rooted<wasmtime::ExternRef>>| 0i32,
-    )?;
-    linker.func_wrap(
-        ENV,
-        "__hiwire_deduplicate_set",
-        |_: Option<wasmtime::Rooted<wasmtime::ExternRef>>,
-         _: Option<wasmtime::Rooted<wasmtime::ExternRef>>,
-         _: i32| {},
-    )?;
-    linker.func_wrap(
-        ENV,
-        "__hiwire_deduplicate_delete",
-        |_: Option<wasmtime::Rooted<wasmtime::ExternRef>>,
-         _: Option<wasmtime::Rooted<wasmtime::ExternRef>>| {},
     )?;
     Ok(())
 }

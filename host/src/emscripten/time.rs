@@ -1,14 +1,12 @@
 //! Calendar and clock imports as linker definitions over [`pyworkers_emscripten::time`] and the context's clock.
 
 use super::table::imports;
-use super::{EmscriptenView, ENV};
+use super::EmscriptenView;
 use wasmtime::Linker;
 
 pub(super) fn add_to_linker<T: EmscriptenView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
     pyworkers_emscripten::calendar_imports!(imports! { linker, T, });
     pyworkers_emscripten::mktime_imports!(imports! { linker, T, });
     pyworkers_emscripten::clock_imports!(imports! { linker, T, });
-    // Interval timers would need a signal delivered into running wasm; they are accepted and never fire.
-    linker.func_wrap(ENV, "_setitimer_js", |_which: i32, _ms: f64| 0i32)?;
     Ok(())
 }
