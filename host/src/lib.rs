@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod bindings;
+pub mod component;
 pub mod conformance;
 pub mod bundle;
 pub mod emscripten;

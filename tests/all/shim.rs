@@ -427,6 +427,142 @@ fn shim_wasi(
     }
 }
 
+/// The component's core instances, made in its order by the host's [`Overrides`] hook: the bridge and the shim over
+/// the state's memory (the archives copied in and the standard layout mounted, the loader's job done by hand), and
+/// optionally the generated fallbacks beside them and the fix-up after the code.
+struct ComponentParts {
+    shim: Module,
+    archives: [Vec<u8>; 3],
+    printed: Printed,
+    /// The fallbacks and the fix-up, compiled; `None` leaves the rest to the native host.
+    generated: Option<(Module, Module)>,
+    fallbacks: Option<Instance>,
+    /// How many imports the shim and the fallbacks answered.
+    answered: (usize, usize),
+    /// Every (module, name) they answered.
+    answered_names: std::collections::HashSet<(String, String)>,
+    code_imports: Vec<(String, String)>,
+}
+
+impl ComponentParts {
+    fn new(pyodide: &pyworkers::interpreter::Pyodide, with_fallbacks: bool) -> ComponentParts {
+        let path = crate::support::wasm_module("guest-adapters/Cargo.toml", "emscripten-shim", "emscripten_shim.wasm");
+        let shim = Module::from_file(pyodide.engine(), &path).unwrap();
+        let runtime = pyodide.runtime();
+        let zip = std::fs::read(runtime.stdlib_zip_path()).unwrap();
+        let bytecode = runtime.ensure_stdlib_bytecode(|| pyworkers::stdlib::build(pyodide)).unwrap();
+        let bytecode = std::fs::read(bytecode).unwrap();
+        let code = pyodide.code_wasm().unwrap();
+        let code_imports = pyworkers::component::func_imports(&code)
+            .unwrap()
+            .into_iter()
+            .map(|i| (i.module, i.name))
+            .collect();
+        let generated = with_fallbacks.then(|| {
+            let shim_exports: std::collections::HashSet<String> = shim.exports().map(|e| e.name().to_string()).collect();
+            let parts = pyworkers::component::generate(&code, |m, n| shim_exports.contains(&format!("{m}.{n}"))).unwrap();
+            (
+                Module::new(pyodide.engine(), &parts.fallbacks).unwrap(),
+                Module::new(pyodide.engine(), &parts.fixup).unwrap(),
+            )
+        });
+        ComponentParts {
+            shim,
+            archives: [zip, bytecode, pyworkers::PYWORKERS_LIB_TAR.to_vec()],
+            printed: Printed::default(),
+            generated,
+            fallbacks: None,
+            answered: (0, 0),
+            answered_names: Default::default(),
+            code_imports,
+        }
+    }
+
+    fn printed(&self) -> String {
+        String::from_utf8_lossy(&self.printed.lock().unwrap()).into_owned()
+    }
+}
+
+/// The exports of `instance` named `MODULE.NAME`, as import answers.
+fn named_exports(store: &mut Store<pyworkers::interpreter::Host>, instance: &Instance) -> Vec<((String, String), wasmtime::Extern)> {
+    instance
+        .exports(&mut *store)
+        .filter_map(|e| {
+            let (module, name) = e.name().split_once('.')?;
+            Some(((module.to_string(), name.to_string()), e.into_extern()))
+        })
+        .collect()
+}
+
+impl pyworkers::interpreter::Overrides for ComponentParts {
+    fn imports(
+        &mut self,
+        store: &mut Store<pyworkers::interpreter::Host>,
+        state: &Instance,
+    ) -> anyhow::Result<Vec<((String, String), wasmtime::Extern)>> {
+        let guest = state.get_memory(&mut *store, "memory").expect("the state exports Pyodide's memory");
+        let (local, bridge) = memory_and_bridge(store, &self.shim, guest)?;
+        let mut imports = Vec::new();
+        for import in self.shim.imports() {
+            imports.push(match import.module() {
+                "env" => local.into(),
+                "bridge" => bridge.get_export(&mut *store, import.name()).unwrap(),
+                "wasi_snapshot_preview1" => shim_wasi(store, import.name(), local, self.printed.clone()).into(),
+                m => panic!("unexpected shim import module {m}"),
+            });
+        }
+        let instance = Instance::new(&mut *store, &self.shim, &imports)?;
+        // The loader's job, done by hand: copy each archive into the shim and mount the standard layout.
+        let mut args = Vec::new();
+        for bytes in &self.archives {
+            let alloc = instance.get_typed_func::<i32, i32>(&mut *store, "shim_alloc")?;
+            let ptr = alloc.call(&mut *store, bytes.len() as i32)?;
+            local.write(&mut *store, ptr as u32 as usize, bytes)?;
+            args.extend([ptr, bytes.len() as i32]);
+        }
+        let load = instance
+            .get_typed_func::<(i32, i32, i32, i32, i32, i32), i32>(&mut *store, "shim_load_standard")?;
+        assert_eq!(load.call(&mut *store, (args[0], args[1], args[2], args[3], args[4], args[5]))?, 0, "shim_load_standard");
+        let mut answers = named_exports(store, &instance);
+        self.answered.0 = answers.len();
+        if let Some((fallbacks, _)) = &self.generated {
+            let fallbacks = Instance::new(&mut *store, fallbacks, &[])?;
+            let more = named_exports(store, &fallbacks);
+            self.answered.1 = more.len();
+            answers.extend(more);
+            self.fallbacks = Some(fallbacks);
+        }
+        self.answered_names = answers.iter().map(|(key, _)| key.clone()).collect();
+        Ok(answers)
+    }
+
+    fn linked(&mut self, store: &mut Store<pyworkers::interpreter::Host>, code: &Instance) -> anyhow::Result<()> {
+        let (Some((_, fixup)), Some(fallbacks)) = (&self.generated, self.fallbacks) else { return Ok(()) };
+        let imports: Vec<wasmtime::Extern> = fixup
+            .imports()
+            .map(|i| match i.module() {
+                "fallbacks" => fallbacks.get_export(&mut *store, i.name()),
+                "code" => code.get_export(&mut *store, i.name()),
+                m => panic!("the fix-up imports from {m}"),
+            }
+            .unwrap_or_else(|| panic!("nothing exports {}.{}", i.module(), i.name())))
+            .collect();
+        Instance::new(&mut *store, fixup, &imports)?;
+        Ok(())
+    }
+}
+
+/// Boot Pyodide over `parts` with the native side given an empty file system and no room to grow the heap: nothing
+/// CPython reads, and none of the memory it grows into, can come from it.
+fn boot_over(pyodide: &pyworkers::interpreter::Pyodide, parts: &mut ComponentParts) -> pyworkers::interpreter::Interpreter {
+    use pyworkers::emscripten::EmContext;
+    use pyworkers::interpreter::{BootOptions, Interpreter};
+    let mut em = EmContext::new(pyworkers::vfs::Vfs::new());
+    em.heap_max = 0;
+    Interpreter::boot_with(pyodide, em, &BootOptions::default(), Some(&mut *parts))
+        .unwrap_or_else(|e| panic!("boot over the shim: {e:#}\nthe shim printed:\n{}", parts.printed()))
+}
+
 /// Pyodide's unmodified code module, instantiated in the component's order — its state, then the bridge and the
 /// shim over the state's memory, then the code with every import of the shared tables (`__syscall_*`, the WASI fd
 /// calls, clocks, `environ_*`, ...) taken from the shim's exports — boots CPython from the stdlib the shim mounted
@@ -436,68 +572,11 @@ fn shim_wasi(
 /// `dlopen`, signal handlers) and the JavaScript bridge's, which fail cleanly.
 #[test]
 fn pyodide_boots_and_runs_python_with_its_abi_answered_by_the_shim() {
-    use pyworkers::emscripten::EmContext;
-    use pyworkers::interpreter::{BootOptions, Host, Interpreter, Outcome};
+    use pyworkers::interpreter::Outcome;
     let pyodide = crate::support::pyodide();
-    let path = crate::support::wasm_module("guest-adapters/Cargo.toml", "emscripten-shim", "emscripten_shim.wasm");
-    let shim = Module::from_file(pyodide.engine(), &path).unwrap();
-    let runtime = pyodide.runtime();
-    let zip = std::fs::read(runtime.stdlib_zip_path()).unwrap();
-    let bytecode = runtime.ensure_stdlib_bytecode(|| pyworkers::stdlib::build(pyodide)).unwrap();
-    let bytecode = std::fs::read(bytecode).unwrap();
-    let printed = Printed::default();
-    let mut answered = 0;
-
-    type Answers = Vec<((String, String), wasmtime::Extern)>;
-    let mut overrides = |store: &mut Store<Host>, state: &Instance| -> anyhow::Result<Answers> {
-        let guest = state.get_memory(&mut *store, "memory").expect("the state exports Pyodide's memory");
-        let (local, bridge) = memory_and_bridge(store, &shim, guest)?;
-        let mut imports = Vec::new();
-        for import in shim.imports() {
-            imports.push(match import.module() {
-                "env" => local.into(),
-                "bridge" => bridge.get_export(&mut *store, import.name()).unwrap(),
-                "wasi_snapshot_preview1" => shim_wasi(store, import.name(), local, printed.clone()).into(),
-                m => panic!("unexpected shim import module {m}"),
-            });
-        }
-        let instance = Instance::new(&mut *store, &shim, &imports)?;
-        // The loader's job, done by hand: copy each archive into the shim and mount the standard layout.
-        let mut place = |bytes: &[u8]| -> anyhow::Result<(i32, i32)> {
-            let alloc = instance.get_typed_func::<i32, i32>(&mut *store, "shim_alloc")?;
-            let ptr = alloc.call(&mut *store, bytes.len() as i32)?;
-            local.write(&mut *store, ptr as u32 as usize, bytes)?;
-            Ok((ptr, bytes.len() as i32))
-        };
-        let (z, zl) = place(&zip)?;
-        let (b, bl) = place(&bytecode)?;
-        let (l, ll) = place(pyworkers::PYWORKERS_LIB_TAR)?;
-        let load = instance
-            .get_typed_func::<(i32, i32, i32, i32, i32, i32), i32>(&mut *store, "shim_load_standard")?;
-        assert_eq!(load.call(&mut *store, (z, zl, b, bl, l, ll))?, 0, "shim_load_standard");
-        let exports: Vec<_> = instance
-            .exports(&mut *store)
-            .filter_map(|e| {
-                let (module, name) = e.name().split_once('.')?;
-                let module = module.to_string();
-                let name = name.to_string();
-                Some(((module, name), e.into_extern()))
-            })
-            .collect();
-        answered = exports.len();
-        Ok(exports)
-    };
-
-    // The native side gets an empty file system and no room to grow the heap: nothing CPython reads, and none of
-    // the memory it grows into, can come from it.
-    let mut em = EmContext::new(pyworkers::vfs::Vfs::new());
-    em.heap_max = 0;
-    let mut interp = Interpreter::boot_with(pyodide, em, &BootOptions::default(), Some(&mut overrides))
-        .unwrap_or_else(|e| {
-            let printed = String::from_utf8_lossy(&printed.lock().unwrap()).into_owned();
-            panic!("boot over the shim: {e:#}\nthe shim printed:\n{printed}")
-        });
-    assert!(answered >= 50, "the shim answered only {answered} imports");
+    let mut parts = ComponentParts::new(pyodide, false);
+    let mut interp = boot_over(pyodide, &mut parts);
+    assert!(parts.answered.0 >= 50, "the shim answered only {} imports", parts.answered.0);
     let before = interp.memory().unwrap().data_size(interp.store_mut());
     // 96 MiB more than any boot holds: Python's allocator must grow the heap, through the shim and the bridge.
     let code = "import json, re, datetime, os\n\
@@ -508,12 +587,85 @@ fn pyodide_boots_and_runs_python_with_its_abi_answered_by_the_shim() {
                 'year': datetime.date(2026, 12, 4).year, 'big': big[-1]}, sort_keys=True))\n\
                 import sys; sys.stdout.flush()";
     let outcome = interp.run_source(code).unwrap();
-    let printed = String::from_utf8_lossy(&printed.lock().unwrap()).into_owned();
+    let printed = parts.printed();
     assert_eq!(outcome, Outcome::Completed, "the shim printed:\n{printed}");
     let after = interp.memory().unwrap().data_size(interp.store_mut());
     assert!(after >= before + (96 << 20), "the heap did not grow: {before} -> {after} bytes");
     assert_eq!(
         printed.trim_end(),
         r##"{"big": 7, "cwd": "/home/pyworkers", "listing": ["probe.txt"], "match": "a#b#", "read": "written through the shim", "year": 2026}"##,
+    );
+}
+
+/// Every function import of Pyodide's code module answered inside the component: the shim's, and the rest by the
+/// generated fallbacks (constants and traps from the shared policy, callbacks through the table the fix-up fills).
+/// The native linker answers none. Each kind of callback is driven from Python: the runtime's name
+/// (`_Py_emscripten_runtime`), a signal handler (`__call_sighandler`), `dlopen` failing with `dlerror` set, and
+/// a JavaScript-bridge import raising `RuntimeError` in Python; sockets get the policy's errno.
+#[test]
+fn pyodide_boots_with_every_import_answered_inside_the_component() {
+    use pyworkers::interpreter::Outcome;
+    let pyodide = crate::support::pyodide();
+    let mut parts = ComponentParts::new(pyodide, true);
+    let mut interp = boot_over(pyodide, &mut parts);
+    let (shim, fallbacks) = parts.answered;
+    let unanswered: Vec<_> = parts.code_imports.iter().filter(|key| !parts.answered_names.contains(*key)).collect();
+    assert!(unanswered.is_empty(), "left to the native host: {unanswered:?}");
+    assert!(shim >= 50 && fallbacks >= 150, "the shim answered {shim} imports and the fallbacks {fallbacks}");
+    let code = r#"
+import sys, signal, socket, errno
+got = []
+signal.signal(signal.SIGUSR1, lambda sig, frame: got.append(sig))
+signal.raise_signal(signal.SIGUSR1)
+try:
+    socket.socket()
+    sock = 'opened'
+except OSError as e:
+    sock = errno.errorcode.get(e.errno, e.errno)
+open('/tmp/mod_x.cpython-314-wasm32-emscripten.so', 'wb').write(bytes([0, 97, 115, 109, 1, 0, 0, 0]))
+sys.path.insert(0, '/tmp')
+try:
+    import mod_x
+    dl = 'imported'
+except ImportError as e:
+    dl = str(e)
+print(sys._emscripten_info.runtime, got == [signal.SIGUSR1], sock, dl, sep='\n')
+sys.stdout.flush()
+"#;
+    let outcome = interp.run_source(code).unwrap();
+    let printed = parts.printed();
+    assert_eq!(outcome, Outcome::Completed, "the shim printed:
+{printed}");
+    let lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(lines[..3], [pyworkers::component::RUNTIME_NAME, "True", "ENOSYS"], "printed:
+{printed}");
+    assert!(lines[3].contains(pyworkers::component::NO_SIDE_MODULES), "printed:
+{printed}");
+
+    // A JavaScript-bridge import, called as Pyodide's C code would: Python's error indicator is set, naming it.
+    let store = interp.store_mut();
+    let instance = parts.fallbacks.unwrap();
+    let bridge = instance.get_func(&mut *store, "env.JsProxy_GetAttr_js");
+    let bridge = bridge.or_else(|| {
+        let name = parts.code_imports.iter().find(|(m, n)| m == "env" && n.starts_with("JsProxy_"))?;
+        instance.get_func(&mut *store, &format!("env.{}", name.1))
+    });
+    let bridge = bridge.expect("Pyodide imports a JsProxy_* function");
+    let ty = bridge.ty(&*store);
+    let params: Vec<Val> = ty.params().map(|t| Val::default_for_ty(&t).unwrap()).collect();
+    let mut results: Vec<Val> = ty.results().map(|t| Val::default_for_ty(&t).unwrap()).collect();
+    bridge.call(&mut *store, &params, &mut results).unwrap();
+    let code_instance = *interp.instance();
+    let store = interp.store_mut();
+    let occurred = code_instance.get_typed_func::<(), i32>(&mut *store, "PyErr_Occurred").unwrap();
+    assert_ne!(occurred.call(&mut *store, ()).unwrap(), 0, "no Python exception was set");
+    let print = code_instance.get_typed_func::<(), ()>(&mut *store, "PyErr_Print").unwrap();
+    print.call(&mut *store, ()).unwrap();
+    interp.run_source("import sys; sys.stderr.flush()").unwrap();
+    let printed = parts.printed();
+    assert!(
+        printed.contains("RuntimeError: pyworkers has no JavaScript bridge: `JsProxy_"),
+        "printed:
+{printed}"
     );
 }

@@ -118,7 +118,7 @@ impl Interpreter {
         pyodide: &Pyodide,
         em: EmContext,
         options: &BootOptions,
-        overrides: Option<Overrides<'_>>,
+        overrides: Option<&mut dyn Overrides>,
     ) -> Result<Interpreter> {
         let mut interp = Interpreter::instantiate_with(pyodide, pyodide.initial(), em, overrides)?;
         interp
@@ -144,7 +144,7 @@ impl Interpreter {
         pyodide: &Pyodide,
         state: &wasmtime::InstancePre<Host>,
         em: EmContext,
-        overrides: Option<Overrides<'_>>,
+        overrides: Option<&mut dyn Overrides>,
     ) -> Result<Interpreter> {
         let mut store = Store::new(pyodide.engine(), Host { em });
         store.set_epoch_deadline(NO_DEADLINE);

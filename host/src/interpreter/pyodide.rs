@@ -18,12 +18,21 @@ enum Slot {
     State(String),
 }
 
-/// Imports answered by other instances in the same store instead of this module's linker, keyed by (module,
-/// name). Called once the state instance exists, so what it instantiates can import the state's memory: this is
-/// how the Pyodide component's shim (`guest-adapters/emscripten-shim`) is tried natively, in the component's own
-/// instantiation order (state, then shim, then code).
-pub type Overrides<'a> =
-    &'a mut dyn FnMut(&mut Store<Host>, &Instance) -> Result<Vec<((String, String), Extern)>>;
+/// Imports answered by other instances in the same store instead of this module's linker: how the Pyodide
+/// component's core instances (`guest-adapters/emscripten-shim`, [`crate::component`]'s generated modules) are
+/// tried natively, in the component's own instantiation order (state, then what answers the imports, then the code,
+/// then what calls back into it).
+pub trait Overrides {
+    /// Called once the state instance exists, so what is instantiated here can import the state's memory: the
+    /// imports it answers, keyed by (module, name).
+    fn imports(&mut self, store: &mut Store<Host>, state: &Instance) -> Result<Vec<((String, String), Extern)>>;
+
+    /// Called once the code instance exists, before anything in it runs: link what calls back into it.
+    fn linked(&mut self, store: &mut Store<Host>, code: &Instance) -> Result<()> {
+        let _ = (store, code);
+        Ok(())
+    }
+}
 
 /// Compiles the side modules an instance `dlopen`s through the runtime's compiled cache.
 struct SideModules(Runtime);
@@ -134,6 +143,12 @@ impl Pyodide {
             .context("linking a state module")
     }
 
+    /// The code module's bytes (Pyodide's module without its state), as compiled here: what the component holds.
+    pub fn code_wasm(&self) -> Result<Vec<u8>> {
+        let wasm = self.runtime.read_wasm()?;
+        split::code_module(&wasm, &Shape::of(&wasm)?)
+    }
+
     /// The initial state, ready to instantiate.
     pub fn initial(&self) -> &InstancePre<Host> {
         &self.initial
@@ -145,14 +160,14 @@ impl Pyodide {
         &self,
         store: &mut Store<Host>,
         state: &InstancePre<Host>,
-        overrides: Option<Overrides<'_>>,
+        mut overrides: Option<&mut dyn Overrides>,
     ) -> Result<(Instance, Instance, u32)> {
         let state = state
             .instantiate(&mut *store)
             .map_err(anyhow::Error::from)
             .context("instantiating Pyodide's state")?;
-        let overrides: std::collections::HashMap<(String, String), Extern> = match overrides {
-            Some(f) => f(&mut *store, &state)?.into_iter().collect(),
+        let answered: std::collections::HashMap<(String, String), Extern> = match overrides.as_deref_mut() {
+            Some(o) => o.imports(&mut *store, &state)?.into_iter().collect(),
             None => Default::default(),
         };
         let mut imports: Vec<Extern> = Vec::with_capacity(self.slots.len());
@@ -160,9 +175,9 @@ impl Pyodide {
             let item = match slot {
                 Slot::Host(module, name) => {
                     // No key is built when there are no overrides: the path every restored instance takes.
-                    let overridden = match overrides.is_empty() {
+                    let overridden = match answered.is_empty() {
                         true => None,
-                        false => overrides.get(&(module.clone(), name.clone())).cloned(),
+                        false => answered.get(&(module.clone(), name.clone())).cloned(),
                     };
                     overridden.or_else(|| self.linker.get(&mut *store, module, name).ok())
                 }
@@ -176,6 +191,9 @@ impl Pyodide {
         let code = Instance::new(&mut *store, &self.code, &imports)
             .map_err(anyhow::Error::from)
             .context("instantiating Pyodide")?;
+        if let Some(o) = overrides {
+            o.linked(&mut *store, &code)?;
+        }
         let exports = emscripten::exports(&mut *store, &code)?;
         store.data_mut().em.exports = Some(exports);
         store.data_mut().em.dylink = emscripten::dylink::Dylink::new(self.side_modules.clone());
