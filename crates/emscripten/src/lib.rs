@@ -10,6 +10,7 @@
 //! Nothing here panics on guest input: a bad pointer is `EFAULT`, an impossible request an errno.
 #![deny(missing_docs)]
 
+pub mod boot;
 pub mod clock;
 mod imports;
 pub mod layout;

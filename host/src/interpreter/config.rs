@@ -1,136 +1,56 @@
-//! CPython configuration through the `PyInitConfig_*` API.
+//! CPython configuration: the shared boot sequence ([`pyworkers_emscripten::boot`]) over wasmtime calls into the
+//! instance.
 
 use super::Interpreter;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
+use pyworkers_emscripten::boot::{self, BootError, Export, Ty};
+use wasmtime::Val;
 
-/// What CPython is initialised with.
-#[derive(Debug, Clone)]
-pub struct BootOptions {
-    /// `sys.argv`.
-    pub argv: Vec<String>,
-    /// `sys.path`, in order.
-    pub module_search_paths: Vec<String>,
-    /// A fixed `PYTHONHASHSEED`; `None` draws the hash secret from the guest's randomness.
-    pub hash_seed: Option<u32>,
-}
+pub use boot::BootOptions;
 
-impl Default for BootOptions {
-    fn default() -> Self {
-        BootOptions {
-            argv: vec![String::new()],
-            module_search_paths: vec![
-                // The bytecode archive first, when mounted: its .pyc files spare compiling the zip's sources.
-                crate::vfs::layout::STDLIB_BYTECODE.into(),
-                crate::vfs::layout::STDLIB_ZIP.into(),
-                crate::PYWORKERS_LIB.into(),
-                "/lib/python3.14/site-packages".into(),
-            ],
-            hash_seed: None,
-        }
+impl boot::Python for Interpreter {
+    type Error = wasmtime::Error;
+
+    fn call(&mut self, export: Export, args: &[i64]) -> wasmtime::Result<i64> {
+        let func = self
+            .instance
+            .get_func(&mut self.store, export.name())
+            .ok_or_else(|| wasmtime::format_err!("Pyodide has no `{}` export", export.name()))?;
+        let (params, result) = export.signature();
+        let args: Vec<Val> = params
+            .iter()
+            .zip(args)
+            .map(|(ty, &a)| match ty {
+                Ty::I32 => Val::I32(a as i32),
+                Ty::I64 => Val::I64(a),
+            })
+            .collect();
+        let mut results = vec![Val::I32(0); result.iter().len()];
+        func.call(&mut self.store, &args, &mut results)?;
+        Ok(match results.first() {
+            Some(Val::I32(v)) => i64::from(*v),
+            Some(Val::I64(v)) => *v,
+            _ => 0,
+        })
+    }
+
+    fn write(&mut self, ptr: u32, bytes: &[u8]) -> wasmtime::Result<()> {
+        let memory = self.memory().map_err(wasmtime::Error::from_anyhow)?;
+        Ok(memory.write(&mut self.store, ptr as usize, bytes)?)
+    }
+
+    fn read(&mut self, ptr: u32, out: &mut [u8]) -> wasmtime::Result<()> {
+        let memory = self.memory().map_err(wasmtime::Error::from_anyhow)?;
+        Ok(memory.read(&self.store, ptr as usize, out)?)
     }
 }
 
 /// Configure and initialise CPython in `interp`.
 pub(super) fn initialize(interp: &mut Interpreter, options: &BootOptions) -> Result<()> {
-    let config = interp.call("PyInitConfig_Create", &[])?;
-    if config == 0 {
-        bail!("PyInitConfig_Create failed (out of memory)");
+    match boot::initialize(interp, options) {
+        Ok(()) => Ok(()),
+        Err(BootError::Call(e)) => Err(anyhow::Error::from(e)),
+        Err(BootError::Config(msg)) => Err(anyhow::anyhow!(msg)),
     }
-    let result = configure(interp, config, options).and_then(|()| {
-        if interp.call("Py_InitializeFromInitConfig", &[config])? != 0 {
-            bail!("{}", config_error(interp, config)?);
-        }
-        Ok(())
-    });
-    interp.call("PyInitConfig_Free", &[config])?;
-    result.context("initialising CPython")
-}
-
-fn config_error(interp: &mut Interpreter, config: i32) -> Result<String> {
-    let slot = interp.call("malloc", &[4])?;
-    let msg = if interp.call("PyInitConfig_GetError", &[config, slot])? != 0 {
-        let memory = interp.memory()?;
-        let mut word = [0u8; 4];
-        memory.read(&interp.store, slot as usize, &mut word)?;
-        interp.read_str(i32::from_le_bytes(word))?
-    } else {
-        "unknown error".into()
-    };
-    interp.free(slot)?;
-    Ok(msg)
-}
-
-fn set_int(interp: &mut Interpreter, config: i32, name: &str, value: i64) -> Result<()> {
-    let key = interp.alloc_str(name)?;
-    let func = interp
-        .instance
-        .get_typed_func::<(i32, i32, i64), i32>(&mut interp.store, "PyInitConfig_SetInt")?;
-    let rc = func.call(&mut interp.store, (config, key, value))?;
-    interp.free(key)?;
-    if rc != 0 {
-        bail!("setting {name}: {}", config_error(interp, config)?);
-    }
-    Ok(())
-}
-
-fn set_str(interp: &mut Interpreter, config: i32, name: &str, value: &str) -> Result<()> {
-    let key = interp.alloc_str(name)?;
-    let val = interp.alloc_str(value)?;
-    let rc = interp.call("PyInitConfig_SetStr", &[config, key, val])?;
-    interp.free(key)?;
-    interp.free(val)?;
-    if rc != 0 {
-        bail!("setting {name}: {}", config_error(interp, config)?);
-    }
-    Ok(())
-}
-
-fn set_str_list(interp: &mut Interpreter, config: i32, name: &str, items: &[String]) -> Result<()> {
-    let key = interp.alloc_str(name)?;
-    let ptrs = items
-        .iter()
-        .map(|s| interp.alloc_str(s))
-        .collect::<Result<Vec<_>>>()?;
-    let array = interp.call("malloc", &[4 * ptrs.len().max(1) as i32])?;
-    let memory = interp.memory()?;
-    let bytes: Vec<u8> = ptrs.iter().flat_map(|p| p.to_le_bytes()).collect();
-    memory.write(&mut interp.store, array as usize, &bytes)?;
-    let rc = interp.call(
-        "PyInitConfig_SetStrList",
-        &[config, key, ptrs.len() as i32, array],
-    )?;
-    for p in ptrs.into_iter().chain([array, key]) {
-        interp.free(p)?;
-    }
-    if rc != 0 {
-        bail!("setting {name}: {}", config_error(interp, config)?);
-    }
-    Ok(())
-}
-
-fn configure(interp: &mut Interpreter, config: i32, options: &BootOptions) -> Result<()> {
-    set_str(interp, config, "home", "/")?;
-    set_str(interp, config, "program_name", "python")?;
-    // The standard library is read-only; nothing can be written next to it.
-    set_int(interp, config, "write_bytecode", 0)?;
-    set_int(interp, config, "site_import", 1)?;
-    // The host's PYTHON* variables describe the host's Python, not this one.
-    set_int(interp, config, "use_environment", 0)?;
-    set_int(interp, config, "user_site_directory", 0)?;
-    set_int(interp, config, "parse_argv", 0)?;
-    set_int(interp, config, "install_signal_handlers", 0)?;
-    set_int(interp, config, "buffered_stdio", 1)?;
-    set_str_list(interp, config, "argv", &options.argv)?;
-    set_str_list(
-        interp,
-        config,
-        "module_search_paths",
-        &options.module_search_paths,
-    )?;
-    set_int(interp, config, "module_search_paths_set", 1)?;
-    if let Some(seed) = options.hash_seed {
-        set_int(interp, config, "use_hash_seed", 1)?;
-        set_int(interp, config, "hash_seed", seed as i64)?;
-    }
-    Ok(())
+    .context("initialising CPython")
 }

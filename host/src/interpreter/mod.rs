@@ -10,7 +10,7 @@ mod pyodide;
 pub use config::BootOptions;
 pub use pyodide::{Overrides, Pyodide};
 
-use crate::emscripten::{EmContext, EmscriptenView, GuestExit, GuestMemory};
+use crate::emscripten::{EmContext, EmscriptenView, GuestExit};
 use anyhow::{bail, Context, Result};
 use wasmtime::{Engine, Instance, Store, Val};
 
@@ -212,29 +212,16 @@ impl Interpreter {
 
     /// Copy `s` into guest memory (NUL-terminated) with `malloc`; free it with [`Interpreter::free`].
     pub(crate) fn alloc_str(&mut self, s: &str) -> Result<i32> {
-        if s.contains('\0') {
-            bail!("string passed to Python contains a NUL byte");
+        match pyworkers_emscripten::boot::alloc_str(self, s) {
+            Ok(ptr) => Ok(ptr as i32),
+            Err(pyworkers_emscripten::boot::BootError::Call(e)) => Err(e.into()),
+            Err(pyworkers_emscripten::boot::BootError::Config(msg)) => bail!(msg),
         }
-        let ptr = self.call("malloc", &[s.len() as i32 + 1])?;
-        if ptr == 0 {
-            bail!("guest out of memory");
-        }
-        let memory = self.memory()?;
-        memory.write(&mut self.store, ptr as usize, s.as_bytes())?;
-        memory.write(&mut self.store, ptr as usize + s.len(), &[0])?;
-        Ok(ptr)
     }
 
     /// Free guest memory from [`Interpreter::alloc_str`].
     pub(crate) fn free(&mut self, ptr: i32) -> Result<()> {
         Ok(self.call("free", &[ptr]).map(|_| ())?)
-    }
-
-    /// A NUL-terminated string in guest memory.
-    pub(crate) fn read_str(&mut self, ptr: i32) -> Result<String> {
-        let memory = self.memory()?;
-        let mem = crate::emscripten::SliceMemory::new(memory.data_mut(&mut self.store));
-        Ok(mem.cstr_lossy(ptr as u32))
     }
 
     /// Call `module.function()` with no arguments through the C API (no source to compile, so the cheapest call
