@@ -10,6 +10,7 @@ mod conformance;
 mod emscripten;
 mod entropy;
 mod packages;
+mod pyodide_component;
 mod schema;
 mod sdk;
 mod serve;

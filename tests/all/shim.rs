@@ -10,20 +10,6 @@ use std::collections::HashMap;
 use wasmtime::{Engine, Instance, Linker, Memory, MemoryType, Module, Store, Val, ValType};
 use wasmtime_wasi::p1::WasiP1Ctx;
 
-/// The bridge as the component will hold it: both memories imported, functions that copy between them and one
-/// that grows Pyodide's.
-const BRIDGE: &str = r#"
-(module
-  (import "state" "guest" (memory $guest 0))
-  (import "state" "shim" (memory $shim 0))
-  (func (export "guest_pages") (result i32) (memory.size $guest))
-  (func (export "grow") (param $pages i32) (result i32) (memory.grow $guest (local.get $pages)))
-  (func (export "copy_in") (param $local i32) (param $guest i32) (param $len i32)
-    (memory.copy $shim $guest (local.get $local) (local.get $guest) (local.get $len)))
-  (func (export "copy_out") (param $guest i32) (param $local i32) (param $len i32)
-    (memory.copy $guest $shim (local.get $guest) (local.get $local) (local.get $len))))
-"#;
-
 const PAGE: u64 = 65536;
 const AT_FDCWD: i64 = -100;
 const O_RDONLY: i64 = 0;
@@ -52,22 +38,27 @@ struct Shim {
     guest: Memory,
 }
 
-/// The shim's own memory (its declared minimum, growable) and the bridge over it and `guest`: what the component
-/// instantiates before the shim, so nothing is circular.
+/// The shim's own memory (its declared minimum, growable), the bridge over it and `guest` (the component's own,
+/// `pyworkers::component::bridge`) and an archives module carrying nothing: what the component instantiates before
+/// the shim, so nothing is circular. Returns the shim's memory, the bridge and the archives instance.
 fn memory_and_bridge<T: 'static>(
     store: &mut Store<T>,
     shim: &Module,
     guest: Memory,
-) -> wasmtime::Result<(Memory, Instance)> {
+) -> wasmtime::Result<(Memory, Instance, Instance)> {
+    let engine = store.engine().clone();
     let own = shim
         .imports()
         .find(|i| (i.module(), i.name()) == ("env", "memory"))
         .and_then(|i| i.ty().memory().cloned())
         .expect("the shim imports its memory as env.memory");
     let local = Memory::new(&mut *store, MemoryType::new(own.minimum() as u32, None))?;
-    let bridge = Module::new(store.engine(), BRIDGE)?;
-    let bridge = Instance::new(&mut *store, &bridge, &[guest.into(), local.into()])?;
-    Ok((local, bridge))
+    let io = Memory::new(&mut *store, MemoryType::new(1, None))?;
+    let bridge = Module::new(&engine, pyworkers::component::bridge())?;
+    let bridge = Instance::new(&mut *store, &bridge, &[guest.into(), local.into(), io.into()])?;
+    let archives = Module::new(&engine, pyworkers::component::archives(&[]))?;
+    let archives = Instance::new(&mut *store, &archives, &[local.into()])?;
+    Ok((local, bridge, archives))
 }
 
 impl Shim {
@@ -78,11 +69,13 @@ impl Shim {
         let module = Module::from_file(&engine, &path).unwrap();
         let mut store = Store::new(&engine, wasmtime_wasi::WasiCtxBuilder::new().build_p1());
         let guest = Memory::new(&mut store, MemoryType::new(guest_pages as u32, None)).unwrap();
-        let (local, bridge) = memory_and_bridge(&mut store, &module, guest).unwrap();
+        let (local, bridge, archives) = memory_and_bridge(&mut store, &module, guest).unwrap();
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |t| t).unwrap();
         linker.define(&store, "env", "memory", local).unwrap();
         linker.instance(&mut store, "bridge", bridge).unwrap();
+        linker.instance(&mut store, "pyodide", bridge).unwrap();
+        linker.instance(&mut store, "archives", archives).unwrap();
         let instance = linker.instantiate(&mut store, &module).unwrap();
         Shim { store, instance, guest }
     }
@@ -432,6 +425,7 @@ fn shim_wasi(
 /// optionally the generated fallbacks beside them and the fix-up after the code.
 struct ComponentParts {
     shim: Module,
+    bridge: Option<Instance>,
     archives: [Vec<u8>; 3],
     printed: Printed,
     /// The fallbacks and the fix-up, compiled; `None` leaves the rest to the native host.
@@ -459,8 +453,7 @@ impl ComponentParts {
             .map(|i| (i.module, i.name))
             .collect();
         let generated = with_fallbacks.then(|| {
-            let shim_exports: std::collections::HashSet<String> = shim.exports().map(|e| e.name().to_string()).collect();
-            let parts = pyworkers::component::generate(&code, |m, n| shim_exports.contains(&format!("{m}.{n}"))).unwrap();
+            let parts = pyworkers::component::generate(&code, &std::fs::read(&path).unwrap()).unwrap();
             (
                 Module::new(pyodide.engine(), &parts.fallbacks).unwrap(),
                 Module::new(pyodide.engine(), &parts.fixup).unwrap(),
@@ -468,6 +461,7 @@ impl ComponentParts {
         });
         ComponentParts {
             shim,
+            bridge: None,
             archives: [zip, bytecode, pyworkers::PYWORKERS_LIB_TAR.to_vec()],
             printed: Printed::default(),
             generated,
@@ -501,12 +495,14 @@ impl pyworkers::interpreter::Overrides for ComponentParts {
         state: &Instance,
     ) -> anyhow::Result<Vec<((String, String), wasmtime::Extern)>> {
         let guest = state.get_memory(&mut *store, "memory").expect("the state exports Pyodide's memory");
-        let (local, bridge) = memory_and_bridge(store, &self.shim, guest)?;
+        let (local, bridge, archives) = memory_and_bridge(store, &self.shim, guest)?;
+        self.bridge = Some(bridge);
         let mut imports = Vec::new();
         for import in self.shim.imports() {
             imports.push(match import.module() {
                 "env" => local.into(),
-                "bridge" => bridge.get_export(&mut *store, import.name()).unwrap(),
+                "bridge" | "pyodide" => bridge.get_export(&mut *store, import.name()).unwrap(),
+                "archives" => archives.get_export(&mut *store, import.name()).unwrap(),
                 "wasi_snapshot_preview1" => shim_wasi(store, import.name(), local, self.printed.clone()).into(),
                 m => panic!("unexpected shim import module {m}"),
             });
@@ -526,7 +522,8 @@ impl pyworkers::interpreter::Overrides for ComponentParts {
         let mut answers = named_exports(store, &instance);
         self.answered.0 = answers.len();
         if let Some((fallbacks, _)) = &self.generated {
-            let fallbacks = Instance::new(&mut *store, fallbacks, &[])?;
+            let proc_exit = shim_wasi(store, "proc_exit", local, self.printed.clone());
+            let fallbacks = Instance::new(&mut *store, fallbacks, &[proc_exit.into()])?;
             let more = named_exports(store, &fallbacks);
             self.answered.1 = more.len();
             answers.extend(more);
@@ -537,11 +534,18 @@ impl pyworkers::interpreter::Overrides for ComponentParts {
     }
 
     fn linked(&mut self, store: &mut Store<pyworkers::interpreter::Host>, code: &Instance) -> anyhow::Result<()> {
-        let (Some((_, fixup)), Some(fallbacks)) = (&self.generated, self.fallbacks) else { return Ok(()) };
+        let (Some((_, fixup)), Some(fallbacks), Some(bridge)) = (&self.generated, self.fallbacks, self.bridge) else {
+            return Ok(());
+        };
+        let trampoline = Module::new(store.engine(), pyworkers::emscripten::trampoline::WAT)?;
+        let over = [code.get_export(&mut *store, "memory").unwrap(), code.get_export(&mut *store, "__indirect_function_table").unwrap()];
+        let trampoline = Instance::new(&mut *store, &trampoline, &over)?;
         let imports: Vec<wasmtime::Extern> = fixup
             .imports()
             .map(|i| match i.module() {
                 "fallbacks" => fallbacks.get_export(&mut *store, i.name()),
+                "bridge" => bridge.get_export(&mut *store, i.name()),
+                "trampoline" => trampoline.get_export(&mut *store, i.name()),
                 "code" => code.get_export(&mut *store, i.name()),
                 m => panic!("the fix-up imports from {m}"),
             }

@@ -13,15 +13,18 @@
 //!
 //! Two ways to start a context: [`shim_init`] (an empty read-only root with a writable in-memory `/tmp`, for
 //! testing the ABI alone) and [`shim_load_standard`] (the standard layout CPython boots from, over archives the
-//! instantiator copied into [`shim_alloc`]ed memory). Not here yet: the component's loader proper (the same
-//! archives fetched through `tarfs`, the worker, the seed through `entropy`) and the imports that call back into
-//! Pyodide (`malloc`, signal handlers, `dlopen`), which the native host still answers in the boot test.
+//! instantiator copied into [`shim_alloc`]ed memory). In the component, [`loader::shim_run`] does the loader's job
+//! instead: it mounts the archives the component carries, boots CPython and runs the program, calling Pyodide's
+//! exports through the bridge. Not here yet: the archives fetched through `tarfs`, the worker's entry points, the
+//! seed through `entropy`.
 
 use pyworkers_emscripten::{Context, GuestMemory};
 use pyworkers_tarfs::Archive;
 use pyworkers_vfs::{layout, Errno, Fs, MemFs, Result, Vfs};
 use std::cell::RefCell;
 use std::sync::Arc;
+
+pub mod loader;
 
 /// The bridge's functions, which see both memories.
 mod bridge {

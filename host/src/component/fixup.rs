@@ -1,8 +1,13 @@
 //! The fix-up module: instantiated once Pyodide's code instance exists, it imports the exports the callbacks need
-//! (module `code`) and the fallbacks' table (module `fallbacks`), defines one function per callback slot — typed
-//! after the import it answers — and stores them in the table from its start function.
+//! (module `code`), the fallbacks' table (module `fallbacks`), the bridge's (module `bridge`) and the call
+//! trampoline (module `trampoline`, the host's own `trampoline.wat` instantiated over the code). It defines one
+//! function per callback slot — typed after the import it answers — and from its start function stores them in
+//! the fallbacks' table, stores the exports the shim calls in the bridge's, and installs the trampoline where
+//! CPython looks for it (appended to the function table, its index at `_PyRuntime +
+//! *_PyEM_EMSCRIPTEN_TRAMPOLINE_OFFSET`), as the native host's `emscripten::trampoline::install` does.
 
 use super::plan::{string_literal, Callback, Plan};
+use pyworkers_emscripten::boot::Export;
 use std::fmt::Write;
 
 /// The module's text.
@@ -25,9 +30,35 @@ pub(super) fn wat(plan: &Plan) -> String {
         "  (import \"code\" \"PyErr_SetString\" (func $set_string (param i32 i32)))\n",
         "  (import \"code\" \"PyExc_RuntimeError\" (global $runtime_error i32))\n",
         "  (import \"code\" \"__dl_seterr\" (func $dl_seterr (param i32 i32)))\n",
+        "  (import \"code\" \"_PyRuntime\" (global $py_runtime i32))\n",
+        "  (import \"code\" \"_PyEM_EMSCRIPTEN_TRAMPOLINE_OFFSET\" (global $trampoline_offset i32))\n",
+        "  (import \"trampoline\" \"trampoline_call\" (func $trampoline (param i32 i32 i32 i32 i32) (result i32)))\n",
     ));
-    let mut fill = String::new();
-    let mut declared = Vec::new();
+    let mut fill = String::from(
+        " (i32.store (i32.add (global.get $py_runtime) (i32.load (global.get $trampoline_offset)))\
+         (local.tee $index (table.grow $fns (ref.func $trampoline) (i32.const 1))))\
+         (if (i32.lt_s (local.get $index) (i32.const 0)) (then unreachable))",
+    );
+    let mut declared = vec!["$trampoline".to_string()];
+    let _ = writeln!(out, "  (import \"bridge\" \"pyodide\" (table $pyodide {} funcref))", Export::ALL.len());
+    for (slot, export) in Export::ALL.iter().enumerate() {
+        // `malloc` and `free` are imported above, for the callbacks; a module may import a name once.
+        let func = match export {
+            Export::Malloc => "$malloc".to_string(),
+            Export::Free => "$free".to_string(),
+            _ => {
+                let _ = writeln!(
+                    out,
+                    "  (import \"code\" \"{}\" (func $py{slot}{}))",
+                    export.name(),
+                    super::bridge::signature(*export)
+                );
+                format!("$py{slot}")
+            }
+        };
+        let _ = write!(fill, " (table.set $pyodide (i32.const {slot}) (ref.func {func}))");
+        declared.push(func);
+    }
     for (import, slot, callback) in plan.callbacks() {
         let _ = writeln!(out, "  (type $t{slot} (func{}))", import.signature());
         let zeros = import.results_of(0);
@@ -69,10 +100,8 @@ pub(super) fn wat(plan: &Plan) -> String {
         let _ = write!(fill, " (table.set $callbacks (i32.const {slot}) (ref.func $cb{slot}))");
         declared.push(format!("$cb{slot}"));
     }
-    if !declared.is_empty() {
-        let _ = writeln!(out, "  (elem declare func {})", declared.join(" "));
-    }
-    let _ = writeln!(out, "  (func $fill{fill})\n  (start $fill)\n)");
+    let _ = writeln!(out, "  (elem declare func {})", declared.join(" "));
+    let _ = writeln!(out, "  (func $fill (local $index i32){fill})\n  (start $fill)\n)");
     out
 }
 

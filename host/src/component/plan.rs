@@ -151,8 +151,11 @@ pub enum Callback {
 pub enum Answer {
     /// Every result is this integer (floats zero, references null); no results: a no-op.
     Constant(i32),
-    /// The guest cannot go on (`exit`, `abort`, a failed assertion): trap.
+    /// The guest cannot go on (`abort`, a failed assertion): trap.
     Trap,
+    /// `exit(status)`: end the run through the shim's `wasi_snapshot_preview1.proc_exit` (imported by the
+    /// fallbacks), which the component answers with `wasi:cli/exit`.
+    Exit,
     /// `system(cmd)`: there is no shell, so `system(NULL)` is 0 and any command fails with `ENOSYS`.
     System,
     /// Through the callback table, slot `slot`.
@@ -179,7 +182,11 @@ impl Plan {
         let mut entries = Vec::new();
         for import in imports {
             let answer = match (import.module.as_str(), import.name.as_str()) {
-                ("wasi_snapshot_preview1", "proc_exit") | ("env", "exit" | "_abort_js" | "__assert_fail") => Answer::Trap,
+                ("wasi_snapshot_preview1", "proc_exit") | ("env", "exit") => {
+                    import.expect(&[I32], &[])?;
+                    Answer::Exit
+                }
+                ("env", "_abort_js" | "__assert_fail") => Answer::Trap,
                 ("wasi_snapshot_preview1", other) => {
                     bail!("Pyodide imports wasi_snapshot_preview1.{other}, which the shim does not answer")
                 }

@@ -1,0 +1,155 @@
+//! The component's loader: mount the archives the component carries, boot CPython with the shared sequence
+//! (`pyworkers_emscripten::boot`) and run the program — all through calls into Pyodide's exports, which the
+//! component's bridge makes on the shim's behalf (`call_indirect` through a table its fix-up filled once Pyodide's
+//! code existed: the shim is instantiated before it, so it cannot import them directly).
+
+use crate::{Bridge, CONTEXT};
+use pyworkers_emscripten::boot::{self, BootError, BootOptions, Export};
+use pyworkers_emscripten::{Context, GuestMemory};
+use pyworkers_tarfs::Archive;
+use pyworkers_vfs::layout;
+use std::convert::Infallible;
+use std::sync::Arc;
+
+/// Pyodide's exports, as the bridge forwards them (names are Pyodide's own).
+mod pyodide {
+    #[link(wasm_import_module = "pyodide")]
+    extern "C" {
+        pub fn malloc(size: u32) -> u32;
+        pub fn free(ptr: u32);
+        pub fn __wasm_call_ctors();
+        pub fn PyInitConfig_Create() -> u32;
+        pub fn PyInitConfig_Free(config: u32);
+        pub fn PyInitConfig_GetError(config: u32, err: u32) -> i32;
+        pub fn PyInitConfig_SetInt(config: u32, name: u32, value: i64) -> i32;
+        pub fn PyInitConfig_SetStr(config: u32, name: u32, value: u32) -> i32;
+        pub fn PyInitConfig_SetStrList(config: u32, name: u32, len: u32, items: u32) -> i32;
+        pub fn Py_InitializeFromInitConfig(config: u32) -> i32;
+        pub fn PyRun_SimpleString(code: u32) -> i32;
+    }
+}
+
+/// The archives the component carries, by index: each is copied into this module's memory on request.
+mod archives {
+    #[link(wasm_import_module = "archives")]
+    extern "C" {
+        /// Length of archive `index` in bytes.
+        pub fn len(index: u32) -> u32;
+        /// Copy archive `index` whole to `dst` in this module's memory.
+        pub fn copy(index: u32, dst: *mut u8);
+    }
+}
+
+/// Archive indices: the stdlib zip, the stdlib bytecode tar, the runtime's Python tar, the program's source.
+const STDLIB_ZIP: u32 = 0;
+const STDLIB_BYTECODE: u32 = 1;
+const RUNTIME_LIB: u32 = 2;
+const PROGRAM: u32 = 3;
+
+/// Calls into Pyodide through the bridge. A trap unwinds the whole component call, so no call returns an error.
+struct Pyodide;
+
+impl boot::Python for Pyodide {
+    type Error = Infallible;
+
+    fn call(&mut self, export: Export, args: &[i64]) -> Result<i64, Infallible> {
+        let a = |i: usize| args.get(i).copied().unwrap_or(0) as u32;
+        // SAFETY: each import takes plain integers (pointers into Pyodide's memory, which it checks itself).
+        Ok(unsafe {
+            match export {
+                Export::Malloc => i64::from(pyodide::malloc(a(0))),
+                Export::Free => {
+                    pyodide::free(a(0));
+                    0
+                }
+                Export::WasmCallCtors => {
+                    pyodide::__wasm_call_ctors();
+                    0
+                }
+                Export::ConfigCreate => i64::from(pyodide::PyInitConfig_Create()),
+                Export::ConfigFree => {
+                    pyodide::PyInitConfig_Free(a(0));
+                    0
+                }
+                Export::ConfigGetError => i64::from(pyodide::PyInitConfig_GetError(a(0), a(1))),
+                Export::ConfigSetInt => i64::from(pyodide::PyInitConfig_SetInt(a(0), a(1), args.get(2).copied().unwrap_or(0))),
+                Export::ConfigSetStr => i64::from(pyodide::PyInitConfig_SetStr(a(0), a(1), a(2))),
+                Export::ConfigSetStrList => i64::from(pyodide::PyInitConfig_SetStrList(a(0), a(1), a(2), a(3))),
+                Export::InitializeFromInitConfig => i64::from(pyodide::Py_InitializeFromInitConfig(a(0))),
+                Export::RunSimpleString => i64::from(pyodide::PyRun_SimpleString(a(0))),
+            }
+        })
+    }
+
+    fn write(&mut self, ptr: u32, bytes: &[u8]) -> Result<(), Infallible> {
+        // Pointers come from Pyodide's own `malloc`; a bad one would be a bug here, so trap rather than go on.
+        Bridge.write_bytes(ptr, bytes).expect("write inside Pyodide's memory");
+        Ok(())
+    }
+
+    fn read(&mut self, ptr: u32, out: &mut [u8]) -> Result<(), Infallible> {
+        Bridge.read_into(ptr, out).expect("read inside Pyodide's memory");
+        Ok(())
+    }
+}
+
+/// Archive `index`, copied into a block of this module's memory that lives as long as the instance.
+fn archive(index: u32) -> &'static [u8] {
+    // SAFETY: the import takes no pointers.
+    let len = unsafe { archives::len(index) } as usize;
+    let block: &'static mut [u8] = Box::leak(vec![0u8; len].into_boxed_slice());
+    // SAFETY: `block` is exactly `len` writable bytes of this module's memory.
+    unsafe { archives::copy(index, block.as_mut_ptr()) };
+    block
+}
+
+/// Why running the program failed before it could start.
+fn failed(message: &str) -> i32 {
+    eprintln!("pyworkers: {message}");
+    1
+}
+
+/// Mount the standard layout from the carried archives, boot CPython and run the program's source as `__main__`
+/// the way `python -c` would (the runtime's `_pyworkers.cli.run_command`): it ends the run with `exit(status)`.
+/// 0 if it ran to the end; 1 if it raised (the traceback is on stderr) or the interpreter could not start (the
+/// reason is on stderr): the component lifts this as `wasi:cli/run`'s `result`.
+#[no_mangle]
+pub extern "C" fn shim_run() -> i32 {
+    let bytecode = match Archive::open_shared(Arc::new(archive(STDLIB_BYTECODE))) {
+        Ok(archive) => Some(Arc::new(archive)),
+        Err(e) => return failed(&format!("the stdlib bytecode archive does not open: {e:?}")),
+    };
+    let vfs = match layout::standard(Arc::new(archive(STDLIB_ZIP)), bytecode, archive(RUNTIME_LIB)) {
+        Ok(vfs) => vfs,
+        Err(e) => return failed(&format!("the standard layout does not mount: {e:?}")),
+    };
+    let mut cx = Context::new(vfs);
+    cx.environ = layout::environment();
+    CONTEXT.with(|c| *c.borrow_mut() = Some(cx));
+
+    // No borrow of the context is held across a call into Pyodide: its imports borrow it.
+    let mut py = Pyodide;
+    let _ = boot::Python::call(&mut py, Export::WasmCallCtors, &[]);
+    match boot::initialize(&mut py, &BootOptions::default()) {
+        Ok(()) => {}
+        Err(BootError::Config(message)) => return failed(&format!("initialising CPython: {message}")),
+        Err(BootError::Call(never)) => match never {},
+    }
+    CONTEXT.with(|c| c.borrow_mut().as_mut().map(|cx| cx.python_ready = true));
+    // The runtime's own runner, as `pyworkers run -c` uses: it flushes stdio and ends with `os._exit(status)`,
+    // which reaches `wasi:cli/exit` through the fallbacks and `proc_exit`. The source travels as hex, so no byte
+    // of it needs escaping.
+    let hex: String = archive(PROGRAM).iter().map(|b| format!("{b:02x}")).collect();
+    let run = format!("import _pyworkers.cli as c; c.run_command(bytes.fromhex('{hex}').decode('utf-8', 'surrogateescape'))");
+    let code = match boot::alloc_str(&mut py, &run) {
+        Ok(ptr) => ptr,
+        Err(BootError::Config(message)) => return failed(&message),
+        Err(BootError::Call(never)) => match never {},
+    };
+    // SAFETY: `code` is a NUL-terminated string in Pyodide's memory.
+    let status = unsafe { pyodide::PyRun_SimpleString(code) };
+    // SAFETY: `code` came from Pyodide's `malloc`.
+    unsafe { pyodide::free(code) };
+    CONTEXT.with(|c| c.borrow_mut().as_mut().map(|cx| cx.vfs.flush()));
+    i32::from(status != 0)
+}

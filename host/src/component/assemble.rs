@@ -1,0 +1,255 @@
+//! Assemble the Pyodide component: Pyodide's state and code modules, the shim, and the generated modules, as core
+//! instances of one component linked by its own instantiate statements (the design in `guest-adapters/README.md`).
+//!
+//! The component is written as WebAssembly text — its WASI types, the order of its instances, its lowerings and
+//! its lift read best that way — with an empty placeholder for every core module, parsed with `wat`, and then
+//! each placeholder's section is replaced by the real module's bytes. Replacing a core module's bytes changes no
+//! index, so the splice is exact; the result is validated before it is returned.
+
+use super::plan::func_imports;
+use super::{archives, generate};
+use crate::runtime::split::STATE_MODULE;
+use anyhow::{bail, Context, Result};
+use std::fmt::Write;
+
+/// The index of the program's source among [`Parts::archives`].
+pub const PROGRAM_ARCHIVE: usize = 3;
+
+/// The WASI version the component imports and exports (any Wasmtime serving 0.2 accepts it).
+const WASI: &str = "0.2.0";
+
+/// What a component is assembled from.
+pub struct Parts<'a> {
+    /// Pyodide's state module (`runtime::split`): its memory and mutable globals.
+    pub state: &'a [u8],
+    /// Pyodide's code module (`runtime::split`), unchanged.
+    pub code: &'a [u8],
+    /// The shim (`guest-adapters/emscripten-shim`, `wasm32-wasip1`).
+    pub shim: &'a [u8],
+    /// The stdlib zip, the stdlib bytecode tar, the runtime's Python tar, and the program's source
+    /// ([`PROGRAM_ARCHIVE`]), in the order the shim's loader reads them.
+    pub archives: [&'a [u8]; 4],
+}
+
+/// The core modules, in the order the component text declares them.
+const MODULES: [&str; 11] = ["State", "ShimMemory", "IoMemory", "Bridge", "Preview1", "Archives", "Shim", "Fallbacks", "Code", "Trampoline", "Fixup"];
+
+/// The component for `parts`: it exports `wasi:cli/run`, which boots CPython and runs the program.
+pub fn assemble(parts: &Parts<'_>) -> Result<Vec<u8>> {
+    let generated = generate(parts.code, parts.shim)?;
+    let preview1 = wat::parse_str(include_str!("preview1.wat")).context("the preview 1 module")?;
+    let trampoline = wat::parse_str(crate::emscripten::trampoline::WAT).context("the trampoline")?;
+    let archives = archives::module(&parts.archives);
+    let io_memory = wat::parse_str(super::bridge::memory(1))?;
+    let modules: [&[u8]; 11] = [
+        parts.state,
+        &generated.shim_memory,
+        &io_memory,
+        &generated.bridge,
+        &preview1,
+        &archives,
+        parts.shim,
+        &generated.fallbacks,
+        parts.code,
+        &trampoline,
+        &generated.fixup,
+    ];
+    let shim_exports = exports(parts.shim)?;
+    let text = component_text(&func_imports(parts.code)?, &shim_exports)?;
+    let skeleton = wat::parse_str(&text).context("the component's text")?;
+    let component = splice(&skeleton, &modules)?;
+    let mut features = wasmparser::WasmFeatures::all();
+    features.remove(wasmparser::WasmFeatures::CM_ASYNC);
+    wasmparser::Validator::new_with_features(features)
+        .validate_all(&component)
+        .context("the assembled component does not validate")?;
+    Ok(component)
+}
+
+/// The export names of a core module.
+fn exports(module: &[u8]) -> Result<std::collections::HashSet<String>> {
+    let mut names = std::collections::HashSet::new();
+    for payload in wasmparser::Parser::new(0).parse_all(module) {
+        if let wasmparser::Payload::ExportSection(reader) = payload? {
+            for export in reader {
+                names.insert(export?.name.to_string());
+            }
+        }
+    }
+    Ok(names)
+}
+
+/// The component, with empty core modules named after [`MODULES`].
+fn component_text(code_imports: &[super::FuncImport], shim_exports: &std::collections::HashSet<String>) -> Result<String> {
+    let mut t = String::from("(component $C\n");
+    // WASI 0.2, only what the shim's own preview 1 calls need.
+    let _ = write!(
+        t,
+        r#"
+  (import "wasi:io/error@{WASI}" (instance $io_error (export "error" (type (sub resource)))))
+  (alias export $io_error "error" (type $error))
+  (import "wasi:io/streams@{WASI}" (instance $streams
+    (alias outer $C $error (type $error))
+    (export "output-stream" (type $output_stream (sub resource)))
+    (type $stream_error_def (variant (case "last-operation-failed" (own $error)) (case "closed")))
+    (export "stream-error" (type $stream_error (eq $stream_error_def)))
+    (export "[method]output-stream.blocking-write-and-flush"
+      (func (param "self" (borrow $output_stream)) (param "contents" (list u8)) (result (result (error $stream_error)))))))
+  (alias export $streams "output-stream" (type $output_stream))
+  (import "wasi:cli/stdout@{WASI}" (instance $stdout
+    (alias outer $C $output_stream (type $output_stream))
+    (export "get-stdout" (func (result (own $output_stream))))))
+  (import "wasi:cli/stderr@{WASI}" (instance $stderr
+    (alias outer $C $output_stream (type $output_stream))
+    (export "get-stderr" (func (result (own $output_stream))))))
+  (import "wasi:clocks/monotonic-clock@{WASI}" (instance $monotonic
+    (export "now" (func (result u64)))))
+  (import "wasi:clocks/wall-clock@{WASI}" (instance $wall
+    (type $datetime_def (record (field "seconds" u64) (field "nanoseconds" u32)))
+    (export "datetime" (type $datetime (eq $datetime_def)))
+    (export "now" (func (result $datetime)))))
+  (import "wasi:random/random@{WASI}" (instance $random
+    (export "get-random-u64" (func (result u64)))))
+  (import "wasi:cli/exit@{WASI}" (instance $exit
+    (export "exit" (func (param "status" (result))))))
+"#
+    );
+    for name in MODULES {
+        let _ = writeln!(t, "  (core module ${name})");
+    }
+    let _ = write!(
+        t,
+        r#"
+  (core instance $state (instantiate $State))
+  (core instance $shim_memory_instance (instantiate $ShimMemory))
+  (core instance $io_memory_instance (instantiate $IoMemory))
+  (core instance $bridge (instantiate $Bridge
+    (with "state" (instance $state)) (with "shim" (instance $shim_memory_instance)) (with "io" (instance $io_memory_instance))))
+  (alias core export $bridge "io_memory" (core memory $io_memory))
+  (alias core export $shim_memory_instance "memory" (core memory $shim_memory))
+
+  (alias export $stdout "get-stdout" (func $get_stdout))
+  (alias export $stderr "get-stderr" (func $get_stderr))
+  (alias export $streams "[method]output-stream.blocking-write-and-flush" (func $write))
+  (alias export $monotonic "now" (func $monotonic_now))
+  (alias export $wall "now" (func $wall_now))
+  (alias export $random "get-random-u64" (func $random_u64))
+  (alias export $exit "exit" (func $exit_fn))
+  (core func $get_stdout_lowered (canon lower (func $get_stdout)))
+  (core func $get_stderr_lowered (canon lower (func $get_stderr)))
+  (core func $write_lowered (canon lower (func $write) (memory $io_memory)))
+  (core func $monotonic_now_lowered (canon lower (func $monotonic_now)))
+  (core func $wall_now_lowered (canon lower (func $wall_now) (memory $io_memory)))
+  (core func $random_u64_lowered (canon lower (func $random_u64)))
+  (core func $exit_lowered (canon lower (func $exit_fn)))
+  (core instance $wasi
+    (export "get-stdout" (func $get_stdout_lowered))
+    (export "get-stderr" (func $get_stderr_lowered))
+    (export "blocking-write-and-flush" (func $write_lowered))
+    (export "monotonic-now" (func $monotonic_now_lowered))
+    (export "wall-now" (func $wall_now_lowered))
+    (export "get-random-u64" (func $random_u64_lowered))
+    (export "exit" (func $exit_lowered)))
+  (core instance $preview1 (instantiate $Preview1 (with "bridge" (instance $bridge)) (with "wasi" (instance $wasi))))
+  (core instance $archives (instantiate $Archives (with "bridge" (instance $bridge))))
+  (core instance $shim_env (export "memory" (memory $shim_memory)))
+  (core instance $shim (instantiate $Shim
+    (with "env" (instance $shim_env))
+    (with "bridge" (instance $bridge))
+    (with "pyodide" (instance $bridge))
+    (with "archives" (instance $archives))
+    (with "wasi_snapshot_preview1" (instance $preview1))))
+  (core instance $fallbacks (instantiate $Fallbacks (with "wasi_snapshot_preview1" (instance $preview1))))
+"#
+    );
+    // Pyodide's imports, module by module, each from the shim if it exports `MODULE.NAME`, else the fallbacks.
+    let mut modules: Vec<&str> = code_imports.iter().map(|i| i.module.as_str()).collect();
+    modules.dedup();
+    modules.sort_unstable();
+    modules.dedup();
+    let mut with = String::new();
+    for (m, module) in modules.iter().enumerate() {
+        let mut exports = String::new();
+        for (i, import) in code_imports.iter().filter(|i| i.module == *module).enumerate() {
+            let full = format!("{}.{}", import.module, import.name);
+            let from = if shim_exports.contains(&full) { "$shim" } else { "$fallbacks" };
+            if import.name.contains('"') || full.contains('\\') {
+                bail!("Pyodide imports a name the component text cannot spell: {full}");
+            }
+            let _ = writeln!(t, "  (alias core export {from} \"{full}\" (core func $m{m}_{i}))");
+            let _ = write!(exports, "\n    (export \"{}\" (func $m{m}_{i}))", import.name);
+        }
+        let _ = writeln!(t, "  (core instance $imports{m}{exports})");
+        let _ = write!(with, " (with \"{module}\" (instance $imports{m}))");
+    }
+    let _ = write!(
+        t,
+        r#"
+  (core instance $code (instantiate $Code{with} (with "{STATE_MODULE}" (instance $state))))
+  (core instance $trampoline (instantiate $Trampoline (with "env" (instance $code))))
+  (core instance (instantiate $Fixup
+    (with "fallbacks" (instance $fallbacks))
+    (with "bridge" (instance $bridge))
+    (with "trampoline" (instance $trampoline))
+    (with "code" (instance $code))))
+
+  (alias core export $shim "shim_run" (core func $shim_run))
+  (type $run_type (func (result (result))))
+  (func $run (type $run_type) (canon lift (core func $shim_run)))
+  (instance $run_instance (export "run" (func $run)))
+  (export "wasi:cli/run@{WASI}" (instance $run_instance))
+)
+"#
+    );
+    Ok(t)
+}
+
+/// `skeleton` with its core modules, in order, replaced by `modules`.
+fn splice(skeleton: &[u8], modules: &[&[u8]]) -> Result<Vec<u8>> {
+    let mut out = skeleton[..8].to_vec();
+    let mut next = modules.iter();
+    let mut at = 8;
+    while at < skeleton.len() {
+        let id = skeleton[at];
+        let (size, leb) = read_leb(&skeleton[at + 1..]).context("a section size")?;
+        let body = at + 1 + leb;
+        let end = body + size as usize;
+        // Component section 1 is a core module.
+        if id == 1 {
+            let module = next.next().context("more core modules than parts")?;
+            out.push(1);
+            write_leb(&mut out, module.len() as u64);
+            out.extend_from_slice(module);
+        } else {
+            out.extend_from_slice(&skeleton[at..end]);
+        }
+        at = end;
+    }
+    if next.next().is_some() {
+        bail!("fewer core modules than parts");
+    }
+    Ok(out)
+}
+
+fn read_leb(bytes: &[u8]) -> Option<(u64, usize)> {
+    let mut value = 0u64;
+    for (i, &b) in bytes.iter().enumerate().take(10) {
+        value |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Some((value, i + 1));
+        }
+    }
+    None
+}
+
+fn write_leb(out: &mut Vec<u8>, mut value: u64) {
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}

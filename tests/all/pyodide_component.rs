@@ -1,0 +1,125 @@
+//! The Pyodide component (`pyworkers::component::assemble`): Pyodide's unmodified code module, its state, the
+//! shim and the generated modules as core instances of one component, exporting `wasi:cli/run`. Run as a
+//! component — by Wasmtime's component API here and by stock `wasmtime run` — it boots CPython from the archives
+//! it carries and runs the program, with nothing from the host but WASI's stdout, stderr, clocks and randomness.
+
+use std::process::Command;
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+/// A program touching what a worker would: imports from the stdlib zip, a file, randomness, clocks, stdout and
+/// stderr.
+const PROGRAM: &str = r#"
+import json, os, re, sys, time, random
+open('/tmp/probe.txt', 'w').write('written inside the component')
+print(json.dumps({
+    'read': open('/tmp/probe.txt').read(),
+    'match': re.sub(r'\d+', '#', 'a1b22'),
+    'random': len({random.random() for _ in range(8)}),
+    'urandom': len(os.urandom(33)),
+    'after_2025': time.time() > 1.7e9,
+    'runtime': sys._emscripten_info.runtime,
+}, sort_keys=True))
+print('to stderr', file=sys.stderr)
+"#;
+
+/// What [`PROGRAM`] prints.
+fn expected() -> String {
+    format!(
+        "{{\"after_2025\": true, \"match\": \"a#b#\", \"random\": 8, \"read\": \"written inside the component\", \"runtime\": \"{}\", \"urandom\": 33}}\n",
+        pyworkers::component::RUNTIME_NAME
+    )
+}
+
+/// Assemble the component for `program` from the cached Pyodide and a freshly built shim.
+fn assemble(program: &str) -> Vec<u8> {
+    let pyodide = crate::support::pyodide();
+    let runtime = pyodide.runtime();
+    let shim = std::fs::read(crate::support::wasm_module("guest-adapters/Cargo.toml", "emscripten-shim", "emscripten_shim.wasm")).unwrap();
+    let wasm = runtime.read_wasm().unwrap();
+    let state = pyodide.shape().unwrap().initial_state(&wasm).unwrap();
+    let code = pyodide.code_wasm().unwrap();
+    let zip = std::fs::read(runtime.stdlib_zip_path()).unwrap();
+    let bytecode = std::fs::read(runtime.ensure_stdlib_bytecode(|| pyworkers::stdlib::build(pyodide)).unwrap()).unwrap();
+    pyworkers::component::assemble(&pyworkers::component::Parts {
+        state: &state,
+        code: &code,
+        shim: &shim,
+        archives: [&zip, &bytecode, pyworkers::PYWORKERS_LIB_TAR, program.as_bytes()],
+    })
+    .unwrap()
+}
+
+struct Wasi {
+    ctx: WasiCtx,
+    table: ResourceTable,
+}
+
+impl WasiView for Wasi {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.ctx, table: &mut self.table }
+    }
+}
+
+/// Run the component's `wasi:cli/run` with Wasmtime's component API: (succeeded, stdout, stderr).
+fn run(component: &[u8]) -> (bool, String, String) {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.wasm_exceptions(true);
+    config.wasm_gc(true);
+    config.wasm_function_references(true);
+    config.wasm_multi_memory(true);
+    let engine = Engine::new(&config).unwrap();
+    let component = Component::new(&engine, component).unwrap();
+    let mut linker = Linker::new(&engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).unwrap();
+    let (stdout, stderr) = (MemoryOutputPipe::new(1 << 20), MemoryOutputPipe::new(1 << 20));
+    let ctx = WasiCtx::builder().stdout(stdout.clone()).stderr(stderr.clone()).build();
+    let mut store = Store::new(&engine, Wasi { ctx, table: ResourceTable::new() });
+    let command = wasmtime_wasi::p2::bindings::sync::Command::instantiate(&mut store, &component, &linker).unwrap();
+    // The program ends with `exit(status)` (as `python -c` does), which WASI reports as an `I32Exit` error.
+    let ok = match command.wasi_cli_run().call_run(&mut store) {
+        Ok(result) => result.is_ok(),
+        Err(e) => match e.downcast_ref::<wasmtime_wasi::I32Exit>() {
+            Some(wasmtime_wasi::I32Exit(status)) => *status == 0,
+            None => panic!("the component trapped: {e:?}\nstderr:\n{}", String::from_utf8_lossy(&stderr.contents())),
+        },
+    };
+    let text = |pipe: MemoryOutputPipe| String::from_utf8_lossy(&pipe.contents()).into_owned();
+    (ok, text(stdout), text(stderr))
+}
+
+#[test]
+fn the_pyodide_component_runs_python_with_only_wasi_from_the_host() {
+    let component = assemble(PROGRAM);
+    let (ok, stdout, stderr) = run(&component);
+    assert!(ok, "run failed; stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert_eq!(stdout, expected(), "stderr:\n{stderr}");
+    assert_eq!(stderr, "to stderr\n");
+
+    // A program that raises: `run` answers err and the traceback is on stderr.
+    let (ok, _, stderr) = run(&assemble("raise ValueError('on purpose')"));
+    assert!(!ok, "a raising program must fail `run`");
+    assert!(stderr.contains("ValueError: on purpose"), "stderr:\n{stderr}");
+}
+
+/// Stock `wasmtime run` (the pinned CLI, `tests/tools/install`) runs the same file, given the proposals Pyodide's
+/// code uses: exception handling (exnref) and GC types (the call trampoline's `ref.test`).
+#[test]
+fn stock_wasmtime_runs_the_pyodide_component() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pyodide-program.wasm");
+    std::fs::write(&path, assemble(PROGRAM)).unwrap();
+    let output = Command::new(crate::support::tool("wasmtime"))
+        .args(["run", "-W", "exceptions=y,gc=y"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "wasmtime run failed: {}\nstdout:\n{stdout}\nstderr:\n{stderr}", output.status);
+    assert_eq!(stdout, expected(), "stderr:\n{stderr}");
+    assert_eq!(stderr, "to stderr\n");
+}
