@@ -105,21 +105,38 @@ fn the_pyodide_component_runs_python_with_only_wasi_from_the_host() {
     assert!(stderr.contains("ValueError: on purpose"), "stderr:\n{stderr}");
 }
 
-/// Stock `wasmtime run` (the pinned CLI, `tests/tools/install`) runs the same file, given the proposals Pyodide's
-/// code uses: exception handling (exnref) and GC types (the call trampoline's `ref.test`).
+/// Stock `wasmtime run` (the pinned CLI, `tests/tools/install`) runs the file `pyworkers component` writes, given
+/// the proposals Pyodide's code uses: exception handling (exnref) and GC types (the call trampoline's `ref.test`).
 #[test]
-fn stock_wasmtime_runs_the_pyodide_component() {
+fn stock_wasmtime_runs_the_component_pyworkers_component_writes() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("pyodide-program.wasm");
-    std::fs::write(&path, assemble(PROGRAM)).unwrap();
-    let output = Command::new(crate::support::tool("wasmtime"))
-        .args(["run", "-W", "exceptions=y,gc=y"])
-        .arg(&path)
-        .output()
-        .unwrap();
+    let (script, path) = (dir.path().join("program.py"), dir.path().join("program.wasm"));
+    std::fs::write(&script, PROGRAM).unwrap();
+    let built = crate::support::pyworkers(&["component", script.to_str().unwrap(), "-o", path.to_str().unwrap()], b"");
+    assert!(built.status.success(), "pyworkers component: {}", String::from_utf8_lossy(&built.stderr));
+    assert!(String::from_utf8_lossy(&built.stderr).contains("wasmtime run -W exceptions=y,gc=y"));
+    let run = |path: &std::path::Path| {
+        Command::new(crate::support::tool("wasmtime")).args(["run", "-W", "exceptions=y,gc=y"]).arg(path).output().unwrap()
+    };
+    let output = run(&path);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "wasmtime run failed: {}\nstdout:\n{stdout}\nstderr:\n{stderr}", output.status);
     assert_eq!(stdout, expected(), "stderr:\n{stderr}");
     assert_eq!(stderr, "to stderr\n");
+
+    // `-c` code, ending with a status: WASI 0.2 reports any failure as 1.
+    let built = crate::support::pyworkers(&["component", "-c", "import sys; sys.exit(3)", "-o", path.to_str().unwrap()], b"");
+    assert!(built.status.success(), "pyworkers component -c: {}", String::from_utf8_lossy(&built.stderr));
+    assert_eq!(run(&path).status.code(), Some(1));
+}
+
+#[test]
+fn pyworkers_component_needs_a_program_and_an_output() {
+    let none = crate::support::pyworkers(&["component", "-o", "/dev/null"], b"");
+    assert!(!none.status.success());
+    assert!(String::from_utf8_lossy(&none.stderr).contains("SCRIPT"), "{}", String::from_utf8_lossy(&none.stderr));
+    let missing = crate::support::pyworkers(&["component", "/nonexistent/program.py", "-o", "/dev/null"], b"");
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/program.py"));
 }

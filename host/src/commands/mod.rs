@@ -3,6 +3,7 @@
 mod bench;
 mod bundle;
 mod cache;
+mod component;
 mod conformance;
 mod d1;
 mod kv;
@@ -77,6 +78,8 @@ pub enum Command {
     Conformance(conformance::Conformance),
     /// Show what the cache holds (kind, size, last use), or empty it with `cache clean`.
     Cache(cache::Cache),
+    /// Build the Pyodide component for a Python program: one .wasm that stock `wasmtime run` runs.
+    Component(component::ComponentCmd),
 }
 
 impl Command {
@@ -93,6 +96,7 @@ impl Command {
             Command::Kv(c) => c.execute(),
             Command::Bundle(c) => c.execute(),
             Command::Conformance(c) => c.execute(),
+            Command::Component(c) => c.execute(),
         }
     }
 }

@@ -23,6 +23,20 @@ pub use assemble::{assemble, Parts, PROGRAM_ARCHIVE};
 
 pub use plan::{func_imports, FuncImport, Plan, NO_SIDE_MODULES, RUNTIME_NAME};
 
+/// The shim (`guest-adapters/emscripten-shim`) this binary was built with (`build.rs`); empty if the
+/// `wasm32-wasip1` target was missing then.
+const SHIM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/emscripten_shim.wasm"));
+
+/// The shim this binary was built with, or why there is none.
+pub fn shim() -> anyhow::Result<&'static [u8]> {
+    if SHIM.is_empty() {
+        anyhow::bail!(
+            "this pyworkers was built without the Pyodide component's shim: run `rustup target add wasm32-wasip1` and build it again"
+        );
+    }
+    Ok(SHIM)
+}
+
 /// The generated core modules, for one Pyodide code module and one shim.
 pub struct Generated {
     /// The bridge: both memories, copies between them, calls into Pyodide for the shim (`bridge.rs`).
