@@ -73,6 +73,10 @@ fn run(component: &[u8]) -> (bool, String, String) {
     config.wasm_multi_memory(true);
     let engine = Engine::new(&config).unwrap();
     let component = Component::new(&engine, component).unwrap();
+    // Nothing from the host but WASI: no pyworkers-specific import at all.
+    let imports: Vec<String> = component.component_type().imports(&engine).map(|(name, _)| name.to_string()).collect();
+    assert!(imports.iter().all(|name| name.starts_with("wasi:")), "imports: {imports:?}");
+    assert!(imports.iter().any(|name| name.starts_with("wasi:cli/stdout")), "imports: {imports:?}");
     let mut linker = Linker::new(&engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker).unwrap();
     let (stdout, stderr) = (MemoryOutputPipe::new(1 << 20), MemoryOutputPipe::new(1 << 20));
