@@ -25,11 +25,11 @@ fn worker() -> PathBuf {
     )
 }
 
-fn adapter(artifact: &str) -> PathBuf {
+pub(crate) fn adapter(artifact: &str) -> PathBuf {
     crate::support::wasm_guest("guest-adapters/Cargo.toml", artifact)
 }
 
-fn zeros() -> PathBuf {
+pub(crate) fn zeros() -> PathBuf {
     crate::support::wasm_guest(
         "tests/guests/entropy-zeros/Cargo.toml",
         "entropy_zeros.wasm",
@@ -37,7 +37,7 @@ fn zeros() -> PathBuf {
 }
 
 /// `wac plug WORKER --plug PLUG... -o NAME.wasm`, once per name.
-fn plugged(name: &str, worker: &Path, plugs: &[PathBuf]) -> PathBuf {
+pub(crate) fn plugged(name: &str, worker: &Path, plugs: &[PathBuf]) -> PathBuf {
     let out = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join("compose")
         .join(format!("{name}.wasm"));

@@ -48,6 +48,7 @@ fn assemble(program: &str) -> Vec<u8> {
         code: &code,
         shim: &shim,
         archives: [&zip, &bytecode, pyworkers::PYWORKERS_LIB_TAR, program.as_bytes()],
+        entropy: pyworkers::component::Entropy::Wasi,
     })
     .unwrap()
 }
@@ -143,4 +144,40 @@ fn pyworkers_component_needs_a_program_and_an_output() {
     let missing = crate::support::pyworkers(&["component", "/nonexistent/program.py", "-o", "/dev/null"], b"");
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/program.py"));
+}
+
+/// `pyworkers component --import-entropy` imports `pyworkers:runtime/entropy` instead of drawing from
+/// `wasi:random`; `wac plug` puts the real `entropy` component (`guest-adapters/entropy`) or the all-zeros one
+/// (`tests/guests/entropy-zeros`) into it, and stock `wasmtime run` runs each: Python's `os.urandom` and `random`
+/// follow the plugged component, everything else is the same.
+#[test]
+fn swapping_the_entropy_component_changes_what_python_draws_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("draws.wasm");
+    let program = "import os, random, json; print(json.dumps({'urandom': os.urandom(12).hex(), 'random': random.getrandbits(32), 'sum': sum(range(10))}))";
+    let built = crate::support::pyworkers(&["component", "--import-entropy", "-c", program, "-o", path.to_str().unwrap()], b"");
+    assert!(built.status.success(), "pyworkers component: {}", String::from_utf8_lossy(&built.stderr));
+    let run = |plug: std::path::PathBuf, name: &str| -> serde_json::Value {
+        let plugged = crate::compose::plugged(name, &path, &[plug]);
+        let output = Command::new(crate::support::tool("wasmtime")).args(["run", "-W", "exceptions=y,gc=y"]).arg(&plugged).output().unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(output.status.success(), "{name}: {}\n{stdout}\n{}", output.status, String::from_utf8_lossy(&output.stderr));
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{name} printed {stdout:?}: {e}"))
+    };
+    let zeros = run(crate::compose::zeros(), "pyodide-entropy-zeros");
+    assert_eq!(zeros["urandom"], "0".repeat(24), "{zeros}");
+    assert_eq!(zeros["sum"], 45);
+    // `random` seeds itself from os.urandom: all zeros give the same draw on every run.
+    assert_eq!(run(crate::compose::zeros(), "pyodide-entropy-zeros-again")["random"], zeros["random"]);
+    let real = run(crate::compose::adapter("entropy_component.wasm"), "pyodide-entropy");
+    assert_ne!(real["urandom"], zeros["urandom"], "{real}");
+    assert_eq!(real["sum"], 45);
+    // Reseeded before CPython boots: live entropy, different on every run.
+    let again = run(crate::compose::adapter("entropy_component.wasm"), "pyodide-entropy-again");
+    assert_ne!(again["urandom"], real["urandom"]);
+
+    // Unplugged, the component cannot run: the import is not WASI.
+    let unplugged = Command::new(crate::support::tool("wasmtime")).args(["run", "-W", "exceptions=y,gc=y"]).arg(&path).output().unwrap();
+    assert!(!unplugged.status.success());
+    assert!(String::from_utf8_lossy(&unplugged.stderr).contains("pyworkers:runtime/entropy"), "{}", String::from_utf8_lossy(&unplugged.stderr));
 }

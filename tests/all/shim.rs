@@ -76,6 +76,9 @@ impl Shim {
         linker.instance(&mut store, "bridge", bridge).unwrap();
         linker.instance(&mut store, "pyodide", bridge).unwrap();
         linker.instance(&mut store, "archives", archives).unwrap();
+        // The loader's randomness (`shim_run` only; the scenario never boots): nothing to draw here.
+        linker.func_wrap("entropy", "fill", |_: i32, _: i32| -> wasmtime::Result<i32> { wasmtime::bail!("entropy.fill") }).unwrap();
+        linker.func_wrap("entropy", "reseed", || {}).unwrap();
         let instance = linker.instantiate(&mut store, &module).unwrap();
         Shim { store, instance, guest }
     }
@@ -503,6 +506,11 @@ impl pyworkers::interpreter::Overrides for ComponentParts {
                 "env" => local.into(),
                 "bridge" | "pyodide" => bridge.get_export(&mut *store, import.name()).unwrap(),
                 "archives" => archives.get_export(&mut *store, import.name()).unwrap(),
+                // Only `shim_run` draws through these, and this test mounts and boots by hand.
+                "entropy" => match import.name() {
+                    "fill" => wasmtime::Func::wrap(&mut *store, |_: i32, _: i32| -> wasmtime::Result<i32> { wasmtime::bail!("entropy.fill") }).into(),
+                    _ => wasmtime::Func::wrap(&mut *store, || {}).into(),
+                },
                 "wasi_snapshot_preview1" => shim_wasi(store, import.name(), local, self.printed.clone()).into(),
                 m => panic!("unexpected shim import module {m}"),
             });

@@ -49,6 +49,10 @@ pub struct Context {
     pub umask: u32,
     /// Set once CPython is initialised: only then may an import raise a Python exception.
     pub python_ready: bool,
+    /// When set, every random byte the guest sees comes from this function instead of [`Context::entropy`]: how
+    /// the Pyodide component draws from whatever answers its randomness (an imported `entropy` component, or
+    /// `wasi:random`), outside this crate.
+    pub external_entropy: Option<fn(&mut [u8])>,
 }
 
 impl Context {
@@ -63,6 +67,7 @@ impl Context {
             heap_max: 2 << 30,
             umask: 0o022,
             python_ready: false,
+            external_entropy: None,
         }
     }
 }

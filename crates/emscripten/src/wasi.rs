@@ -259,11 +259,15 @@ pub fn clock_res_get(m: &mut impl GuestMemory, _: &mut Context, id: i32, pres: u
     })
 }
 
-/// `random_get(buf, len)`: every random byte the guest sees comes from the context's entropy.
+/// `random_get(buf, len)`: every random byte the guest sees comes from the context's entropy (or its external
+/// source, when set).
 pub fn random_get(m: &mut impl GuestMemory, cx: &mut Context, buf: u32, len: u32) -> i32 {
     wasi(|| {
         m.produce(buf, len, |bytes| {
-            cx.entropy.fill(bytes);
+            match cx.external_entropy {
+                Some(fill) => fill(bytes),
+                None => cx.entropy.fill(bytes),
+            }
             Ok(bytes.len())
         })
         .map(|_| ())

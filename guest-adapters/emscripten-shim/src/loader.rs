@@ -40,6 +40,32 @@ mod archives {
     }
 }
 
+/// The component's randomness: an imported `pyworkers:runtime/entropy` component or `wasi:random`, whichever the
+/// component was built with, behind one adapter module.
+mod entropy {
+    #[link(wasm_import_module = "entropy")]
+    extern "C" {
+        /// Fill `len` bytes at `dst` in this module's memory; returns how many were filled (at most 65536).
+        pub fn fill(dst: *mut u8, len: u32) -> u32;
+        /// Switch the source to live entropy, for good (the `entropy` interface's `reseed`).
+        pub fn reseed();
+    }
+}
+
+/// Fill `buf` from the component's randomness (the context's external entropy).
+fn draw(buf: &mut [u8]) {
+    let mut done = 0;
+    while done < buf.len() {
+        let rest = &mut buf[done..];
+        let want = rest.len().min(65536) as u32;
+        // SAFETY: `rest` is at least `want` writable bytes of this module's memory.
+        let got = unsafe { entropy::fill(rest.as_mut_ptr(), want) } as usize;
+        // A source that gives nothing would loop forever: stop the guest instead.
+        assert!(got > 0 && got <= want as usize, "the entropy source returned {got} of {want} bytes");
+        done += got;
+    }
+}
+
 /// Archive indices: the stdlib zip, the stdlib bytecode tar, the runtime's Python tar, the program's source.
 const STDLIB_ZIP: u32 = 0;
 const STDLIB_BYTECODE: u32 = 1;
@@ -125,6 +151,11 @@ pub extern "C" fn shim_run() -> i32 {
     };
     let mut cx = Context::new(vfs);
     cx.environ = layout::environment();
+    // No snapshot is made of this instance, so nothing needs the deterministic stream: live randomness from the
+    // start, the hash secret included.
+    // SAFETY: the import takes no arguments.
+    unsafe { entropy::reseed() };
+    cx.external_entropy = Some(draw);
     CONTEXT.with(|c| *c.borrow_mut() = Some(cx));
 
     // No borrow of the context is held across a call into Pyodide: its imports borrow it.

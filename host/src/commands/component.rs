@@ -27,6 +27,11 @@ pub struct ComponentCmd {
     /// Where to write the component.
     #[arg(short, long, value_name = "FILE")]
     output: PathBuf,
+    /// Draw the program's randomness from an imported `pyworkers:runtime/entropy` component instead of
+    /// `wasi:random`. Plug one in before running it, e.g. `wac plug program.wasm --plug
+    /// target/guest-adapters/wasm32-wasip2/release/entropy_component.wasm -o plugged.wasm`.
+    #[arg(long)]
+    import_entropy: bool,
 }
 
 impl ComponentCmd {
@@ -50,6 +55,10 @@ impl ComponentCmd {
             code: &code,
             shim,
             archives: [&zip, &bytecode, pyworkers::PYWORKERS_LIB_TAR, &program],
+            entropy: match self.import_entropy {
+                true => pyworkers::component::Entropy::Import,
+                false => pyworkers::component::Entropy::Wasi,
+            },
         })?;
         pyworkers::runtime::write_file_atomic(&self.output, &component)
             .with_context(|| format!("writing {}", self.output.display()))?;
@@ -59,12 +68,18 @@ impl ComponentCmd {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&self.output, std::fs::Permissions::from_mode(0o644))?;
         }
-        eprintln!(
-            "wrote {} ({:.1} MiB); run it with: wasmtime run -W exceptions=y,gc=y {}",
-            self.output.display(),
-            component.len() as f64 / (1 << 20) as f64,
-            self.output.display()
-        );
+        let size = component.len() as f64 / (1 << 20) as f64;
+        match self.import_entropy {
+            false => eprintln!(
+                "wrote {} ({size:.1} MiB); run it with: wasmtime run -W exceptions=y,gc=y {}",
+                self.output.display(),
+                self.output.display()
+            ),
+            true => eprintln!(
+                "wrote {} ({size:.1} MiB), importing pyworkers:runtime/entropy: `wac plug` an entropy component into it, then wasmtime run -W exceptions=y,gc=y",
+                self.output.display()
+            ),
+        }
         Ok(0)
     }
 }

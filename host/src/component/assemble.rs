@@ -18,6 +18,19 @@ pub const PROGRAM_ARCHIVE: usize = 3;
 /// The WASI version the component imports and exports (any Wasmtime serving 0.2 accepts it).
 const WASI: &str = "0.2.0";
 
+/// Where the guest's randomness comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entropy {
+    /// `wasi:random`: the component runs as it is.
+    Wasi,
+    /// An imported `pyworkers:runtime/entropy` component, reseeded before CPython boots: plug one in with `wac
+    /// plug` (`guest-adapters/entropy`, or any other) before running it.
+    Import,
+}
+
+/// The version of the `pyworkers:runtime` package the component imports.
+const RUNTIME_PACKAGE: &str = "pyworkers:runtime/entropy@0.1.0";
+
 /// What a component is assembled from.
 pub struct Parts<'a> {
     /// Pyodide's state module (`runtime::split`): its memory and mutable globals.
@@ -29,35 +42,43 @@ pub struct Parts<'a> {
     /// The stdlib zip, the stdlib bytecode tar, the runtime's Python tar, and the program's source
     /// ([`PROGRAM_ARCHIVE`]), in the order the shim's loader reads them.
     pub archives: [&'a [u8]; 4],
+    /// Where the guest's randomness comes from.
+    pub entropy: Entropy,
 }
-
-/// The core modules, in the order the component text declares them.
-const MODULES: [&str; 11] = ["State", "ShimMemory", "IoMemory", "Bridge", "Preview1", "Archives", "Shim", "Fallbacks", "Code", "Trampoline", "Fixup"];
 
 /// The component for `parts`: it exports `wasi:cli/run`, which boots CPython and runs the program.
 pub fn assemble(parts: &Parts<'_>) -> Result<Vec<u8>> {
     let generated = generate(parts.code, parts.shim)?;
     let preview1 = wat::parse_str(include_str!("preview1.wat")).context("the preview 1 module")?;
+    let entropy = wat::parse_str(include_str!("entropy.wat")).context("the entropy module")?;
     let trampoline = wat::parse_str(crate::emscripten::trampoline::WAT).context("the trampoline")?;
+    let io_memory = wat::parse_str(super::bridge::memory(2))?;
     let archives = archives::module(&parts.archives);
-    let io_memory = wat::parse_str(super::bridge::memory(1))?;
-    let modules: [&[u8]; 11] = [
-        parts.state,
-        &generated.shim_memory,
-        &io_memory,
-        &generated.bridge,
-        &preview1,
-        &archives,
-        parts.shim,
-        &generated.fallbacks,
-        parts.code,
-        &trampoline,
-        &generated.fixup,
+    // The core modules, in the order the component text declares them.
+    let mut modules: Vec<(&str, &[u8])> = vec![
+        ("State", parts.state),
+        ("ShimMemory", &generated.shim_memory),
+        ("IoMemory", &io_memory),
+        ("Bridge", &generated.bridge),
+        ("Preview1", &preview1),
+        ("Archives", &archives),
     ];
+    if parts.entropy == Entropy::Import {
+        modules.push(("Entropy", &entropy));
+    }
+    modules.extend([
+        ("Shim", parts.shim),
+        ("Fallbacks", &generated.fallbacks),
+        ("Code", parts.code),
+        ("Trampoline", &trampoline),
+        ("Fixup", &generated.fixup),
+    ]);
     let shim_exports = exports(parts.shim)?;
-    let text = component_text(&func_imports(parts.code)?, &shim_exports)?;
+    let names: Vec<&str> = modules.iter().map(|(name, _)| *name).collect();
+    let text = component_text(&names, parts.entropy, &func_imports(parts.code)?, &shim_exports)?;
     let skeleton = wat::parse_str(&text).context("the component's text")?;
-    let component = splice(&skeleton, &modules)?;
+    let bytes: Vec<&[u8]> = modules.iter().map(|(_, bytes)| *bytes).collect();
+    let component = splice(&skeleton, &bytes)?;
     let mut features = wasmparser::WasmFeatures::all();
     features.remove(wasmparser::WasmFeatures::CM_ASYNC);
     wasmparser::Validator::new_with_features(features)
@@ -79,8 +100,13 @@ fn exports(module: &[u8]) -> Result<std::collections::HashSet<String>> {
     Ok(names)
 }
 
-/// The component, with empty core modules named after [`MODULES`].
-fn component_text(code_imports: &[super::FuncImport], shim_exports: &std::collections::HashSet<String>) -> Result<String> {
+/// The component, with an empty core module for each of `modules` (their names, in order).
+fn component_text(
+    modules: &[&str],
+    entropy: Entropy,
+    code_imports: &[super::FuncImport],
+    shim_exports: &std::collections::HashSet<String>,
+) -> Result<String> {
     let mut t = String::from("(component $C\n");
     // WASI 0.2, only what the shim's own preview 1 calls need.
     let _ = write!(
@@ -89,7 +115,8 @@ fn component_text(code_imports: &[super::FuncImport], shim_exports: &std::collec
   (import "wasi:io/error@{WASI}" (instance $io_error (export "error" (type (sub resource)))))
   (alias export $io_error "error" (type $error))
   (import "wasi:io/streams@{WASI}" (instance $streams
-    (alias outer $C $error (type $error))
+    (alias outer $C $error (type $io_error))
+    (export "error" (type $error (eq $io_error)))
     (export "output-stream" (type $output_stream (sub resource)))
     (type $stream_error_def (variant (case "last-operation-failed" (own $error)) (case "closed")))
     (export "stream-error" (type $stream_error (eq $stream_error_def)))
@@ -97,10 +124,12 @@ fn component_text(code_imports: &[super::FuncImport], shim_exports: &std::collec
       (func (param "self" (borrow $output_stream)) (param "contents" (list u8)) (result (result (error $stream_error)))))))
   (alias export $streams "output-stream" (type $output_stream))
   (import "wasi:cli/stdout@{WASI}" (instance $stdout
-    (alias outer $C $output_stream (type $output_stream))
+    (alias outer $C $output_stream (type $streams_output_stream))
+    (export "output-stream" (type $output_stream (eq $streams_output_stream)))
     (export "get-stdout" (func (result (own $output_stream))))))
   (import "wasi:cli/stderr@{WASI}" (instance $stderr
-    (alias outer $C $output_stream (type $output_stream))
+    (alias outer $C $output_stream (type $streams_output_stream))
+    (export "output-stream" (type $output_stream (eq $streams_output_stream)))
     (export "get-stderr" (func (result (own $output_stream))))))
   (import "wasi:clocks/monotonic-clock@{WASI}" (instance $monotonic
     (export "now" (func (result u64)))))
@@ -114,9 +143,22 @@ fn component_text(code_imports: &[super::FuncImport], shim_exports: &std::collec
     (export "exit" (func (param "status" (result))))))
 "#
     );
-    for name in MODULES {
+    if entropy == Entropy::Import {
+        let _ = write!(
+            t,
+            r#"  (import "{RUNTIME_PACKAGE}" (instance $entropy_import
+    (type $mode_def (enum "deterministic" "live"))
+    (export "mode" (type $mode (eq $mode_def)))
+    (export "fill" (func (param "len" u32) (result (list u8))))
+    (export "current-mode" (func (result $mode)))
+    (export "reseed" (func))))
+"#
+        );
+    }
+    for name in modules {
         let _ = writeln!(t, "  (core module ${name})");
     }
+    let (entropy_instance, entropy_source) = entropy_text(entropy);
     let _ = write!(
         t,
         r#"
@@ -152,12 +194,14 @@ fn component_text(code_imports: &[super::FuncImport], shim_exports: &std::collec
     (export "exit" (func $exit_lowered)))
   (core instance $preview1 (instantiate $Preview1 (with "bridge" (instance $bridge)) (with "wasi" (instance $wasi))))
   (core instance $archives (instantiate $Archives (with "bridge" (instance $bridge))))
+{entropy_instance}
   (core instance $shim_env (export "memory" (memory $shim_memory)))
   (core instance $shim (instantiate $Shim
     (with "env" (instance $shim_env))
     (with "bridge" (instance $bridge))
     (with "pyodide" (instance $bridge))
     (with "archives" (instance $archives))
+    (with "entropy" (instance {entropy_source}))
     (with "wasi_snapshot_preview1" (instance $preview1))))
   (core instance $fallbacks (instantiate $Fallbacks (with "wasi_snapshot_preview1" (instance $preview1))))
 "#
@@ -202,6 +246,24 @@ fn component_text(code_imports: &[super::FuncImport], shim_exports: &std::collec
 "#
     );
     Ok(t)
+}
+
+/// The component text that makes the shim's `entropy` instance, and its name.
+fn entropy_text(entropy: Entropy) -> (&'static str, &'static str) {
+    match entropy {
+        // The preview 1 module's `fill` and `reseed`, over `wasi:random`.
+        Entropy::Wasi => ("", "$preview1"),
+        Entropy::Import => (
+            r#"  (alias core export $bridge "io_realloc" (core func $io_realloc))
+  (alias export $entropy_import "fill" (func $entropy_fill))
+  (alias export $entropy_import "reseed" (func $entropy_reseed))
+  (core func $entropy_fill_lowered (canon lower (func $entropy_fill) (memory $io_memory) (realloc $io_realloc)))
+  (core func $entropy_reseed_lowered (canon lower (func $entropy_reseed)))
+  (core instance $entropy_funcs (export "fill" (func $entropy_fill_lowered)) (export "reseed" (func $entropy_reseed_lowered)))
+  (core instance $entropy (instantiate $Entropy (with "bridge" (instance $bridge)) (with "entropy" (instance $entropy_funcs))))"#,
+            "$entropy",
+        ),
+    }
 }
 
 /// `skeleton` with its core modules, in order, replaced by `modules`.

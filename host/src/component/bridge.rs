@@ -1,6 +1,6 @@
 //! The bridge module: the one place that sees Pyodide's memory and the shim's together. It imports Pyodide's
 //! memory (module `state`), the shim's own memory (module `shim`) and a page of scratch memory for the component's
-//! WASI calls (module `io`) — each defined by a one-memory module instantiated before it, so nothing that needs
+//! WASI calls (module `io`, two pages: return areas and buffers in the first, lists returned to it in the second) — each defined by a one-memory module instantiated before it, so nothing that needs
 //! them waits for anything, and re-exports the last two for the instances after it. It copies between the memories for
 //! the shim (`guest_pages`, `grow`, `copy_in`, `copy_out`), and forwards the shim's calls into Pyodide
 //! ([`pyworkers_emscripten::boot::Export`], under Pyodide's own names) through its table `pyodide`, which the
@@ -40,6 +40,10 @@ pub(super) fn wat() -> String {
   (import "io" "memory" (memory $io 0))
   (export "shim_memory" (memory $shim))
   (export "io_memory" (memory $io))
+  ;; The `realloc` of the calls lowered with the scratch memory: any list they return lands at its second page.
+  (func (export "io_realloc") (param $old i32) (param $old_size i32) (param $align i32) (param $size i32) (result i32)
+    (if (i32.gt_u (local.get $size) (i32.const 65536)) (then unreachable))
+    (i32.const 65536))
   (table $pyodide (export "pyodide") {slots} funcref)
   (func (export "guest_pages") (result i32) (memory.size $guest))
   (func (export "grow") (param $pages i32) (result i32) (memory.grow $guest (local.get $pages)))

@@ -19,7 +19,7 @@ mod fallbacks;
 mod fixup;
 mod plan;
 
-pub use assemble::{assemble, Parts, PROGRAM_ARCHIVE};
+pub use assemble::{assemble, Entropy, Parts, PROGRAM_ARCHIVE};
 
 pub use plan::{func_imports, FuncImport, Plan, NO_SIDE_MODULES, RUNTIME_NAME};
 

@@ -90,6 +90,17 @@
     (global.get $EINVAL))
 
   (func (export "random_get") (param $buf i32) (param $len i32) (result i32)
+    (call $random (local.get $buf) (local.get $len))
+    (i32.const 0))
+
+  ;; The guest's randomness when the component imports no `entropy` component (the shim's `entropy` imports):
+  ;; `fill` fills all of it from `wasi:random`, and there is nothing to reseed.
+  (func (export "fill") (param $dst i32) (param $len i32) (result i32)
+    (call $random (local.get $dst) (local.get $len))
+    (local.get $len))
+  (func (export "reseed"))
+
+  (func $random (param $buf i32) (param $len i32)
     (local $word i64)
     (block $done
       (loop $words
@@ -98,6 +109,7 @@
         (local.set $buf (i32.add (local.get $buf) (i32.const 8)))
         (local.set $len (i32.sub (local.get $len) (i32.const 8)))
         (br $words)))
+    (if (i32.eqz (local.get $len)) (then (return)))
     (local.set $word (call $random_u64))
     (block $tail
       (loop $bytes
@@ -106,8 +118,7 @@
         (local.set $word (i64.shr_u (local.get $word) (i64.const 8)))
         (local.set $buf (i32.add (local.get $buf) (i32.const 1)))
         (local.set $len (i32.sub (local.get $len) (i32.const 1)))
-        (br $bytes)))
-    (i32.const 0))
+        (br $bytes))))
 
   (func (export "proc_exit") (param $code i32)
     (call $exit (i32.ne (local.get $code) (i32.const 0)))
