@@ -33,11 +33,11 @@ fn expected() -> String {
     )
 }
 
-/// Assemble the component for `program` from the cached Pyodide and a freshly built shim.
+/// Assemble the component for `program` from the cached Pyodide and the shim the binary embeds.
 fn assemble(program: &str) -> Vec<u8> {
     let pyodide = crate::support::pyodide();
     let runtime = pyodide.runtime();
-    let shim = std::fs::read(crate::support::wasm_module("guest-adapters/Cargo.toml", "emscripten-shim", "emscripten_shim.wasm")).unwrap();
+    let shim = crate::support::shim();
     let wasm = runtime.read_wasm().unwrap();
     let state = pyodide.shape().unwrap().initial_state(&wasm).unwrap();
     let code = pyodide.code_wasm().unwrap();
@@ -46,7 +46,7 @@ fn assemble(program: &str) -> Vec<u8> {
     pyworkers::component::assemble(&pyworkers::component::Parts {
         state: &state,
         code: &code,
-        shim: &shim,
+        shim,
         archives: [&zip, &bytecode, pyworkers::PYWORKERS_LIB_TAR, program.as_bytes()],
         entropy: pyworkers::component::Entropy::Wasi,
     })

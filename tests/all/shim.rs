@@ -64,9 +64,8 @@ fn memory_and_bridge<T: 'static>(
 impl Shim {
     /// State (two memories), bridge, shim: instantiated in that order, so nothing is circular.
     fn new(guest_pages: u64) -> Shim {
-        let path = crate::support::wasm_module("guest-adapters/Cargo.toml", "emscripten-shim", "emscripten_shim.wasm");
         let engine = Engine::default();
-        let module = Module::from_file(&engine, &path).unwrap();
+        let module = Module::new(&engine, crate::support::shim()).unwrap();
         let mut store = Store::new(&engine, wasmtime_wasi::WasiCtxBuilder::new().build_p1());
         let guest = Memory::new(&mut store, MemoryType::new(guest_pages as u32, None)).unwrap();
         let (local, bridge, archives) = memory_and_bridge(&mut store, &module, guest).unwrap();
@@ -443,8 +442,7 @@ struct ComponentParts {
 
 impl ComponentParts {
     fn new(pyodide: &pyworkers::interpreter::Pyodide, with_fallbacks: bool) -> ComponentParts {
-        let path = crate::support::wasm_module("guest-adapters/Cargo.toml", "emscripten-shim", "emscripten_shim.wasm");
-        let shim = Module::from_file(pyodide.engine(), &path).unwrap();
+        let shim = Module::new(pyodide.engine(), crate::support::shim()).unwrap();
         let runtime = pyodide.runtime();
         let zip = std::fs::read(runtime.stdlib_zip_path()).unwrap();
         let bytecode = runtime.ensure_stdlib_bytecode(|| pyworkers::stdlib::build(pyodide)).unwrap();
@@ -456,7 +454,7 @@ impl ComponentParts {
             .map(|i| (i.module, i.name))
             .collect();
         let generated = with_fallbacks.then(|| {
-            let parts = pyworkers::component::generate(&code, &std::fs::read(&path).unwrap()).unwrap();
+            let parts = pyworkers::component::generate(&code, crate::support::shim()).unwrap();
             (
                 Module::new(pyodide.engine(), &parts.fallbacks).unwrap(),
                 Module::new(pyodide.engine(), &parts.fixup).unwrap(),

@@ -73,10 +73,10 @@ pub fn wasm_guest(manifest: &str, artifact: &str) -> PathBuf {
     cargo_wasm(manifest, "wasm32-wasip2", None).join(artifact)
 }
 
-/// A core wasm module (not a component): package `package` of `manifest` built (release, wasm32-wasip1) once per
-/// test process; returns the `.wasm` named `artifact`.
-pub fn wasm_module(manifest: &str, package: &str, artifact: &str) -> PathBuf {
-    cargo_wasm(manifest, "wasm32-wasip1", Some(package)).join(artifact)
+/// The Pyodide component's shim (`guest-adapters/emscripten-shim`), as the binary embeds it (`host/build.rs`): the
+/// tests exercise exactly what `pyworkers component` ships.
+pub fn shim() -> &'static [u8] {
+    pyworkers::component::shim().expect("the shim is built with the host (rustup target add wasm32-wasip1)")
 }
 
 /// Build `manifest` (or one `package` of it) for `target`; returns the directory the artifacts are in.

@@ -6,10 +6,12 @@
 //! so the component can hand Pyodide's code module exactly the imports it names, and none of them clashes with
 //! the WASI imports of this module's own `std`.
 //!
-//! The shim has its own linear memory (its heap, the VFS's tables) and reaches Pyodide's through [`Bridge`]: three
-//! imported functions of a tiny module that holds both memories and copies between them with `memory.copy`
-//! (multi-memory). Its own memory is imported too (`build.rs`), so whoever assembles the component creates both
-//! memories first and nothing is circular.
+//! The shim has its own linear memory (its heap, the VFS's tables) and reaches Pyodide's through [`Bridge`]:
+//! functions of a tiny module that holds both memories and copies between them with `memory.copy`
+//! (multi-memory), and grows Pyodide's. Its own memory is imported too (`build.rs`), so whoever assembles the
+//! component creates the memories first and nothing is circular. Its other imports: `pyodide` (Pyodide's exports,
+//! which the bridge forwards once they exist), `archives` (what the component carries), `entropy` (the guest's
+//! randomness) and its own `std`'s WASI preview 1 — all answered inside the component (`host/src/component`).
 //!
 //! Two ways to start a context: [`shim_init`] (an empty read-only root with a writable in-memory `/tmp`, for
 //! testing the ABI alone) and [`shim_load_standard`] (the standard layout CPython boots from, over archives the
