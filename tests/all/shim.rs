@@ -39,7 +39,7 @@ struct Shim {
 }
 
 /// The shim's own memory (its declared minimum, growable), the bridge over it and `guest` (the component's own,
-/// `pyworkers::component::bridge`) and an archives module carrying nothing: what the component instantiates before
+/// `pyworkers::component::bridge_module`) and an archives module carrying nothing: what the component instantiates before
 /// the shim, so nothing is circular. Returns the shim's memory, the bridge and the archives instance.
 fn memory_and_bridge<T: 'static>(
     store: &mut Store<T>,
@@ -54,9 +54,9 @@ fn memory_and_bridge<T: 'static>(
         .expect("the shim imports its memory as env.memory");
     let local = Memory::new(&mut *store, MemoryType::new(own.minimum() as u32, None))?;
     let io = Memory::new(&mut *store, MemoryType::new(1, None))?;
-    let bridge = Module::new(&engine, pyworkers::component::bridge())?;
+    let bridge = Module::new(&engine, pyworkers::component::bridge_module())?;
     let bridge = Instance::new(&mut *store, &bridge, &[guest.into(), local.into(), io.into()])?;
-    let archives = Module::new(&engine, pyworkers::component::archives(&[]))?;
+    let archives = Module::new(&engine, pyworkers::component::archives_module(&[]))?;
     let archives = Instance::new(&mut *store, &archives, &[local.into()])?;
     Ok((local, bridge, archives))
 }

@@ -7,7 +7,8 @@
 //! index, so the splice is exact; the result is validated before it is returned.
 
 use super::plan::func_imports;
-use super::{archives, generate};
+use super::archives;
+use super::generate::generate;
 use crate::runtime::split::STATE_MODULE;
 use anyhow::{bail, Context, Result};
 use std::fmt::Write;
@@ -104,7 +105,7 @@ fn exports(module: &[u8]) -> Result<std::collections::HashSet<String>> {
 fn component_text(
     modules: &[&str],
     entropy: Entropy,
-    code_imports: &[super::FuncImport],
+    code_imports: &[super::plan::FuncImport],
     shim_exports: &std::collections::HashSet<String>,
 ) -> Result<String> {
     let mut t = String::from("(component $C\n");
