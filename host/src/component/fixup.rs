@@ -13,13 +13,7 @@ use std::fmt::Write;
 /// The module's text.
 pub(super) fn wat(plan: &Plan) -> String {
     let mut out = String::from("(module\n");
-    out.push_str(concat!(
-        "  (type $args3 (func (param i32 i32 i32) (result i32)))\n",
-        "  (type $args2 (func (param i32 i32) (result i32)))\n",
-        "  (type $args1 (func (param i32) (result i32)))\n",
-        "  (type $args0 (func (result i32)))\n",
-        "  (type $handler (func (param i32)))\n",
-    ));
+    out.push_str("  (type $handler (func (param i32)))\n");
     let _ = writeln!(out, "  (import \"fallbacks\" \"callbacks\" (table $callbacks {} funcref))", plan.slots);
     out.push_str(concat!(
         "  (import \"code\" \"memory\" (memory 0))\n",
@@ -88,15 +82,8 @@ pub(super) fn wat(plan: &Plan) -> String {
             Callback::SigHandler => "(if (ref.is_null (table.get $fns (local.get 0))) (then (return))) \
                  (call_indirect $fns (type $handler) (local.get 1) (local.get 0))"
                 .into(),
-            Callback::Trampoline => "(local.set $callee (table.get $fns (local.get 0))) \
-                 (if (ref.test (ref $args3) (local.get $callee)) (then (return (call_indirect $fns (type $args3) (local.get 1) (local.get 2) (local.get 3) (local.get 0))))) \
-                 (if (ref.test (ref $args2) (local.get $callee)) (then (return (call_indirect $fns (type $args2) (local.get 1) (local.get 2) (local.get 0))))) \
-                 (if (ref.test (ref $args1) (local.get $callee)) (then (return (call_indirect $fns (type $args1) (local.get 1) (local.get 0))))) \
-                 (if (ref.test (ref $args0) (local.get $callee)) (then (return (call_indirect $fns (type $args0) (local.get 0))))) \
-                 unreachable"
-                .into(),
         };
-        let _ = writeln!(out, "  (func $cb{slot} (type $t{slot}) (local $p i32) (local $callee funcref) {body})");
+        let _ = writeln!(out, "  (func $cb{slot} (type $t{slot}) (local $p i32) {body})");
         let _ = write!(fill, " (table.set $callbacks (i32.const {slot}) (ref.func $cb{slot}))");
         declared.push(format!("$cb{slot}"));
     }

@@ -142,8 +142,6 @@ pub enum Callback {
     RuntimeName,
     /// `__call_sighandler(fp, sig)`: call the handler through Pyodide's function table.
     SigHandler,
-    /// `_PyEM_TrampolineCall_JS(f, a, b, c)`: call `f` with as many arguments as it takes.
-    Trampoline,
 }
 
 /// How one import is answered.
@@ -151,7 +149,7 @@ pub enum Callback {
 pub enum Answer {
     /// Every result is this integer (floats zero, references null); no results: a no-op.
     Constant(i32),
-    /// The guest cannot go on (`abort`, a failed assertion): trap.
+    /// The guest cannot go on (`abort`, a failed assertion), or the import cannot be reached: trap.
     Trap,
     /// `exit(status)`: end the run through the shim's `wasi_snapshot_preview1.proc_exit` (imported by the
     /// fallbacks), which the component answers with `wasi:cli/exit`.
@@ -202,10 +200,9 @@ impl Plan {
                     import.expect(&[I32, I32], &[])?;
                     call(Callback::SigHandler)
                 }
-                ("env", "_PyEM_TrampolineCall_JS") => {
-                    import.expect(&[I32, I32, I32, I32], &[I32])?;
-                    call(Callback::Trampoline)
-                }
+                // CPython falls back to this only while no trampoline is installed, and the fix-up installs the
+                // host's own (`trampoline.wat`) before anything runs: unreachable.
+                ("env", "_PyEM_TrampolineCall_JS") => Answer::Trap,
                 ("env", "_dlopen_js" | "_dlsym_js") => call(Callback::Dlerror(NO_SIDE_MODULES.into())),
                 ("env", name) => match classify(name) {
                     Failure::Dl => call(Callback::Dlerror(ASYNC_DLOPEN.into())),
