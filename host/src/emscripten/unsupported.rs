@@ -3,7 +3,7 @@
 //! ([`pyworkers_emscripten::unsupported`]), so the Pyodide component fails the same way; this module only
 //! performs it (setting `dlerror`, raising in Python). Never a host panic.
 
-use super::{caller_func, malloc_str, EmscriptenView, GuestMemory, ENV};
+use super::{caller_func, malloc_str, EmscriptenView, GuestMemory};
 use pyworkers_emscripten::unsupported::{classify, Failure, ASYNC_DLOPEN};
 use wasmtime::{Caller, FuncType, Linker, Val, ValType};
 
@@ -40,7 +40,6 @@ pub(super) fn define<T: EmscriptenView>(
             Ok(())
         },
     )?;
-    let _ = ENV;
     Ok(())
 }
 
