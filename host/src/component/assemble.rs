@@ -6,7 +6,6 @@
 //! each placeholder's section is replaced by the real module's bytes. Replacing a core module's bytes changes no
 //! index, so the splice is exact; the result is validated before it is returned.
 
-use super::plan::func_imports;
 use super::archives;
 use super::generate::generate;
 use crate::runtime::split::STATE_MODULE;
@@ -74,9 +73,8 @@ pub fn assemble(parts: &Parts<'_>) -> Result<Vec<u8>> {
         ("Trampoline", &trampoline),
         ("Fixup", &generated.fixup),
     ]);
-    let shim_exports = exports(parts.shim)?;
     let names: Vec<&str> = modules.iter().map(|(name, _)| *name).collect();
-    let text = component_text(&names, parts.entropy, &func_imports(parts.code)?, &shim_exports)?;
+    let text = component_text(&names, parts.entropy, &generated.imports)?;
     let skeleton = wat::parse_str(&text).context("the component's text")?;
     let bytes: Vec<&[u8]> = modules.iter().map(|(_, bytes)| *bytes).collect();
     let component = splice(&skeleton, &bytes)?;
@@ -88,25 +86,11 @@ pub fn assemble(parts: &Parts<'_>) -> Result<Vec<u8>> {
     Ok(component)
 }
 
-/// The export names of a core module.
-fn exports(module: &[u8]) -> Result<std::collections::HashSet<String>> {
-    let mut names = std::collections::HashSet::new();
-    for payload in wasmparser::Parser::new(0).parse_all(module) {
-        if let wasmparser::Payload::ExportSection(reader) = payload? {
-            for export in reader {
-                names.insert(export?.name.to_string());
-            }
-        }
-    }
-    Ok(names)
-}
-
 /// The component, with an empty core module for each of `modules` (their names, in order).
 fn component_text(
     modules: &[&str],
     entropy: Entropy,
-    code_imports: &[super::plan::FuncImport],
-    shim_exports: &std::collections::HashSet<String>,
+    code_imports: &[(super::plan::FuncImport, bool)],
 ) -> Result<String> {
     let mut t = String::from("(component $C\n");
     // WASI 0.2, only what the shim's own preview 1 calls need.
@@ -208,16 +192,13 @@ fn component_text(
 "#
     );
     // Pyodide's imports, module by module, each from the shim if it exports `MODULE.NAME`, else the fallbacks.
-    let mut modules: Vec<&str> = code_imports.iter().map(|i| i.module.as_str()).collect();
-    modules.dedup();
-    modules.sort_unstable();
-    modules.dedup();
+    let import_modules: std::collections::BTreeSet<&str> = code_imports.iter().map(|(i, _)| i.module.as_str()).collect();
     let mut with = String::new();
-    for (m, module) in modules.iter().enumerate() {
+    for (m, module) in import_modules.iter().enumerate() {
         let mut exports = String::new();
-        for (i, import) in code_imports.iter().filter(|i| i.module == *module).enumerate() {
+        for (i, (import, from_shim)) in code_imports.iter().filter(|(i, _)| i.module == *module).enumerate() {
             let full = format!("{}.{}", import.module, import.name);
-            let from = if shim_exports.contains(&full) { "$shim" } else { "$fallbacks" };
+            let from = if *from_shim { "$shim" } else { "$fallbacks" };
             if import.name.contains('"') || full.contains('\\') {
                 bail!("Pyodide imports a name the component text cannot spell: {full}");
             }

@@ -1,7 +1,7 @@
 //! The modules [`assemble`] puts around Pyodide that are generated from Pyodide's own import list and the shim,
 //! rather than compiled from Rust: the bridge, the fallbacks and the fix-up (see the module docs of each).
 
-use super::plan::{func_imports, Plan};
+use super::plan::{func_imports, FuncImport, Plan};
 use super::{bridge, fallbacks, fixup};
 
 /// The shim (`guest-adapters/emscripten-shim`) this binary was built with (`build.rs`); empty if the
@@ -28,6 +28,8 @@ pub struct Generated {
     pub fallbacks: Vec<u8>,
     /// The fix-up: imports the tables and Pyodide's exports (module `code`), fills the tables on start.
     pub fixup: Vec<u8>,
+    /// Every function import of the code, in order, and whether the shim answers it (else the fallbacks do).
+    pub imports: Vec<(FuncImport, bool)>,
 }
 
 /// Generate the bridge, the fallbacks and the fix-up for Pyodide's code module `code` and the shim `shim`
@@ -35,13 +37,20 @@ pub struct Generated {
 /// does not export as `MODULE.NAME`.
 pub fn generate(code: &[u8], shim: &[u8]) -> anyhow::Result<Generated> {
     let shim = ShimShape::of(shim)?;
-    let imports = func_imports(code)?;
-    let plan = Plan::new(imports.into_iter().filter(|i| !shim.answers(&i.module, &i.name)))?;
+    let imports: Vec<(FuncImport, bool)> = func_imports(code)?
+        .into_iter()
+        .map(|i| {
+            let answered = shim.answers(&i.module, &i.name);
+            (i, answered)
+        })
+        .collect();
+    let plan = Plan::new(imports.iter().filter(|(_, answered)| !answered).map(|(i, _)| i.clone()))?;
     Ok(Generated {
         bridge: wat::parse_str(bridge::wat())?,
         shim_memory: wat::parse_str(bridge::memory(shim.memory_pages))?,
         fallbacks: wat::parse_str(fallbacks::wat(&plan))?,
         fixup: wat::parse_str(fixup::wat(&plan))?,
+        imports,
     })
 }
 
