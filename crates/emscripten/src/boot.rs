@@ -19,6 +19,14 @@ pub enum Export {
     ConfigSetStrList,
     InitializeFromInitConfig,
     RunSimpleString,
+    ImportModule,
+    GetAttrString,
+    BytesFromStringAndSize,
+    CallOneArg,
+    BytesSize,
+    BytesAsString,
+    DecRef,
+    ErrPrint,
 }
 
 /// A core value type of an [`Export`]'s signature.
@@ -32,7 +40,7 @@ pub enum Ty {
 
 impl Export {
     /// Every export, in a fixed order (the component's bridge numbers its call slots by it).
-    pub const ALL: [Export; 11] = [
+    pub const ALL: [Export; 19] = [
         Export::Malloc,
         Export::Free,
         Export::WasmCallCtors,
@@ -44,6 +52,14 @@ impl Export {
         Export::ConfigSetStrList,
         Export::InitializeFromInitConfig,
         Export::RunSimpleString,
+        Export::ImportModule,
+        Export::GetAttrString,
+        Export::BytesFromStringAndSize,
+        Export::CallOneArg,
+        Export::BytesSize,
+        Export::BytesAsString,
+        Export::DecRef,
+        Export::ErrPrint,
     ];
 
     /// Pyodide's export name.
@@ -60,6 +76,14 @@ impl Export {
             Export::ConfigSetStrList => "PyInitConfig_SetStrList",
             Export::InitializeFromInitConfig => "Py_InitializeFromInitConfig",
             Export::RunSimpleString => "PyRun_SimpleString",
+            Export::ImportModule => "PyImport_ImportModule",
+            Export::GetAttrString => "PyObject_GetAttrString",
+            Export::BytesFromStringAndSize => "PyBytes_FromStringAndSize",
+            Export::CallOneArg => "PyObject_CallOneArg",
+            Export::BytesSize => "PyBytes_Size",
+            Export::BytesAsString => "PyBytes_AsString",
+            Export::DecRef => "Py_DecRef",
+            Export::ErrPrint => "PyErr_Print",
         }
     }
 
@@ -75,7 +99,14 @@ impl Export {
             Export::ConfigSetInt => (&[I32, I32, I64], Some(I32)),
             Export::ConfigSetStr => (&[I32, I32, I32], Some(I32)),
             Export::ConfigSetStrList => (&[I32, I32, I32, I32], Some(I32)),
-            Export::InitializeFromInitConfig | Export::RunSimpleString => (&[I32], Some(I32)),
+            Export::InitializeFromInitConfig
+            | Export::RunSimpleString
+            | Export::ImportModule
+            | Export::BytesSize
+            | Export::BytesAsString => (&[I32], Some(I32)),
+            Export::GetAttrString | Export::BytesFromStringAndSize | Export::CallOneArg => (&[I32, I32], Some(I32)),
+            Export::DecRef => (&[I32], None),
+            Export::ErrPrint => (&[], None),
         }
     }
 }
@@ -255,4 +286,236 @@ fn configure<P: Python>(py: &mut P, config: i64, options: &BootOptions) -> Resul
         set_int(py, config, "hash_seed", seed as i64)?;
     }
     Ok(())
+}
+
+/// A new reference to `module.attribute` (importing the module), or `None` with the exception printed.
+pub fn lookup<P: Python>(py: &mut P, module: &str, attribute: &str) -> Result<Option<i64>, BootError<P::Error>> {
+    let m = alloc_str(py, module)?;
+    let a = alloc_str(py, attribute)?;
+    let result = (|| -> Result<i64, P::Error> {
+        let module = py.call(Export::ImportModule, &[i64::from(m)])?;
+        if module == 0 {
+            return Ok(0);
+        }
+        let value = py.call(Export::GetAttrString, &[module, i64::from(a)])?;
+        py.call(Export::DecRef, &[module])?;
+        Ok(value)
+    })()?;
+    py.call(Export::Free, &[i64::from(m)])?;
+    py.call(Export::Free, &[i64::from(a)])?;
+    if result == 0 {
+        py.call(Export::ErrPrint, &[])?;
+        return Ok(None);
+    }
+    Ok(Some(result))
+}
+
+/// Call the Python callable `func` with one `bytes` argument and return the `bytes` it returns: the one shape of
+/// every call into `_pyworkers.entrypoint`. `Ok(None)` if it raised or returned something else (the traceback is
+/// printed); `Err` if a call failed or Python ran out of memory, after which the instance must not be used again.
+pub fn call_bytes<P: Python>(py: &mut P, func: i64, arg: &[u8]) -> Result<Option<Vec<u8>>, BootError<P::Error>> {
+    let len = i64::try_from(arg.len())
+        .ok()
+        .filter(|&n| n <= i64::from(i32::MAX))
+        .ok_or_else(|| BootError::Config("argument too large for the guest".into()))?;
+    let buf = py.call(Export::Malloc, &[len.max(1)])?;
+    if buf == 0 {
+        return Err(BootError::Config("guest out of memory".into()));
+    }
+    py.write(buf as u32, arg)?;
+    let bytes = py.call(Export::BytesFromStringAndSize, &[buf, len]);
+    py.call(Export::Free, &[buf])?;
+    let bytes = bytes?;
+    if bytes == 0 {
+        return Err(BootError::Config("guest out of memory".into()));
+    }
+    let result = py.call(Export::CallOneArg, &[func, bytes]);
+    py.call(Export::DecRef, &[bytes])?;
+    let result = result?;
+    if result == 0 {
+        py.call(Export::ErrPrint, &[])?;
+        return Ok(None);
+    }
+    let size = py.call(Export::BytesSize, &[result])?;
+    let data = py.call(Export::BytesAsString, &[result])?;
+    let out = if size < 0 || data == 0 {
+        py.call(Export::ErrPrint, &[])?;
+        None
+    } else {
+        let mut out = vec![0; size as usize];
+        py.read(data as u32, &mut out)?;
+        Some(out)
+    };
+    py.call(Export::DecRef, &[result])?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    //! `lookup` and `call_bytes` against a pretend Python that counts references and allocations, so every path
+    //! (returns, raises, returns a non-bytes, out of memory) is checked to leave nothing allocated or referenced.
+    use super::*;
+    use std::collections::HashMap;
+
+    enum Object {
+        Module,
+        /// A callable: `Some(f)` returns `f(argument)` as bytes; `None` raises.
+        Callable(Option<fn(&[u8]) -> Vec<u8>>),
+        /// Returned by a callable that gives back something other than bytes.
+        NotBytes,
+        Bytes(Vec<u8>),
+    }
+
+    #[derive(Default)]
+    struct Fake {
+        memory: Vec<u8>,
+        live_allocations: HashMap<u32, usize>,
+        objects: HashMap<i64, (Object, i32)>,
+        next_object: i64,
+        printed: usize,
+        exhausted: bool,
+    }
+
+    impl Fake {
+        fn new() -> Self {
+            Fake { memory: vec![0; 1 << 16], next_object: 1 << 20, ..Fake::default() }
+        }
+        fn object(&mut self, object: Object) -> i64 {
+            self.next_object += 8;
+            self.objects.insert(self.next_object, (object, 1));
+            self.next_object
+        }
+        fn cstr(&self, ptr: i64) -> String {
+            let bytes = &self.memory[ptr as usize..];
+            String::from_utf8(bytes[..bytes.iter().position(|&b| b == 0).unwrap()].to_vec()).unwrap()
+        }
+        /// Objects still referenced besides the given long-lived ones.
+        fn leaked(&self, keep: &[i64]) -> usize {
+            self.objects.iter().filter(|(k, (_, n))| *n > 0 && !keep.contains(k)).count()
+        }
+    }
+
+    impl Python for Fake {
+        type Error = String;
+
+        fn call(&mut self, export: Export, args: &[i64]) -> Result<i64, String> {
+            let arg = |i: usize| args[i];
+            Ok(match export {
+                Export::Malloc if self.exhausted => 0,
+                Export::Malloc => {
+                    let ptr = 16 + self.live_allocations.keys().map(|&p| p + 4096).max().unwrap_or(0);
+                    self.live_allocations.insert(ptr, arg(0) as usize);
+                    i64::from(ptr)
+                }
+                Export::Free => {
+                    self.live_allocations.remove(&(arg(0) as u32)).ok_or("double free")?;
+                    0
+                }
+                Export::ImportModule => match self.cstr(arg(0)).as_str() {
+                    "_pyworkers.entrypoint" => self.object(Object::Module),
+                    _ => 0,
+                },
+                Export::GetAttrString => match self.cstr(arg(1)).as_str() {
+                    "echo" => self.object(Object::Callable(Some(|a| [b"echo:", a].concat()))),
+                    "fails" => self.object(Object::Callable(None)),
+                    "not_bytes" => self.object(Object::NotBytes),
+                    _ => 0,
+                },
+                Export::BytesFromStringAndSize => {
+                    let (ptr, len) = (arg(0) as usize, arg(1) as usize);
+                    let bytes = self.memory[ptr..ptr + len].to_vec();
+                    self.object(Object::Bytes(bytes))
+                }
+                Export::CallOneArg => {
+                    let Some((Object::Bytes(argument), _)) = self.objects.get(&arg(1)) else { return Err("not bytes".into()) };
+                    let argument = argument.clone();
+                    match self.objects.get(&arg(0)) {
+                        Some((Object::Callable(Some(f)), _)) => {
+                            let out = f(&argument);
+                            self.object(Object::Bytes(out))
+                        }
+                        Some((Object::Callable(None), _)) => 0,
+                        Some((Object::NotBytes, _)) => self.object(Object::NotBytes),
+                        _ => return Err("not callable".into()),
+                    }
+                }
+                Export::BytesSize | Export::BytesAsString => match self.objects.get(&arg(0)) {
+                    Some((Object::Bytes(b), _)) if export == Export::BytesSize => b.len() as i64,
+                    Some((Object::Bytes(b), _)) => {
+                        let b = b.clone();
+                        let ptr = 32 << 10;
+                        self.memory[ptr..ptr + b.len()].copy_from_slice(&b);
+                        ptr as i64
+                    }
+                    _ if export == Export::BytesSize => -1,
+                    _ => 0,
+                },
+                Export::DecRef => {
+                    let entry = self.objects.get_mut(&arg(0)).ok_or("unknown object")?;
+                    entry.1 -= 1;
+                    if entry.1 < 0 {
+                        return Err("reference count below zero".into());
+                    }
+                    0
+                }
+                Export::ErrPrint => {
+                    self.printed += 1;
+                    0
+                }
+                other => return Err(format!("unexpected call to {}", other.name())),
+            })
+        }
+
+        fn write(&mut self, ptr: u32, bytes: &[u8]) -> Result<(), String> {
+            self.memory[ptr as usize..ptr as usize + bytes.len()].copy_from_slice(bytes);
+            Ok(())
+        }
+
+        fn read(&mut self, ptr: u32, out: &mut [u8]) -> Result<(), String> {
+            out.copy_from_slice(&self.memory[ptr as usize..ptr as usize + out.len()]);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn call_bytes_round_trips_and_releases_everything() {
+        let mut py = Fake::new();
+        let echo = lookup(&mut py, "_pyworkers.entrypoint", "echo").unwrap().expect("found");
+        let out = call_bytes(&mut py, echo, b"\x00binary\xff").unwrap();
+        assert_eq!(out.as_deref(), Some(&b"echo:\x00binary\xff"[..]));
+        let empty = call_bytes(&mut py, echo, b"").unwrap();
+        assert_eq!(empty.as_deref(), Some(&b"echo:"[..]));
+        assert_eq!((py.leaked(&[echo]), py.live_allocations.len(), py.printed), (0, 0, 0));
+    }
+
+    #[test]
+    fn a_raise_or_a_non_bytes_result_is_none_with_the_traceback_printed() {
+        let mut py = Fake::new();
+        let fails = lookup(&mut py, "_pyworkers.entrypoint", "fails").unwrap().unwrap();
+        assert_eq!(call_bytes(&mut py, fails, b"x").unwrap(), None);
+        assert_eq!(py.printed, 1);
+        let not_bytes = lookup(&mut py, "_pyworkers.entrypoint", "not_bytes").unwrap().unwrap();
+        assert_eq!(call_bytes(&mut py, not_bytes, b"x").unwrap(), None);
+        assert_eq!(py.printed, 2);
+        assert_eq!((py.leaked(&[fails, not_bytes]), py.live_allocations.len()), (0, 0));
+    }
+
+    #[test]
+    fn a_missing_module_or_attribute_is_none_with_the_error_printed() {
+        let mut py = Fake::new();
+        assert_eq!(lookup(&mut py, "no.such.module", "echo").unwrap(), None);
+        assert_eq!(lookup(&mut py, "_pyworkers.entrypoint", "missing").unwrap(), None);
+        assert_eq!((py.printed, py.leaked(&[]), py.live_allocations.len()), (2, 0, 0));
+    }
+
+    #[test]
+    fn out_of_guest_memory_is_an_error_not_a_result() {
+        let mut py = Fake::new();
+        let echo = lookup(&mut py, "_pyworkers.entrypoint", "echo").unwrap().unwrap();
+        py.exhausted = true;
+        match call_bytes(&mut py, echo, b"x") {
+            Err(BootError::Config(msg)) => assert!(msg.contains("out of memory"), "{msg}"),
+            other => panic!("expected an out-of-memory error, got {other:?}"),
+        }
+    }
 }

@@ -26,6 +26,14 @@ mod pyodide {
         pub fn PyInitConfig_SetStrList(config: u32, name: u32, len: u32, items: u32) -> i32;
         pub fn Py_InitializeFromInitConfig(config: u32) -> i32;
         pub fn PyRun_SimpleString(code: u32) -> i32;
+        pub fn PyImport_ImportModule(name: u32) -> u32;
+        pub fn PyObject_GetAttrString(object: u32, name: u32) -> u32;
+        pub fn PyBytes_FromStringAndSize(data: u32, len: u32) -> u32;
+        pub fn PyObject_CallOneArg(callable: u32, arg: u32) -> u32;
+        pub fn PyBytes_Size(bytes: u32) -> i32;
+        pub fn PyBytes_AsString(bytes: u32) -> u32;
+        pub fn Py_DecRef(object: u32);
+        pub fn PyErr_Print();
     }
 }
 
@@ -103,6 +111,20 @@ impl boot::Python for Pyodide {
                 Export::ConfigSetStrList => i64::from(pyodide::PyInitConfig_SetStrList(a(0), a(1), a(2), a(3))),
                 Export::InitializeFromInitConfig => i64::from(pyodide::Py_InitializeFromInitConfig(a(0))),
                 Export::RunSimpleString => i64::from(pyodide::PyRun_SimpleString(a(0))),
+                Export::ImportModule => i64::from(pyodide::PyImport_ImportModule(a(0))),
+                Export::GetAttrString => i64::from(pyodide::PyObject_GetAttrString(a(0), a(1))),
+                Export::BytesFromStringAndSize => i64::from(pyodide::PyBytes_FromStringAndSize(a(0), a(1))),
+                Export::CallOneArg => i64::from(pyodide::PyObject_CallOneArg(a(0), a(1))),
+                Export::BytesSize => i64::from(pyodide::PyBytes_Size(a(0))),
+                Export::BytesAsString => i64::from(pyodide::PyBytes_AsString(a(0))),
+                Export::DecRef => {
+                    pyodide::Py_DecRef(a(0));
+                    0
+                }
+                Export::ErrPrint => {
+                    pyodide::PyErr_Print();
+                    0
+                }
             }
         })
     }

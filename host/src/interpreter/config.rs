@@ -47,10 +47,13 @@ impl boot::Python for Interpreter {
 
 /// Configure and initialise CPython in `interp`.
 pub(super) fn initialize(interp: &mut Interpreter, options: &BootOptions) -> Result<()> {
-    match boot::initialize(interp, options) {
-        Ok(()) => Ok(()),
-        Err(BootError::Call(e)) => Err(anyhow::Error::from(e)),
-        Err(BootError::Config(msg)) => Err(anyhow::anyhow!(msg)),
+    boot::initialize(interp, options).map_err(boot_error).context("initialising CPython")
+}
+
+/// A failed call into Pyodide as this crate's error: a trap passes through, a refusal becomes its message.
+pub(super) fn boot_error(e: BootError<wasmtime::Error>) -> anyhow::Error {
+    match e {
+        BootError::Call(e) => anyhow::Error::from(e),
+        BootError::Config(msg) => anyhow::anyhow!(msg),
     }
-    .context("initialising CPython")
 }

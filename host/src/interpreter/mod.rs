@@ -265,64 +265,18 @@ impl Interpreter {
 
     /// A new reference to `module.attribute` (imports the module), or `None` with the exception printed.
     pub(crate) fn lookup(&mut self, module: &str, attribute: &str) -> Result<Option<i32>> {
-        let (m, a) = (self.alloc_str(module)?, self.alloc_str(attribute)?);
-        let result = (|| -> wasmtime::Result<i32> {
-            let module = self.call("PyImport_ImportModule", &[m])?;
-            if module == 0 {
-                return Ok(0);
-            }
-            let value = self.call("PyObject_GetAttrString", &[module, a])?;
-            self.call("Py_DecRef", &[module])?;
-            Ok(value)
-        })()
-        .map_err(anyhow::Error::from)?;
-        self.free(m)?;
-        self.free(a)?;
-        if result == 0 {
-            self.call("PyErr_Print", &[])?;
-            return Ok(None);
-        }
-        Ok(Some(result))
+        let found = pyworkers_emscripten::boot::lookup(self, module, attribute).map_err(config::boot_error)?;
+        Ok(found.map(|object| object as i32))
     }
 
     /// Call the Python callable `func` with one `bytes` argument and return the `bytes` it returns: the one shape
-    /// of every host → Python call in `entrypoint`. `Ok(None)` if it raised (the traceback is printed); `Err` if
-    /// the instance trapped or ran out of guest memory, after which it must not be used again.
+    /// of every host → Python call in `entrypoint` (the shared `boot::call_bytes`, then the VFS flushed). `Ok(None)`
+    /// if it raised (the traceback is printed); `Err` if the instance trapped or ran out of guest memory, after
+    /// which it must not be used again.
     pub(crate) fn call_bytes(&mut self, func: i32, arg: &[u8]) -> Result<Option<Vec<u8>>> {
-        let len = i32::try_from(arg.len()).context("argument too large for the guest")?;
-        let exports = self.store.data().em.exports.clone().context("no exports")?;
-        let buf = exports.malloc.call(&mut self.store, len.max(1))?;
-        if buf == 0 {
-            bail!("guest out of memory");
-        }
-        exports.memory.write(&mut self.store, buf as usize, arg)?;
-        let bytes = self.call("PyBytes_FromStringAndSize", &[buf, len]);
-        exports.free.call(&mut self.store, buf)?;
-        let bytes = bytes?;
-        if bytes == 0 {
-            bail!("guest out of memory");
-        }
-        let result = self.call("PyObject_CallOneArg", &[func, bytes]);
-        self.call("Py_DecRef", &[bytes])?;
-        let result = result?;
-        if result == 0 {
-            self.call("PyErr_Print", &[])?;
-            self.store.data_mut().em.vfs.flush();
-            return Ok(None);
-        }
-        let size = self.call("PyBytes_Size", &[result])?;
-        let data = self.call("PyBytes_AsString", &[result])?;
-        let out = if size < 0 || data == 0 {
-            self.call("PyErr_Print", &[])?;
-            None
-        } else {
-            let mut out = vec![0; size as usize];
-            exports.memory.read(&self.store, data as usize, &mut out)?;
-            Some(out)
-        };
-        self.call("Py_DecRef", &[result])?;
+        let out = pyworkers_emscripten::boot::call_bytes(self, i64::from(func), arg).map_err(config::boot_error);
         self.store.data_mut().em.vfs.flush();
-        Ok(out)
+        out
     }
 
     /// Give the guest `ticks` epochs (see `NO_DEADLINE`) before a running call traps with `Trap::Interrupt`.
