@@ -314,10 +314,8 @@ pub fn lookup<P: Python>(py: &mut P, module: &str, attribute: &str) -> Result<Op
 /// every call into `_pyworkers.entrypoint`. `Ok(None)` if it raised or returned something else (the traceback is
 /// printed); `Err` if a call failed or Python ran out of memory, after which the instance must not be used again.
 pub fn call_bytes<P: Python>(py: &mut P, func: i64, arg: &[u8]) -> Result<Option<Vec<u8>>, BootError<P::Error>> {
-    let len = i64::try_from(arg.len())
-        .ok()
-        .filter(|&n| n <= i64::from(i32::MAX))
-        .ok_or_else(|| BootError::Config("argument too large for the guest".into()))?;
+    let len = i32::try_from(arg.len()).map_err(|_| BootError::Config("argument too large for the guest".into()))?;
+    let len = i64::from(len);
     let buf = py.call(Export::Malloc, &[len.max(1)])?;
     if buf == 0 {
         return Err(BootError::Config("guest out of memory".into()));

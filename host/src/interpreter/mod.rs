@@ -11,7 +11,7 @@ pub use config::BootOptions;
 pub use pyodide::{Overrides, Pyodide};
 
 use crate::emscripten::{EmContext, EmscriptenView, GuestExit};
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use wasmtime::{Engine, Instance, Store, Val};
 
 /// The data of a store running Pyodide.
@@ -212,11 +212,8 @@ impl Interpreter {
 
     /// Copy `s` into guest memory (NUL-terminated) with `malloc`; free it with [`Interpreter::free`].
     pub(crate) fn alloc_str(&mut self, s: &str) -> Result<i32> {
-        match pyworkers_emscripten::boot::alloc_str(self, s) {
-            Ok(ptr) => Ok(ptr as i32),
-            Err(pyworkers_emscripten::boot::BootError::Call(e)) => Err(e.into()),
-            Err(pyworkers_emscripten::boot::BootError::Config(msg)) => bail!(msg),
-        }
+        let ptr = pyworkers_emscripten::boot::alloc_str(self, s).map_err(config::boot_error)?;
+        Ok(ptr as i32)
     }
 
     /// Free guest memory from [`Interpreter::alloc_str`].
