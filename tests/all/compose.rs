@@ -100,7 +100,7 @@ fn interface(path: &Path) -> (Vec<String>, Vec<String>) {
 
 /// `wasmtime serve -Scli --addr 127.0.0.1:0 COMPONENT`: `-Scli` gives the guest `wasi:cli` (its stdio and
 /// environment), which a `wasi:http/proxy` built by Rust's `wasm32-wasip2` imports; nothing else is needed.
-struct Wasmtime {
+pub(crate) struct Wasmtime {
     child: Child,
     addr: SocketAddr,
 }
@@ -110,7 +110,7 @@ impl Wasmtime {
         Wasmtime::serve_with(component, &[])
     }
 
-    fn serve_with(component: &Path, args: &[&str]) -> Wasmtime {
+    pub(crate) fn serve_with(component: &Path, args: &[&str]) -> Wasmtime {
         let mut child = Command::new(tool("wasmtime"))
             .args(["serve", "-Scli", "--addr", "127.0.0.1:0"])
             .args(args)
@@ -148,7 +148,7 @@ impl Wasmtime {
         Wasmtime { child, addr }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 }

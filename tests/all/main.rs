@@ -21,3 +21,4 @@ mod support;
 mod tarfs;
 mod vfs;
 mod wit;
+mod worker_component;

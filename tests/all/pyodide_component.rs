@@ -47,7 +47,8 @@ fn assemble(program: &str) -> Vec<u8> {
         state: &state,
         code: &code,
         shim,
-        archives: [&zip, &bytecode, pyworkers::PYWORKERS_LIB_TAR, program.as_bytes()],
+        stdlib: [&zip, &bytecode, pyworkers::PYWORKERS_LIB_TAR],
+        program: pyworkers::component::Program::Source(program.as_bytes()),
         entropy: pyworkers::component::Entropy::Wasi,
     })
     .unwrap()

@@ -348,6 +348,18 @@ pub fn call_bytes<P: Python>(py: &mut P, func: i64, arg: &[u8]) -> Result<Option
     Ok(out)
 }
 
+/// A dotted Python identifier (ASCII): what a worker's module may be named, and so safe to spell inside the
+/// quotes of the source that imports it.
+pub fn is_module_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.split('.').all(|part| {
+            part.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+}
+
 #[cfg(test)]
 mod tests {
     //! `lookup` and `call_bytes` against a pretend Python that counts references and allocations, so every path
@@ -514,6 +526,16 @@ mod tests {
         match call_bytes(&mut py, echo, b"x") {
             Err(BootError::Config(msg)) => assert!(msg.contains("out of memory"), "{msg}"),
             other => panic!("expected an out-of-memory error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn module_names_are_dotted_ascii_identifiers() {
+        for good in ["main", "src.entry", "_w2", "a.b_c.D9"] {
+            assert!(super::is_module_name(good), "{good}");
+        }
+        for bad in ["", "a..b", "1x", "a-b", "a'b", "a.", ".a", "a b", "ünï"] {
+            assert!(!super::is_module_name(bad), "{bad}");
         }
     }
 }

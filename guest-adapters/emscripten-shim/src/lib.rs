@@ -17,8 +17,8 @@
 //! testing the ABI alone) and [`shim_load_standard`] (the standard layout CPython boots from, over archives the
 //! instantiator copied into [`shim_alloc`]ed memory). In the component, [`loader::shim_run`] does the loader's job
 //! instead: it mounts the archives the component carries, boots CPython and runs the program, calling Pyodide's
-//! exports through the bridge. Not here yet: the archives fetched through `tarfs`, the worker's entry points, the
-//! seed through `entropy`.
+//! exports through the bridge; in a worker's component, [`worker::shim_invoke`] boots the worker on its first call
+//! and then calls its event loop (`pyworkers:runtime/reactor`). Not here yet: the archives fetched through `tarfs`.
 
 use pyworkers_emscripten::{Context, GuestMemory};
 use pyworkers_tarfs::Archive;
@@ -27,6 +27,7 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 pub mod loader;
+pub mod worker;
 
 /// The bridge's functions, which see both memories.
 mod bridge {

@@ -7,7 +7,7 @@ use crate::{Bridge, CONTEXT};
 use pyworkers_emscripten::boot::{self, BootError, BootOptions, Export};
 use pyworkers_emscripten::{Context, GuestMemory};
 use pyworkers_tarfs::Archive;
-use pyworkers_vfs::layout;
+use pyworkers_vfs::{layout, Fs};
 use std::convert::Infallible;
 use std::sync::Arc;
 
@@ -74,14 +74,20 @@ fn draw(buf: &mut [u8]) {
     }
 }
 
-/// Archive indices: the stdlib zip, the stdlib bytecode tar, the runtime's Python tar, the program's source.
+/// Archive indices: the stdlib zip, the stdlib bytecode tar, the runtime's Python tar, and the program: its source
+/// (`shim_run`), or for a worker its files as a tar, its module's name and its vars (`worker`).
 const STDLIB_ZIP: u32 = 0;
 const STDLIB_BYTECODE: u32 = 1;
 const RUNTIME_LIB: u32 = 2;
-const PROGRAM: u32 = 3;
+pub(crate) const PROGRAM: u32 = 3;
+pub(crate) const WORKER_MODULE: u32 = 4;
+pub(crate) const WORKER_VARS: u32 = 5;
+
+/// Where a worker's files are mounted, as natively (`_pyworkers.snapshot.WORKER_ROOT`).
+const WORKER_ROOT: &str = "/app";
 
 /// Calls into Pyodide through the bridge. A trap unwinds the whole component call, so no call returns an error.
-struct Pyodide;
+pub(crate) struct Pyodide;
 
 impl boot::Python for Pyodide {
     type Error = Infallible;
@@ -141,11 +147,17 @@ impl boot::Python for Pyodide {
     }
 }
 
-/// Archive `index`, copied into a block of this module's memory that lives as long as the instance.
-fn archive(index: u32) -> &'static [u8] {
+/// Archive `index`, copied into a block of this module's memory that lives as long as the instance (what the file
+/// system mounts borrows it).
+pub(crate) fn archive(index: u32) -> &'static [u8] {
+    Box::leak(carried(index).into_boxed_slice())
+}
+
+/// A copy of archive `index`.
+pub(crate) fn carried(index: u32) -> Vec<u8> {
     // SAFETY: the import takes no pointers.
     let len = unsafe { archives::len(index) } as usize;
-    let block: &'static mut [u8] = Box::leak(vec![0u8; len].into_boxed_slice());
+    let mut block = vec![0u8; len];
     // SAFETY: `block` is exactly `len` writable bytes of this module's memory.
     unsafe { archives::copy(index, block.as_mut_ptr()) };
     block
@@ -157,20 +169,18 @@ fn failed(message: &str) -> i32 {
     1
 }
 
-/// Mount the standard layout from the carried archives, boot CPython and run the program's source as `__main__`
-/// the way `python -c` would (the runtime's `_pyworkers.cli.run_command`): it ends the run with `exit(status)`.
-/// 0 if it ran to the end; 1 if it raised (the traceback is on stderr) or the interpreter could not start (the
-/// reason is on stderr): the component lifts this as `wasi:cli/run`'s `result`.
-#[no_mangle]
-pub extern "C" fn shim_run() -> i32 {
-    let bytecode = match Archive::open_shared(Arc::new(archive(STDLIB_BYTECODE))) {
-        Ok(archive) => Some(Arc::new(archive)),
-        Err(e) => return failed(&format!("the stdlib bytecode archive does not open: {e:?}")),
-    };
-    let vfs = match layout::standard(Arc::new(archive(STDLIB_ZIP)), bytecode, archive(RUNTIME_LIB)) {
-        Ok(vfs) => vfs,
-        Err(e) => return failed(&format!("the standard layout does not mount: {e:?}")),
-    };
+/// Mount the standard layout from the carried archives (and `worker` at `/app`, if given), make the context, and
+/// boot CPython with the shared sequence. The reason, in words, if it could not.
+pub(crate) fn start(worker: Option<&'static [u8]>) -> Result<Pyodide, String> {
+    let bytecode = Archive::open_shared(Arc::new(archive(STDLIB_BYTECODE)))
+        .map_err(|e| format!("the stdlib bytecode archive does not open: {e:?}"))?;
+    let mut vfs = layout::standard(Arc::new(archive(STDLIB_ZIP)), Some(Arc::new(bytecode)), archive(RUNTIME_LIB))
+        .map_err(|e| format!("the standard layout does not mount: {e:?}"))?;
+    if let Some(worker) = worker {
+        let tar = Archive::open_shared(Arc::new(worker)).map_err(|e| format!("the worker's archive does not open: {e:?}"))?;
+        vfs.mount(WORKER_ROOT, Fs::Tar(Arc::new(tar)), false)
+            .map_err(|e| format!("the worker's archive does not mount at {WORKER_ROOT}: {e:?}"))?;
+    }
     let mut cx = Context::new(vfs);
     cx.environ = layout::environment();
     // No snapshot is made of this instance, so nothing needs the deterministic stream: live randomness from the
@@ -185,24 +195,50 @@ pub extern "C" fn shim_run() -> i32 {
     let _ = boot::Python::call(&mut py, Export::WasmCallCtors, &[]);
     match boot::initialize(&mut py, &BootOptions::default()) {
         Ok(()) => {}
-        Err(BootError::Config(message)) => return failed(&format!("initialising CPython: {message}")),
+        Err(BootError::Config(message)) => return Err(format!("initialising CPython: {message}")),
         Err(BootError::Call(never)) => match never {},
     }
     CONTEXT.with(|c| c.borrow_mut().as_mut().map(|cx| cx.python_ready = true));
-    // The runtime's own runner, as `pyworkers run -c` uses: it flushes stdio and ends with `os._exit(status)`,
-    // which reaches `wasi:cli/exit` through the fallbacks and `proc_exit`. The source travels as hex, so no byte
-    // of it needs escaping.
-    let hex: String = archive(PROGRAM).iter().map(|b| format!("{b:02x}")).collect();
-    let run = format!("import _pyworkers.cli as c; c.run_command(bytes.fromhex('{hex}').decode('utf-8', 'surrogateescape'))");
-    let code = match boot::alloc_str(&mut py, &run) {
+    Ok(py)
+}
+
+/// Run `code` in `__main__` (`PyRun_SimpleString`): `Ok(false)` if it raised (the traceback is on stderr).
+pub(crate) fn run_source(py: &mut Pyodide, code: &str) -> Result<bool, String> {
+    let code = match boot::alloc_str(py, code) {
         Ok(ptr) => ptr,
-        Err(BootError::Config(message)) => return failed(&message),
+        Err(BootError::Config(message)) => return Err(message),
         Err(BootError::Call(never)) => match never {},
     };
     // SAFETY: `code` is a NUL-terminated string in Pyodide's memory.
     let status = unsafe { pyodide::PyRun_SimpleString(code) };
     // SAFETY: `code` came from Pyodide's `malloc`.
     unsafe { pyodide::free(code) };
+    flush();
+    Ok(status == 0)
+}
+
+/// Write what the file system buffered (open files, `/tmp`) through.
+pub(crate) fn flush() {
     CONTEXT.with(|c| c.borrow_mut().as_mut().map(|cx| cx.vfs.flush()));
-    i32::from(status != 0)
+}
+
+/// Mount the standard layout from the carried archives, boot CPython and run the program's source as `__main__`
+/// the way `python -c` would (the runtime's `_pyworkers.cli.run_command`): it ends the run with `exit(status)`.
+/// 0 if it ran to the end; 1 if it raised (the traceback is on stderr) or the interpreter could not start (the
+/// reason is on stderr): the component lifts this as `wasi:cli/run`'s `result`.
+#[no_mangle]
+pub extern "C" fn shim_run() -> i32 {
+    let mut py = match start(None) {
+        Ok(py) => py,
+        Err(message) => return failed(&message),
+    };
+    // The runtime's own runner, as `pyworkers run -c` uses: it flushes stdio and ends with `os._exit(status)`,
+    // which reaches `wasi:cli/exit` through the fallbacks and `proc_exit`. The source travels as hex, so no byte
+    // of it needs escaping.
+    let hex: String = archive(PROGRAM).iter().map(|b| format!("{b:02x}")).collect();
+    let run = format!("import _pyworkers.cli as c; c.run_command(bytes.fromhex('{hex}').decode('utf-8', 'surrogateescape'))");
+    match run_source(&mut py, &run) {
+        Ok(completed) => i32::from(!completed),
+        Err(message) => failed(&message),
+    }
 }

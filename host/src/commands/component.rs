@@ -12,18 +12,28 @@ use std::path::PathBuf;
 ///
 /// Inside, the program sees what `pyworkers run` gives a script: the standard library, a writable in-memory
 /// `/tmp` and home; nothing of the host. The run ends like `python -c`: 0, or 1 after an uncaught exception (any
-/// other `sys.exit` status is reported as 1, all WASI 0.2 can say). Not yet in the component: workers' HTTP
-/// entry points, packages and side modules, snapshots.
+/// other `sys.exit` status is reported as 1, all WASI 0.2 can say).
+///
+/// With `--worker PATH` (a `.py` file, a worker directory, a Wrangler project or a bundle, as `pyworkers serve`
+/// takes) the component holds the worker instead and exports its raw event loop, `pyworkers:runtime/reactor`
+/// (`wit/reactor.wit`). `wac plug` the worker adapter (`guest-adapters/worker`) onto it to get a
+/// `wasi:http/proxy` component that `pyworkers serve` and `wasmtime serve -W exceptions=y,gc=y -Scli` both serve.
+/// Not yet in the component: packages and side modules, bindings (KV, D1, Durable Objects, queues), outbound
+/// `fetch` (answered as denied), snapshots.
 #[derive(clap::Args)]
 pub struct ComponentCmd {
     #[command(flatten)]
     common: Common,
     /// Program passed in as a string (like `python -c`).
-    #[arg(short = 'c', value_name = "CODE", conflicts_with = "script")]
+    #[arg(short = 'c', value_name = "CODE", conflicts_with_all = ["script", "worker"])]
     code: Option<String>,
     /// The Python file to run.
-    #[arg(value_name = "SCRIPT", required_unless_present = "code")]
+    #[arg(value_name = "SCRIPT", required_unless_present_any = ["code", "worker"], conflicts_with = "worker")]
     script: Option<PathBuf>,
+    /// Build a worker's component: PATH is what `pyworkers serve` takes (a `.py` file, a directory with
+    /// `main.py`/`entry.py`/`worker.py`, a Wrangler project, or a bundle).
+    #[arg(long, value_name = "PATH")]
+    worker: Option<PathBuf>,
     /// Where to write the component.
     #[arg(short, long, value_name = "FILE")]
     output: PathBuf,
@@ -36,10 +46,11 @@ pub struct ComponentCmd {
 
 impl ComponentCmd {
     pub fn execute(self) -> Result<i32> {
-        let program = match (&self.code, &self.script) {
-            (Some(code), _) => code.clone().into_bytes(),
-            (None, Some(script)) => std::fs::read(script).with_context(|| format!("reading {}", script.display()))?,
-            (None, None) => bail!("give a SCRIPT or -c CODE"),
+        let (program, worker) = match (&self.code, &self.script, &self.worker) {
+            (Some(code), _, _) => (code.clone().into_bytes(), None),
+            (None, Some(script), _) => (std::fs::read(script).with_context(|| format!("reading {}", script.display()))?, None),
+            (None, None, Some(path)) => (Vec::new(), Some(worker(path)?)),
+            (None, None, None) => bail!("give a SCRIPT, -c CODE or --worker PATH"),
         };
         let shim = pyworkers::component::shim()?;
         let runtime = self.common.runtime()?;
@@ -54,7 +65,11 @@ impl ComponentCmd {
             state: &state,
             code: &code,
             shim,
-            archives: [&zip, &bytecode, pyworkers::PYWORKERS_LIB_TAR, &program],
+            stdlib: [&zip, &bytecode, pyworkers::PYWORKERS_LIB_TAR],
+            program: match &worker {
+                Some((w, vars)) => pyworkers::component::Program::Worker { files: w.archive.bytes(), module: &w.module, vars },
+                None => pyworkers::component::Program::Source(&program),
+            },
             entropy: match self.import_entropy {
                 true => pyworkers::component::Entropy::Import,
                 false => pyworkers::component::Entropy::Wasi,
@@ -69,6 +84,16 @@ impl ComponentCmd {
             std::fs::set_permissions(&self.output, std::fs::Permissions::from_mode(0o644))?;
         }
         let size = component.len() as f64 / (1 << 20) as f64;
+        if let Some((w, _)) = &worker {
+            eprintln!(
+                "wrote {} ({size:.1} MiB): worker module `{}`, exporting {}; `wac plug worker_adapter.wasm --plug {} -o served.wasm` (the adapter is guest-adapters/worker) makes it a wasi:http/proxy component",
+                self.output.display(),
+                w.module,
+                pyworkers::component::REACTOR_INTERFACE,
+                self.output.display(),
+            );
+            return Ok(0);
+        }
         match self.import_entropy {
             false => eprintln!(
                 "wrote {} ({size:.1} MiB); run it with: wasmtime run -W exceptions=y,gc=y {}",
@@ -82,4 +107,22 @@ impl ComponentCmd {
         }
         Ok(0)
     }
+}
+
+/// The worker at `path`, as `pyworkers serve` finds it, refusing what the component cannot carry yet.
+fn worker(path: &std::path::Path) -> Result<(pyworkers::snapshot::Worker, Vec<u8>)> {
+    let project = pyworkers::serve::worker::project::Project::resolve(path)?;
+    if project.bindings_json.is_some() {
+        bail!("{} declares bindings (KV, D1, Durable Objects, queues or assets), which the component does not provide yet", path.display());
+    }
+    let worker = match &project.bundle {
+        Some(bundle) => bundle.worker()?,
+        None => pyworkers::snapshot::Worker::load(&project.source, &project.module)?,
+    };
+    if worker.site_packages.is_some() || project.root().join("pyproject.toml").is_file() {
+        bail!("{} has Python packages, which the component does not carry yet", path.display());
+    }
+    use pyworkers::entrypoint::marshal::{dumps, Value};
+    let vars = Value::Dict(project.vars.iter().map(|(k, v)| (Value::str(k.clone()), v.clone())).collect());
+    Ok((worker, dumps(&vars)))
 }

@@ -12,7 +12,8 @@ use crate::runtime::split::STATE_MODULE;
 use anyhow::{bail, Context, Result};
 use std::fmt::Write;
 
-/// The index of the program's source among [`Parts::archives`].
+/// The index of the program among the archives the component carries: after the three of [`Parts::stdlib`], the
+/// program's source, or a worker's files, its module's name and its vars (the shim's `loader` reads them so).
 pub const PROGRAM_ARCHIVE: usize = 3;
 
 /// The WASI version the component imports and exports (any Wasmtime serving 0.2 accepts it).
@@ -28,8 +29,29 @@ pub enum Entropy {
     Import,
 }
 
-/// The version of the `pyworkers:runtime` package the component imports.
+/// The `entropy` interface the component imports (`--import-entropy`).
 const RUNTIME_PACKAGE: &str = "pyworkers:runtime/entropy@0.1.0";
+
+/// The `reactor` interface a worker's component exports.
+pub const REACTOR_INTERFACE: &str = "pyworkers:runtime/reactor@0.1.0";
+
+/// What the component runs.
+#[derive(Debug, Clone, Copy)]
+pub enum Program<'a> {
+    /// A program's source, run like `python -c`: the component exports `wasi:cli/run`.
+    Source(&'a [u8]),
+    /// A worker: its files (a tar, mounted at `/app`) and its top-level module. The component exports
+    /// [`REACTOR_INTERFACE`] (`wit/reactor.wit`); the worker is imported on the first call.
+    Worker {
+        /// The tar of the worker's files.
+        files: &'a [u8],
+        /// Its top-level module (a dotted Python name).
+        module: &'a str,
+        /// Its configuration's `vars`, a `marshal` dict (`{}` for none): the defaults of the `env` it is
+        /// configured with, under any the caller of `configure` gives.
+        vars: &'a [u8],
+    },
+}
 
 /// What a component is assembled from.
 pub struct Parts<'a> {
@@ -39,21 +61,34 @@ pub struct Parts<'a> {
     pub code: &'a [u8],
     /// The shim (`guest-adapters/emscripten-shim`, `wasm32-wasip1`).
     pub shim: &'a [u8],
-    /// The stdlib zip, the stdlib bytecode tar, the runtime's Python tar, and the program's source
-    /// ([`PROGRAM_ARCHIVE`]), in the order the shim's loader reads them.
-    pub archives: [&'a [u8]; 4],
+    /// The stdlib zip, the stdlib bytecode tar and the runtime's Python tar, in the order the shim's loader
+    /// reads them.
+    pub stdlib: [&'a [u8]; 3],
+    /// What it runs.
+    pub program: Program<'a>,
     /// Where the guest's randomness comes from.
     pub entropy: Entropy,
 }
 
-/// The component for `parts`: it exports `wasi:cli/run`, which boots CPython and runs the program.
+/// The component for `parts`: it exports `wasi:cli/run`, which boots CPython and runs the program, or for a worker
+/// the `reactor` interface.
 pub fn assemble(parts: &Parts<'_>) -> Result<Vec<u8>> {
+    let mut carried: Vec<&[u8]> = parts.stdlib.to_vec();
+    match parts.program {
+        Program::Source(source) => carried.push(source),
+        Program::Worker { files, module, vars } => {
+            if !pyworkers_emscripten::boot::is_module_name(module) {
+                bail!("`{module}` is not a Python module name");
+            }
+            carried.extend([files, module.as_bytes(), vars]);
+        }
+    }
     let generated = generate(parts.code, parts.shim)?;
     let preview1 = wat::parse_str(include_str!("preview1.wat")).context("the preview 1 module")?;
     let entropy = wat::parse_str(include_str!("entropy.wat")).context("the entropy module")?;
     let trampoline = wat::parse_str(crate::emscripten::trampoline::WAT).context("the trampoline")?;
     let io_memory = wat::parse_str(super::bridge::memory(2))?;
-    let archives = archives::module(&parts.archives);
+    let archives = archives::module(&carried);
     // The core modules, in the order the component text declares them.
     let mut modules: Vec<(&str, &[u8])> = vec![
         ("State", parts.state),
@@ -74,7 +109,7 @@ pub fn assemble(parts: &Parts<'_>) -> Result<Vec<u8>> {
         ("Fixup", &generated.fixup),
     ]);
     let names: Vec<&str> = modules.iter().map(|(name, _)| *name).collect();
-    let text = component_text(&names, parts.entropy, &generated.imports)?;
+    let text = component_text(&names, parts.entropy, &generated.imports, &parts.program)?;
     let skeleton = wat::parse_str(&text).context("the component's text")?;
     let bytes: Vec<&[u8]> = modules.iter().map(|(_, bytes)| *bytes).collect();
     let component = splice(&skeleton, &bytes)?;
@@ -91,6 +126,7 @@ fn component_text(
     modules: &[&str],
     entropy: Entropy,
     code_imports: &[(super::plan::FuncImport, bool)],
+    program: &Program<'_>,
 ) -> Result<String> {
     let mut t = String::from("(component $C\n");
     // WASI 0.2, only what the shim's own preview 1 calls need.
@@ -208,6 +244,7 @@ fn component_text(
         let _ = writeln!(t, "  (core instance $imports{m}{exports})");
         let _ = write!(with, " (with \"{module}\" (instance $imports{m}))");
     }
+    let exports = export_text(program);
     let _ = write!(
         t,
         r#"
@@ -219,15 +256,35 @@ fn component_text(
     (with "trampoline" (instance $trampoline))
     (with "code" (instance $code))))
 
-  (alias core export $shim "shim_run" (core func $shim_run))
-  (type $run_type (func (result (result))))
-  (func $run (type $run_type) (canon lift (core func $shim_run)))
-  (instance $run_instance (export "run" (func $run)))
-  (export "wasi:cli/run@{WASI}" (instance $run_instance))
+{exports}
 )
 "#
     );
     Ok(t)
+}
+
+/// The component text of what the component exports: `wasi:cli/run`, or a worker's `reactor`, lifted from the
+/// shim's canonical-ABI functions over its own memory.
+fn export_text(program: &Program<'_>) -> String {
+    match program {
+        Program::Source(_) => format!(
+            r#"  (alias core export $shim "shim_run" (core func $shim_run))
+  (type $run_type (func (result (result))))
+  (func $run (type $run_type) (canon lift (core func $shim_run)))
+  (instance $run_instance (export "run" (func $run)))
+  (export "wasi:cli/run@{WASI}" (instance $run_instance))"#
+        ),
+        Program::Worker { .. } => format!(
+            r#"  (alias core export $shim "shim_invoke" (core func $shim_invoke))
+  (alias core export $shim "shim_invoke_post" (core func $shim_invoke_post))
+  (alias core export $shim "cabi_realloc" (core func $shim_realloc))
+  (type $invoke_type (func (param "function" string) (param "argument" (list u8)) (result (result (list u8) (error string)))))
+  (func $invoke (type $invoke_type) (canon lift (core func $shim_invoke) (memory $shim_memory) (realloc $shim_realloc)
+    string-encoding=utf8 (post-return $shim_invoke_post)))
+  (instance $reactor_instance (export "invoke" (func $invoke)))
+  (export "{REACTOR_INTERFACE}" (instance $reactor_instance))"#
+        ),
+    }
 }
 
 /// The component text that makes the shim's `entropy` instance, and its name.

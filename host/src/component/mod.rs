@@ -21,7 +21,7 @@ mod fixup;
 mod generate;
 mod plan;
 
-pub use assemble::{assemble, Entropy, Parts, PROGRAM_ARCHIVE};
+pub use assemble::{assemble, Entropy, Parts, Program, PROGRAM_ARCHIVE, REACTOR_INTERFACE};
 pub use generate::{archives_module, bridge_module, generate, shim, Generated};
 
 pub use plan::{func_imports, FuncImport, Plan, NO_SIDE_MODULES, RUNTIME_NAME};

@@ -10,7 +10,8 @@
 //! (new events, finished outbound calls) and returns what the worker produced (responses, new outbound calls) once
 //! nothing in it can run; [`Entrypoint::fetch`] and friends are the WIT's one-call-one-answer functions on top.
 
-pub mod marshal;
+/// The frames' encoding, shared with the worker adapter component (`crates/marshal`).
+pub use pyworkers_marshal as marshal;
 pub mod native;
 
 pub use crate::bindings::exports::pyworkers::runtime::entrypoint::{

@@ -1,6 +1,6 @@
 //! [`Entrypoint`] over a restored Pyodide instance, through the CPython C API.
 //!
-//! Every call is `_pyworkers.entrypoint.<name>(bytes) -> bytes` with `marshal` frames (see `marshal.rs` and the
+//! Every call is `_pyworkers.entrypoint.<name>(bytes) -> bytes` with `marshal` frames (see `crates/marshal` and the
 //! protocol described in `host/python/_pyworkers/entrypoint.py`): one C-API call per step, whatever the number of
 //! events in it.
 

@@ -349,10 +349,20 @@ fn engine() -> Result<Engine> {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
+    // What the Pyodide component (`pyworkers component --worker`) is built with: Pyodide's exception handling,
+    // and the bridge's several memories (`wasmtime serve -W exceptions=y,gc=y` for the same file).
+    config.wasm_exceptions(true);
+    config.wasm_gc(true);
+    config.wasm_function_references(true);
+    config.wasm_multi_memory(true);
     let mut pooled = config.clone();
-    pooled.allocation_strategy(InstanceAllocationStrategy::Pooling(
-        PoolingAllocationConfig::default(),
-    ));
+    // Room for the Pyodide component's code module: three tables (one funcref of ~8,700 slots, two externref for
+    // the JS bridge) and a large instance (its ~270 imports and its globals), as the native engine allows.
+    let mut pool = PoolingAllocationConfig::default();
+    pool.max_tables_per_module(3);
+    pool.table_elements(64 * 1024);
+    pool.max_core_instance_size(4 << 20);
+    pooled.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     Engine::new(&pooled)
         .or_else(|error| {
             log::line(&format!(

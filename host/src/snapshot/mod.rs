@@ -85,7 +85,7 @@ pub fn prepare(
     strict_entropy: bool,
 ) -> Result<()> {
     let module = match worker_module {
-        Some(m) if is_module_name(m) => format!("'{m}'"),
+        Some(m) if pyworkers_emscripten::boot::is_module_name(m) => format!("'{m}'"),
         Some(m) => bail!("`{m}` is not a Python module name"),
         None => "None".into(),
     };
@@ -130,17 +130,6 @@ fn immortalize(interp: &mut Interpreter) -> Result<()> {
         Outcome::Completed => Ok(()),
         other => bail!("finishing immortalisation failed ({other:?})"),
     }
-}
-
-/// Whether `name` is a dotted Python module name (ASCII identifiers).
-fn is_module_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.split('.').all(|part| {
-            part.chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        })
 }
 
 /// Capture a prepared interpreter's state.

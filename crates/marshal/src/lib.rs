@@ -1,4 +1,5 @@
-//! The subset of CPython's `marshal` format that crosses the host ⇄ Python boundary.
+//! The subset of CPython's `marshal` format that crosses the host ⇄ Python boundary: the native host and the worker
+//! adapter component (`guest-adapters/worker`) both speak it to `_pyworkers.entrypoint`.
 //!
 //! Python's side (`_pyworkers.entrypoint`) decodes with `marshal.loads`, which is C code and the fastest way into
 //! Python objects there, and encodes with `marshal.dumps(value, 2)`: version 2 has no back-references, so the
