@@ -50,6 +50,12 @@ class Default(WorkerEntrypoint):
 
 /// `pyworkers component --worker PATH -o NAME.wasm`, then `wac plug` the adapter onto it; once per name.
 fn served(name: &str, path: &Path) -> PathBuf {
+    served_with(name, path, None)
+}
+
+/// [`served`], with `entropy` (a component exporting `pyworkers:runtime/entropy`) plugged into the worker's
+/// component first (`--import-entropy`): `wac plug` fills the imports of its first argument only, so it takes two.
+fn served_with(name: &str, path: &Path, entropy: Option<PathBuf>) -> PathBuf {
     static BUILT: OnceLock<std::sync::Mutex<std::collections::HashMap<String, PathBuf>>> = OnceLock::new();
     let mut built = BUILT.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
     built
@@ -57,24 +63,37 @@ fn served(name: &str, path: &Path) -> PathBuf {
         .or_insert_with(|| {
             let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("worker-components");
             std::fs::create_dir_all(&dir).unwrap();
-            let worker = dir.join(format!("{name}-pyodide.wasm"));
-            let out = pyworkers(
-                &["component", "--worker", path.to_str().unwrap(), "-o", worker.to_str().unwrap()],
-                b"",
-            );
+            let mut worker = dir.join(format!("{name}-pyodide.wasm"));
+            let mut args = vec!["component", "--worker", path.to_str().unwrap(), "-o", worker.to_str().unwrap()];
+            if entropy.is_some() {
+                args.push("--import-entropy");
+            }
+            let out = pyworkers(&args, b"");
             assert!(out.status.success(), "pyworkers component --worker failed:\n{}", String::from_utf8_lossy(&out.stderr));
+            if let Some(entropy) = entropy {
+                worker = plugged(&format!("{name}-with-entropy"), &worker, &[entropy]);
+            }
             plugged(&format!("{name}-served"), &adapter("worker_adapter.wasm"), &[worker])
         })
         .clone()
 }
 
+/// The probe worker's project directory, written once per test process.
+fn probe_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("worker-components/probe");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("main.py"), PROBE).unwrap();
+        std::fs::write(dir.join("wrangler.jsonc"), r#"{"name": "probe", "main": "main.py", "vars": {"GREETING": "hi"}}"#)
+            .unwrap();
+        dir
+    })
+    .clone()
+}
+
 fn probe() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("worker-components/probe");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("main.py"), PROBE).unwrap();
-    std::fs::write(dir.join("wrangler.jsonc"), r#"{"name": "probe", "main": "main.py", "vars": {"GREETING": "hi"}}"#)
-        .unwrap();
-    served("probe", &dir)
+    served("probe", &probe_dir())
 }
 
 /// (status, headers named in `keep`, body) of one request.
@@ -195,5 +214,29 @@ fn a_component_worker_raises_sleeps_reads_env_and_is_denied_the_network() {
         let (a, b) = (ask(&at("/random"), "GET", &[], b"", &[]).2, ask(&at("/random"), "GET", &[], b"", &[]).2);
         assert_eq!(a.len(), 32, "{a}");
         assert_ne!(a, b, "two instances drew the same randomness");
+    }
+}
+
+/// The same worker with the all-zeros `entropy` component and with the real one: what it draws changes, and
+/// nothing else does.
+#[test]
+fn swapping_the_entropy_component_changes_what_a_python_worker_draws_and_nothing_else() {
+    let zeros = served_with("probe-zeros", &probe_dir(), Some(crate::compose::zeros()));
+    let real = served_with("probe-real-entropy", &probe_dir(), Some(adapter("entropy_component.wasm")));
+    let zeros = Server::serve(&zeros, &[]);
+    let real = Server::serve(&real, &[]);
+    let draw = |server: &Server| ask(&server.url("/random"), "GET", &[], b"", &[]).2;
+    let (z1, z2) = (draw(&zeros), draw(&zeros));
+    assert_eq!(&z1[..16], "0".repeat(16), "os.urandom under the zeros component: {z1}");
+    assert_eq!(z1, z2, "with all-zero entropy every instance draws the same");
+    let (r1, r2) = (draw(&real), draw(&real));
+    assert_ne!(&r1[..16], "0".repeat(16));
+    assert_ne!(r1, r2, "the real entropy component is live in every instance");
+    for path in ["/env", "/sleep", "/raise", "/nowhere"] {
+        assert_eq!(
+            ask(&zeros.url(path), "GET", &[], b"", &[]),
+            ask(&real.url(path), "GET", &[], b"", &[]),
+            "{path} must not depend on the entropy component"
+        );
     }
 }
