@@ -240,3 +240,34 @@ fn swapping_the_entropy_component_changes_what_a_python_worker_draws_and_nothing
         );
     }
 }
+
+/// The `entrypoint` conformance suite against the Pyodide worker components of the reference workers (one
+/// component per worker, with the adapter's typed `entrypoint` export): every row passes, as natively.
+#[test]
+fn the_entrypoint_suite_passes_against_python_worker_components_as_natively() {
+    use pyworkers::conformance::{self, Interface, Outcome, Subject};
+    let sources = repo().join("host/src/conformance/entrypoint");
+    let workers = vec![
+        ("echo".to_string(), served("reference-echo", &sources.join("reference_worker.py"))),
+        ("fetch-only".to_string(), served("reference-fetch-only", &sources.join("fetch_only_worker.py"))),
+    ];
+    let home = crate::support::home();
+    let report = conformance::run_with_home(Interface::Entrypoint, &Subject::Workers(workers), home).unwrap();
+    assert!(report.passed(), "{report}");
+    let native = conformance::run_with_home(Interface::Entrypoint, &Subject::Native, home).unwrap();
+    let verdicts = |r: &conformance::Report| r.rows.iter().map(|row| (row.name, row.outcome == Outcome::Pass)).collect::<Vec<_>>();
+    assert_eq!(verdicts(&report), verdicts(&native), "the same rows, the same verdicts");
+}
+
+#[test]
+fn conformance_takes_one_component_per_reference_worker_only_for_entrypoint() {
+    let out = pyworkers(&["conformance", "entrypoint", "--worker", "nobody=x.wasm"], b"");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a reference worker"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = pyworkers(&["conformance", "entrypoint", "--worker", "echo"], b"");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("NAME=FILE"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = pyworkers(&["conformance", "tarfs", "--worker", "echo=x.wasm"], b"");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("only the entrypoint suite"), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -8,6 +8,8 @@
 
 use anyhow::{bail, Context, Result};
 
+pub mod frames;
+
 /// A marshal value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {

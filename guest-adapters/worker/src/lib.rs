@@ -1,10 +1,12 @@
-//! A Python worker's typed face: `wasi:http/incoming-handler` over the raw `pyworkers:runtime/reactor` that a
-//! worker's Pyodide component exports (`pyworkers component --worker`). `wac plug` this component with that one
-//! and the result is a `wasi:http/proxy` component that `pyworkers serve` and stock `wasmtime serve` serve.
+//! A Python worker's typed faces over the raw `pyworkers:runtime/reactor` that a worker's Pyodide component
+//! exports (`pyworkers component --worker`): `wasi:http/incoming-handler`, and the WIT's own
+//! `pyworkers:runtime/entrypoint` (`handlers`, `fetch`, `scheduled`, `queue`: what the conformance suite drives).
+//! `wac plug` this component with that one and the result is a `wasi:http/proxy` component that `pyworkers serve`
+//! and stock `wasmtime serve` serve.
 //!
-//! Each request becomes one `fetch` event and the reactor is stepped until the worker answers it, as the native
-//! host's `Entrypoint::fetch` does, over the same frames (`host/python/_pyworkers/entrypoint.py`) and the same
-//! marshaller (`crates/marshal`). This adapter speaks the part of the protocol a component can serve today:
+//! Each request or event becomes one event frame and the reactor is stepped until the worker answers it, as the
+//! native host's `Entrypoint::fetch` does, over the same frames (`host/python/_pyworkers/entrypoint.py`) and the
+//! same marshaller (`crates/marshal`). This adapter speaks the part of the protocol a component can serve today:
 //!
 //! - the instance is configured on its first request: `vars` are the environment variables the server gives
 //!   (`wasmtime serve --env NAME=VALUE`), as strings; no bindings; not a Durable Object;
@@ -13,7 +15,9 @@
 //! - a handler that raises is a 500 whose body names the exception's last line, the traceback going to stderr,
 //!   worded as `pyworkers serve` words it.
 
+use exports::pyworkers::runtime::entrypoint::{self as typed, HandlerError};
 use pyworkers::runtime::reactor;
+use pyworkers_marshal::frames::{self, QueueMessage};
 use pyworkers_marshal::{dumps, loads, Value};
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -24,6 +28,7 @@ wit_bindgen::generate!({
         package pyworkers:worker-adapter;
         world worker-adapter {
             import pyworkers:runtime/reactor@0.1.0;
+            export pyworkers:runtime/entrypoint@0.1.0;
         }
     ",
     path: "../../wit",
@@ -39,8 +44,18 @@ static CONFIGURED: AtomicBool = AtomicBool::new(false);
 /// The id of the next event (unique within the instance).
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-/// A finished answer: status, headers, body.
+/// A response: status, headers, body.
 type Answer = (u16, Vec<(String, String)>, Vec<u8>);
+
+/// How the worker finished an event.
+enum Finished {
+    /// A `fetch` was answered.
+    Response(Answer),
+    /// A `scheduled` or `queue` event was handled.
+    Done,
+    /// The handler is not defined (what it looked for), or raised (the traceback).
+    Failed(HandlerError),
+}
 
 struct Adapter;
 
@@ -59,74 +74,122 @@ impl wasip2::exports::http::incoming_handler::Guest for Adapter {
 
 wasip2::http::proxy::export!(Adapter);
 
+/// The WIT's one-call-one-answer functions. The WIT has no error for the runtime itself failing (the worker did
+/// not load, a frame did not read), so that traps, as a native instance's failure is an error of the call.
+impl typed::Guest for Adapter {
+    fn handlers() -> Vec<String> {
+        let names = configure().and_then(|()| invoke("handlers", &Value::Bytes(Vec::new()))).unwrap_or_else(|e| trap(&e));
+        let names = names.as_seq("handlers").unwrap_or_else(|e| trap(&e.to_string()));
+        names.iter().map(|n| n.as_str("handler name").map(str::to_string).unwrap_or_else(|e| trap(&e.to_string()))).collect()
+    }
+
+    fn fetch(request: typed::Request) -> Result<typed::Response, HandlerError> {
+        let event = |id| frames::fetch(id, &request.method, &request.url, &request.headers, request.body.clone());
+        match run(event).unwrap_or_else(|e| trap(&e)) {
+            Finished::Response((status, headers, body)) => Ok(typed::Response { status, headers, body }),
+            Finished::Failed(error) => Err(error),
+            Finished::Done => trap("the worker answered a fetch with done"),
+        }
+    }
+
+    fn scheduled(event: typed::ScheduledEvent) -> Result<(), HandlerError> {
+        done(run(|id| frames::scheduled(id, &event.cron, event.scheduled_time)))
+    }
+
+    fn queue(batch: typed::MessageBatch) -> Result<(), HandlerError> {
+        done(run(|id| {
+            let messages = batch.messages.iter().map(|m| QueueMessage {
+                id: &m.id,
+                timestamp: m.timestamp,
+                body: &m.body,
+                attempts: m.attempts,
+            });
+            frames::queue(id, &batch.queue, messages)
+        }))
+    }
+}
+
+export!(Adapter);
+
+fn done(finished: Result<Finished, String>) -> Result<(), HandlerError> {
+    match finished.unwrap_or_else(|e| trap(&e)) {
+        Finished::Done => Ok(()),
+        Finished::Failed(error) => Err(error),
+        Finished::Response(_) => trap("the worker answered a scheduled or queue event with a response"),
+    }
+}
+
+fn trap(message: &str) -> ! {
+    panic!("pyworkers worker adapter: {message}")
+}
+
 /// The worker's answer to `request`, or a status and a line saying why there is none.
 fn serve(request: &IncomingRequest) -> Result<Answer, (u16, String)> {
-    let internal = |line: String| (500, line);
-    configure().map_err(internal)?;
     let body = read_body(request)?;
-    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     let headers = request
         .headers()
         .entries()
         .into_iter()
         .map(|(name, value)| (name.to_ascii_lowercase(), String::from_utf8_lossy(&value).into_owned()))
         .collect::<Vec<_>>();
-    let event = Value::Tuple(vec![
-        Value::str("fetch"),
-        Value::Int(id as i64),
-        Value::str(method(request.method())),
-        Value::str(url(request)),
-        header_list(&headers),
-        Value::Bytes(body),
-    ]);
-    let mut inbox = vec![event];
+    let (method, url) = (method(request.method()), url(request));
+    match run(|id| frames::fetch(id, &method, &url, &headers, body)).map_err(|line| (500, line))? {
+        Finished::Response(answer) => Ok(answer),
+        Finished::Failed(HandlerError::NotDefined(name)) => {
+            Err((500, format!("the worker defines no handler for this event (looked for {name})")))
+        }
+        Finished::Failed(HandlerError::Exception(traceback)) => {
+            eprintln!("{}", traceback.trim_end());
+            let last = traceback.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("exception");
+            Err((500, format!("the worker raised an exception: {}", last.trim())))
+        }
+        Finished::Done => Err((500, "the worker answered a request with done".into())),
+    }
+}
+
+/// Deliver the event `event(id)` makes and step the worker until it finishes it: the native `Entrypoint::fetch`
+/// loop. `Err` says in words why the runtime itself failed.
+fn run(event: impl FnOnce(u64) -> Value) -> Result<Finished, String> {
+    configure()?;
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let mut inbox = vec![event(id)];
     loop {
-        let outbox = invoke("step", &Value::List(std::mem::take(&mut inbox))).map_err(internal)?;
-        let [events, next_timer, _background] = outbox.as_seq("step's answer").map_err(|e| internal(e.to_string()))? else {
-            return Err(internal("step answered something other than (outbox, next_timer, background)".into()));
+        let outbox = invoke("step", &Value::List(std::mem::take(&mut inbox)))?;
+        let [events, next_timer, _background] = outbox.as_seq("step's answer").map_err(|e| e.to_string())? else {
+            return Err("step answered something other than (outbox, next_timer, background)".into());
         };
-        for event in events.as_seq("outbox").map_err(|e| internal(e.to_string()))? {
-            if let Some(answer) = handle(event, id, &mut inbox).map_err(|e| internal(format!("reading the worker's outbox: {e}")))? {
-                return answer;
+        for event in events.as_seq("outbox").map_err(|e| e.to_string())? {
+            if let Some(finished) = handle(event, id, &mut inbox).map_err(|e| format!("reading the worker's outbox: {e}"))? {
+                return Ok(finished);
             }
         }
         if inbox.is_empty() {
             match next_timer {
                 Value::Float(s) if s.is_finite() && *s >= 0.0 => sleep(*s),
                 Value::Int(s) if *s >= 0 => sleep(*s as f64),
-                _ => return Err(internal("the worker is waiting for nothing and never answered".into())),
+                _ => return Err("the worker is waiting for nothing and never finished the event".into()),
             }
         }
     }
 }
 
-/// Act on one outbox event: the request's answer, if it is that; an answer to push for an outbound call.
-fn handle(event: &Value, id: u64, inbox: &mut Vec<Value>) -> anyhow::Result<Option<Result<Answer, (u16, String)>>> {
+/// Act on one outbox event: how event `id` finished, if it is that; an answer to push for an outbound call.
+fn handle(event: &Value, id: u64, inbox: &mut Vec<Value>) -> anyhow::Result<Option<Finished>> {
     let items = event.as_seq("outbox event")?;
     let at = |i: usize| items.get(i).ok_or_else(|| anyhow::Error::msg("outbox event too short"));
     let ours = |i: usize| -> anyhow::Result<bool> { Ok(at(i)?.as_int("event id")? == id as i64) };
     match at(0)?.as_str("event kind")? {
         "response" if ours(1)? => {
             let status = u16::try_from(at(2)?.as_int("status")?).unwrap_or(0);
-            let headers = at(3)?
-                .as_seq("headers")?
-                .iter()
-                .map(|pair| match pair.as_seq("header")? {
-                    [k, v] => Ok((k.as_str("header name")?.to_string(), v.as_str("header value")?.to_string())),
-                    _ => Err(anyhow::Error::msg("a header is not a (name, value) pair")),
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            Ok(Some(Ok((status, headers, at(4)?.as_bytes("body")?.to_vec()))))
+            let headers = frames::read_headers(at(3)?)?;
+            Ok(Some(Finished::Response((status, headers, at(4)?.as_bytes("body")?.to_vec()))))
         }
+        "done" if ours(1)? => Ok(Some(Finished::Done)),
         "error" if ours(1)? => {
-            let text = at(3)?.as_str("error text")?;
-            Ok(Some(Err(match at(2)?.as_str("error kind")? {
-                "not-defined" => (500, format!("the worker defines no handler for this event (looked for {text})")),
-                _ => {
-                    eprintln!("{}", text.trim_end());
-                    let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("exception");
-                    (500, format!("the worker raised an exception: {}", last.trim()))
-                }
+            let text = at(3)?.as_str("error text")?.to_string();
+            Ok(Some(Finished::Failed(match at(2)?.as_str("error kind")? {
+                "not-defined" => HandlerError::NotDefined(text),
+                _ => HandlerError::Exception(text),
             })))
         }
         // An outbound call: this component has no network and no Durable Objects to reach.
@@ -215,10 +278,6 @@ fn url(request: &IncomingRequest) -> String {
     let authority = request.authority().unwrap_or_else(|| "localhost".into());
     let path = request.path_with_query().unwrap_or_else(|| "/".into());
     format!("{scheme}://{authority}{path}")
-}
-
-fn header_list(headers: &[(String, String)]) -> Value {
-    Value::List(headers.iter().map(|(k, v)| Value::Tuple(vec![Value::str(k.clone()), Value::str(v.clone())])).collect())
 }
 
 fn sleep(seconds: f64) {

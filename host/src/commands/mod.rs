@@ -75,6 +75,10 @@ pub enum Command {
     /// guest-adapters/README.md): natively on Pyodide from the cache, or as the component, which must implement the
     /// same contract and is told which reference worker to be by PYWORKERS_REFERENCE_WORKER in its environment. A
     /// component cannot be captured by the suite, so the snapshot rows that need a capture are SKIP there.
+    ///
+    /// A component that holds one worker (a Python worker's Pyodide component with the worker adapter plugged on)
+    /// is given per reference worker instead: `conformance entrypoint --worker echo=E.wasm --worker
+    /// fetch-only=F.wasm`.
     Conformance(conformance::Conformance),
     /// Show what the cache holds (kind, size, last use), or empty it with `cache clean`.
     Cache(cache::Cache),

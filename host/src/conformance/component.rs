@@ -1,8 +1,9 @@
 //! A component file under test: compiled once, then a fresh store and instance per case.
 //!
 //! The component may import any of WASI (a Rust guest's standard library imports `wasi:cli`, `wasi:random`, ...),
-//! which grants it nothing but randomness, clocks and a stderr that goes to ours: no preopened directory, no
-//! network (the `entrypoint` and `snapshot` suites also set one environment variable). Its memory is capped, so a runaway guest fails its row rather than the machine.
+//! and `wasi:http`'s types, which grants it nothing but randomness, clocks and a stderr that goes to ours: no
+//! preopened directory, no network (an outgoing request is refused); the `entrypoint` and `snapshot` suites also
+//! set one environment variable. Its memory is capped, so a runaway guest fails its row rather than the machine.
 
 use std::path::Path;
 
@@ -10,6 +11,7 @@ use anyhow::{Context, Result};
 use wasmtime::component::{Component, InstancePre, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
 /// The most linear memory one instance under test may have.
 const MAX_MEMORY: usize = 1 << 30;
@@ -25,6 +27,8 @@ pub struct ComponentFile {
 /// A store's data: WASI for the component's standard library, and the memory cap.
 pub struct State {
     wasi: WasiCtx,
+    http: WasiHttpCtx,
+    deny: DenyOutgoing,
     table: ResourceTable,
     limits: StoreLimits,
 }
@@ -35,18 +39,50 @@ impl WasiView for State {
     }
 }
 
+impl WasiHttpView for State {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.deny }
+    }
+}
+
+/// `wasi:http` for a component under test: its types (a worker that also serves HTTP imports them), and every
+/// outgoing request refused.
+struct DenyOutgoing;
+
+type SendResult = wasmtime_wasi_http::Result<(
+    http::Response<wasmtime_wasi_http::WasiBody>,
+    Box<dyn std::future::Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+)>;
+
+impl WasiHttpHooks for DenyOutgoing {
+    fn send_request(
+        &mut self,
+        _request: http::Request<wasmtime_wasi_http::WasiBody>,
+        _options: Option<wasmtime_wasi_http::RequestOptions>,
+        _fut: Box<dyn std::future::Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+    ) -> Box<dyn std::future::Future<Output = SendResult> + Send> {
+        Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
+    }
+}
+
 impl ComponentFile {
     /// Read and compile the component at `path`.
     pub fn load(path: &Path) -> Result<ComponentFile> {
         let wasm = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         let mut config = Config::new();
         config.wasm_component_model(true);
+        // What a Python worker's Pyodide component is built with: exception handling, several memories.
+        config.wasm_exceptions(true);
+        config.wasm_gc(true);
+        config.wasm_function_references(true);
+        config.wasm_multi_memory(true);
         let engine = Engine::new(&config).map_err(anyhow::Error::from)?;
         let component = Component::new(&engine, &wasm)
             .map_err(anyhow::Error::from)
             .with_context(|| format!("{} is not a component wasmtime can compile", path.display()))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(anyhow::Error::from)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker).map_err(anyhow::Error::from)?;
         Ok(ComponentFile { engine, linker, component, name: path.display().to_string() })
     }
 
@@ -73,7 +109,7 @@ impl ComponentFile {
     pub(super) fn store_with_env(&self, env: &[(&str, &str)]) -> Store<State> {
         let wasi = WasiCtx::builder().inherit_stderr().envs(env).build();
         let limits = StoreLimitsBuilder::new().memory_size(MAX_MEMORY).build();
-        let mut store = Store::new(&self.engine, State { wasi, table: ResourceTable::new(), limits });
+        let mut store = Store::new(&self.engine, State { wasi, http: WasiHttpCtx::new(), deny: DenyOutgoing, table: ResourceTable::new(), limits });
         store.limiter(|state| &mut state.limits);
         store
     }

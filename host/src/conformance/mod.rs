@@ -102,6 +102,9 @@ pub enum Subject {
     Native,
     /// A component file exporting the interface.
     Component(PathBuf),
+    /// For `entrypoint`: one component per reference worker (by its name), for components that hold one worker
+    /// each, as a Python worker's Pyodide component does.
+    Workers(Vec<(String, PathBuf)>),
 }
 
 impl std::fmt::Display for Subject {
@@ -109,6 +112,10 @@ impl std::fmt::Display for Subject {
         match self {
             Subject::Native => f.write_str("native"),
             Subject::Component(path) => write!(f, "{}", path.display()),
+            Subject::Workers(files) => {
+                let named: Vec<String> = files.iter().map(|(name, path)| format!("{name}={}", path.display())).collect();
+                f.write_str(&named.join(", "))
+            }
         }
     }
 }
@@ -135,6 +142,13 @@ pub fn run_with_home(interface: Interface, subject: &Subject, home: &Path) -> an
         (Interface::Entrypoint, Subject::Component(path)) => {
             let workers = entrypoint::component(&Arc::new(ComponentFile::load(path)?))?;
             run_cases(entrypoint::cases(), || Ok(Box::new(workers.clone())))
+        }
+        (Interface::Entrypoint, Subject::Workers(files)) => {
+            let workers = entrypoint::component_per_worker(files)?;
+            run_cases(entrypoint::cases(), || Ok(Box::new(workers.clone())))
+        }
+        (_, Subject::Workers(_)) => {
+            anyhow::bail!("only the entrypoint suite takes one component per reference worker (--worker NAME=FILE)")
         }
         (Interface::Snapshot, Subject::Component(path)) => {
             let workers = snapshot::component(&Arc::new(ComponentFile::load(path)?))?;

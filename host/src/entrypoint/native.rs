@@ -4,6 +4,7 @@
 //! protocol described in `host/python/_pyworkers/entrypoint.py`): one C-API call per step, whatever the number of
 //! events in it.
 
+use super::marshal::frames::{self, headers, read_headers};
 use super::marshal::{self, Value};
 use super::*;
 use crate::interpreter::Interpreter;
@@ -66,60 +67,23 @@ impl NativeEntrypoint {
     }
 }
 
-fn headers(list: &[(String, String)]) -> Value {
-    Value::List(
-        list.iter()
-            .map(|(k, v)| Value::Tuple(vec![Value::str(k.clone()), Value::str(v.clone())]))
-            .collect(),
-    )
-}
-
-fn read_headers(v: &Value) -> Result<Vec<(String, String)>> {
-    v.as_seq("headers")?
-        .iter()
-        .map(|pair| match pair.as_seq("header")? {
-            [k, v] => Ok((k.as_str("header name")?.to_string(), v.as_str("header value")?.to_string())),
-            _ => bail!("a header is not a (name, value) pair"),
-        })
-        .collect()
-}
-
 fn encode(event: &Event) -> Value {
     let int = |i: u64| Value::Int(i as i64);
     match event {
-        Event::Fetch { id, request } => Value::Tuple(vec![
-            Value::str("fetch"),
-            int(*id),
-            Value::str(request.method.clone()),
-            Value::str(request.url.clone()),
-            headers(&request.headers),
-            Value::Bytes(request.body.clone()),
-        ]),
-        Event::Scheduled { id, event } => Value::Tuple(vec![
-            Value::str("scheduled"),
-            int(*id),
-            Value::str(event.cron.clone()),
-            Value::Float(event.scheduled_time as f64),
-        ]),
-        Event::Queue { id, batch } => Value::Tuple(vec![
-            Value::str("queue"),
-            int(*id),
-            Value::str(batch.queue.clone()),
-            Value::List(
-                batch
-                    .messages
-                    .iter()
-                    .map(|m| {
-                        Value::Tuple(vec![
-                            Value::str(m.id.clone()),
-                            Value::Float(m.timestamp as f64),
-                            Value::Bytes(m.body.clone()),
-                            Value::Int(m.attempts as i64),
-                        ])
-                    })
-                    .collect(),
-            ),
-        ]),
+        Event::Fetch { id, request } => {
+            frames::fetch(*id, &request.method, &request.url, &request.headers, request.body.clone())
+        }
+        Event::Scheduled { id, event } => frames::scheduled(*id, &event.cron, event.scheduled_time),
+        Event::Queue { id, batch } => frames::queue(
+            *id,
+            &batch.queue,
+            batch.messages.iter().map(|m| frames::QueueMessage {
+                id: &m.id,
+                timestamp: m.timestamp,
+                body: &m.body,
+                attempts: m.attempts,
+            }),
+        ),
         Event::Completed { op, result } => {
             let (ok, value) = match result {
                 Ok(r) => (

@@ -40,7 +40,7 @@ mod subjects;
 
 use super::check::{check, check_eq};
 use super::{Case, Check, Fresh};
-pub use self::subjects::{component, native, ComponentWorkers, NativeWorkers};
+pub use self::subjects::{component, component_per_worker, native, ComponentWorkers, NativeWorkers};
 pub use crate::entrypoint::{HandlerError, Message, MessageBatch, Request, Response, ScheduledEvent};
 
 /// The environment variable that tells a component subject which reference worker to be.

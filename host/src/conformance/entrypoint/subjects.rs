@@ -78,24 +78,48 @@ impl Worker for Native {
     }
 }
 
-/// Makes instances of one `entrypoint-provider` component, told which reference worker to be.
+/// Makes instances of `entrypoint-provider` components: one told which reference worker to be, or one per
+/// reference worker.
 #[derive(Clone)]
 pub struct ComponentWorkers {
-    file: Arc<ComponentFile>,
-    pre: bindings::EntrypointProviderPre<State>,
+    /// `None`: the one component plays every reference worker; else the component of each, by name.
+    files: Vec<(Option<String>, Arc<ComponentFile>, bindings::EntrypointProviderPre<State>)>,
 }
 
 /// Link `file` as an `entrypoint-provider`; fails if it does not export `entrypoint` with the WIT's types.
 pub fn component(file: &Arc<ComponentFile>) -> Result<ComponentWorkers> {
-    let pre = bindings::EntrypointProviderPre::new(file.pre()?).map_err(|e| file.not_a("entrypoint-provider", e))?;
-    Ok(ComponentWorkers { file: file.clone(), pre })
+    Ok(ComponentWorkers { files: vec![(None, file.clone(), link(file)?)] })
+}
+
+/// Link each file as the `entrypoint-provider` of the reference worker it is named after.
+pub fn component_per_worker(files: &[(String, std::path::PathBuf)]) -> Result<ComponentWorkers> {
+    let known = [Reference::Echo, Reference::FetchOnly, Reference::DrawsAtImport].map(Reference::name);
+    let mut linked = Vec::new();
+    for (name, path) in files {
+        if !known.contains(&name.as_str()) {
+            anyhow::bail!("`{name}` is not a reference worker (one of {})", known.join(", "));
+        }
+        let file = Arc::new(ComponentFile::load(path)?);
+        let pre = link(&file)?;
+        linked.push((Some(name.clone()), file, pre));
+    }
+    Ok(ComponentWorkers { files: linked })
+}
+
+fn link(file: &Arc<ComponentFile>) -> Result<bindings::EntrypointProviderPre<State>> {
+    bindings::EntrypointProviderPre::new(file.pre()?).map_err(|e| file.not_a("entrypoint-provider", e))
 }
 
 impl Workers for ComponentWorkers {
     /// A fresh instance in a fresh store whose environment names `worker`.
     fn start(&self, worker: Reference) -> Result<Box<dyn Worker>> {
-        let mut store = self.file.store_with_env(&[(WORKER_VARIABLE, worker.name())]);
-        let instance = self.pre.instantiate(&mut store)?;
+        let (_, file, pre) = self
+            .files
+            .iter()
+            .find(|(name, ..)| name.as_deref().is_none_or(|n| n == worker.name()))
+            .ok_or_else(|| anyhow::anyhow!("no component was given for the reference worker {}", worker.name()))?;
+        let mut store = file.store_with_env(&[(WORKER_VARIABLE, worker.name())]);
+        let instance = pre.instantiate(&mut store)?;
         Ok(Box::new(Instance { store, instance }))
     }
 }
