@@ -29,6 +29,13 @@ class Default(WorkerEntrypoint):
         path = request.url.split("/", 3)[3].split("?")[0]
         if path == "raise":
             raise RuntimeError("raised on purpose")
+        if path == "spin":
+            while True:
+                pass
+        if path == "bomb":
+            hoard = []
+            while True:
+                hoard.append(bytearray(8 << 20))
         if path == "sleep":
             await asyncio.sleep(0.05)
             return Response("slept")
@@ -270,4 +277,19 @@ fn conformance_takes_one_component_per_reference_worker_only_for_entrypoint() {
     let out = pyworkers(&["conformance", "tarfs", "--worker", "echo=x.wasm"], b"");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("only the entrypoint suite"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// An infinite loop and a memory bomb inside a Python worker's component: stopped at the deadline and at the
+/// memory cap, answered with an error, and the next request is served.
+#[test]
+fn a_spinning_or_hoarding_component_worker_is_stopped_and_the_next_request_is_served() {
+    let server = Server::serve(&probe(), &["--timeout", "2s", "--max-memory", "256MiB"]);
+    let start = std::time::Instant::now();
+    let (status, _, body) = ask(&server.url("/spin"), "GET", &[], b"", &[]);
+    let took = start.elapsed();
+    assert!(status == 503 || status == 500, "got {status}: {body}");
+    assert!(took < std::time::Duration::from_secs(10), "answered after {took:?}");
+    let (status, _, body) = ask(&server.url("/bomb"), "GET", &[], b"", &[]);
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(ask(&server.url("/env"), "GET", &[], b"", &[]).2, "hi -");
 }
