@@ -293,3 +293,23 @@ fn a_spinning_or_hoarding_component_worker_is_stopped_and_the_next_request_is_se
     assert_eq!(status, 500, "{body}");
     assert_eq!(ask(&server.url("/env"), "GET", &[], b"", &[]).2, "hi -");
 }
+
+/// A worker whose module raises while it is imported: every request is a 500 that says so, under both servers,
+/// and the servers stay up.
+#[test]
+fn a_worker_that_fails_to_import_answers_500_saying_so() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("worker-components/broken");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("main.py"), "raise RuntimeError('broken on purpose')\n").unwrap();
+    let served = served("broken", &dir);
+    let ours = Server::serve(&served, &[]);
+    let stock = Wasmtime::serve_with(&served, WASMTIME_FLAGS);
+    for url in [ours.url("/"), stock.url("/")] {
+        for _ in 0..2 {
+            let (status, _, body) = ask(&url, "GET", &[], b"", &[]);
+            assert_eq!(status, 500, "{body}");
+            assert!(body.contains("importing the worker module `main` raised"), "{body}");
+        }
+    }
+    assert!(ours.wait_for_log("broken on purpose").contains("RuntimeError: broken on purpose"), "{}", ours.log());
+}
