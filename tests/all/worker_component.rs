@@ -149,6 +149,9 @@ fn component_refuses_what_it_cannot_carry_yet() {
     let out = pyworkers(&["component", "--worker", repo().join("examples/kv-counter").to_str().unwrap(), "-o", "/dev/null"], b"");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("declares bindings"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = pyworkers(&["component", "--worker", repo().join("examples/fastapi").to_str().unwrap(), "-o", "/dev/null"], b"");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has Python packages"), "{}", String::from_utf8_lossy(&out.stderr));
     let out = pyworkers(&["component", "--worker", "/nonexistent/worker", "-o", "/dev/null"], b"");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"), "{}", String::from_utf8_lossy(&out.stderr));

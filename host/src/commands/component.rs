@@ -119,7 +119,8 @@ fn worker(path: &std::path::Path) -> Result<(pyworkers::snapshot::Worker, Vec<u8
         Some(bundle) => bundle.worker()?,
         None => pyworkers::snapshot::Worker::load(&project.source, &project.module)?,
     };
-    if worker.site_packages.is_some() || project.root().join("pyproject.toml").is_file() {
+    let requirements = pyworkers::packages::requirements::read(&project.root())?;
+    if worker.site_packages.is_some() || requirements.is_some_and(|r| !r.lines.is_empty()) {
         bail!("{} has Python packages, which the component does not carry yet", path.display());
     }
     use pyworkers::entrypoint::marshal::{dumps, Value};
