@@ -82,7 +82,14 @@ pub enum Command {
     Conformance(conformance::Conformance),
     /// Show what the cache holds (kind, size, last use), or empty it with `cache clean`.
     Cache(cache::Cache),
-    /// Build the Pyodide component for a Python program: one .wasm that stock `wasmtime run` runs.
+    /// Build the Pyodide component for a Python program, or with `--worker PATH` for a Python Worker.
+    ///
+    /// A program's component is one .wasm that stock `wasmtime run` runs. A worker's exports
+    /// `pyworkers:runtime/reactor`; with the worker adapter (`guest-adapters/worker`) `wac plug`ged on,
+    /// `pyworkers serve` and stock `wasmtime serve` serve it.
+    ///
+    /// Stock `wasmtime run` needs `-W exceptions=y,gc=y`; `wasmtime serve` also `-Scli` and room for Pyodide's
+    /// tables: `-O pooling-max-tables-per-module=3,pooling-table-elements=65536,pooling-max-core-instance-size=4194304`.
     Component(component::ComponentCmd),
 }
 
